@@ -1,0 +1,385 @@
+"""Mutators: pure functions that apply one mutation to a request.
+
+``apply_mutation(name, args, current, actor, now)`` returns the new request or a ``Rejection``.
+The client calls it to predict (optimistic view), the server calls it to decide; neither has any
+rule of its own. Nothing here does I/O or reads the clock: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from protocol import text
+from protocol.models import Category, Note, Priority, Request, Role, Status
+from protocol.rules import (
+    EDITABLE_FIELDS,
+    Actor,
+    Code,
+    Rejection,
+    check_transition,
+    conflicting_fields,
+    is_reopen,
+    touched_fields,
+)
+from protocol.sla import DEFAULT_SLA, SlaTable
+
+MUTATIONS: tuple[str, ...] = (
+    "create_request",
+    "update_request",
+    "set_status",
+    "assign",
+    "add_note",
+    "bulk_set_status",
+)
+BULK_MAX = 500
+"""Most ids one ``bulk_set_status`` may carry (keeps its ``ack`` under the 1 MiB frame cap)."""
+
+
+class _Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class CreateArgs(_Args):
+    id: str
+    room: str
+    category: Category
+    description: str
+    priority: Priority
+    guest_name: str | None = None
+    assignee: str | None = None
+
+
+class UpdateArgs(_Args):
+    id: str
+    changes: dict[str, Any]
+
+
+class SetStatusArgs(_Args):
+    id: str
+    status: Status
+
+
+class AssignArgs(_Args):
+    id: str
+    assignee: str | None
+
+
+class AddNoteArgs(_Args):
+    id: str
+    text: str
+
+
+class BulkSetStatusArgs(_Args):
+    ids: list[str]
+    status: Status
+
+
+_ARGS: dict[str, type[_Args]] = {
+    "create_request": CreateArgs,
+    "update_request": UpdateArgs,
+    "set_status": SetStatusArgs,
+    "assign": AssignArgs,
+    "add_note": AddNoteArgs,
+    "bulk_set_status": BulkSetStatusArgs,
+}
+
+
+def _invalid(fields: dict[str, str]) -> Rejection:
+    summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
+    return Rejection(Code.INVALID, summary or "invalid arguments", fields)
+
+
+def _check_id(value: str) -> str | None:
+    try:
+        canonical = str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        return "must be a UUID"
+    return None if canonical == value else "must be a lower-case canonical UUID"
+
+
+def parse_args(name: str, args: Any) -> _Args | Rejection:
+    """Validate a mutation's ``args`` into its model, or say precisely what is wrong."""
+    model = _ARGS.get(name)
+    if model is None:
+        return Rejection(Code.UNKNOWN_MUTATION, f"unknown mutation {name!r}")
+    if not isinstance(args, dict):
+        return _invalid({"args": "must be an object"})
+    not_text = _non_text_values(args)
+    if not_text:
+        return _invalid(not_text)
+    try:
+        # Every value is a string, list, object or null here, so lax mode only turns enum
+        # strings into enums; it cannot turn a number into text.
+        parsed = model.model_validate(args, strict=False)
+    except ValidationError as exc:
+        return _invalid({".".join(str(p) for p in e["loc"]) or "args": _say(e) for e in exc.errors()})
+    problems = _check_fields(parsed)
+    return _invalid(problems) if problems else parsed
+
+
+def _say(error: Any) -> str:
+    """A pydantic error in the product's words."""
+    if error["type"] == "enum":
+        return f"must be one of {error['ctx']['expected'].replace(chr(39), '')}"
+    if error["type"] == "missing":
+        return "is required"
+    if error["type"] == "extra_forbidden":
+        return "is not a field of this mutation"
+    return str(error["msg"])
+
+
+def _non_text_values(args: dict, prefix: str = "") -> dict[str, str]:
+    """Reasons for numbers and booleans where text is expected: lax pydantic would accept them."""
+    problems: dict[str, str] = {}
+    for key, value in args.items():
+        if isinstance(value, dict) and not prefix:
+            problems.update(_non_text_values(value, f"{key}."))
+        elif isinstance(value, list):
+            if not all(isinstance(v, str) for v in value):
+                problems[f"{prefix}{key}"] = "must be a list of text"
+        elif isinstance(value, bool | int | float) or (isinstance(value, dict) and prefix):
+            problems[f"{prefix}{key}"] = "must be text or null"
+    return problems
+
+
+def _check_fields(a: _Args) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    if isinstance(a, BulkSetStatusArgs):
+        for i, rid in enumerate(a.ids):
+            if (why := _check_id(rid)) is not None:
+                problems[f"ids.{i}"] = why
+    elif (why := _check_id(a.id)) is not None:  # type: ignore[attr-defined]
+        problems["id"] = why
+    if isinstance(a, CreateArgs):
+        problems.update(_check_descriptive(a.model_dump(exclude={"id", "assignee"})))
+        if a.assignee is not None and (why := text.check_user_name(a.assignee, label="assignee")):
+            problems["assignee"] = why
+    elif isinstance(a, UpdateArgs):
+        if not a.changes:
+            problems["changes"] = "nothing to change"
+        unknown = sorted(set(a.changes) - EDITABLE_FIELDS)
+        for key in unknown:
+            problems[f"changes.{key}"] = "this field cannot be edited"
+        known = {k: v for k, v in a.changes.items() if k in EDITABLE_FIELDS}
+        problems.update({f"changes.{k}": v for k, v in _check_descriptive(known).items()})
+    elif isinstance(a, AssignArgs):
+        if a.assignee is not None and (why := text.check_user_name(a.assignee, label="assignee")):
+            problems["assignee"] = why
+    elif isinstance(a, AddNoteArgs):
+        if why := text.check_block(a.text, label="note", max_len=text.NOTE_MAX):
+            problems["text"] = why
+    elif isinstance(a, BulkSetStatusArgs):
+        if not a.ids:
+            problems["ids"] = "at least one id is needed"
+        elif len(a.ids) > BULK_MAX:
+            problems["ids"] = f"at most {BULK_MAX} ids at once"
+        elif len(set(a.ids)) != len(a.ids):
+            problems["ids"] = "ids must not repeat"
+    return problems
+
+
+_ENUMS: dict[str, type] = {"category": Category, "priority": Priority}
+
+
+def _check_descriptive(values: Mapping[str, Any]) -> dict[str, str]:
+    """Per-field reasons for the descriptive fields present in ``values``."""
+    problems: dict[str, str] = {}
+    for key, value in values.items():
+        why: str | None = None
+        if key in _ENUMS:
+            allowed = [m.value for m in _ENUMS[key]]  # type: ignore[attr-defined]
+            if value not in allowed:
+                why = f"must be one of {', '.join(allowed)}"
+        elif key == "room":
+            why = _str_or(value, lambda v: text.check_line(v, label="room", max_len=text.ROOM_MAX))
+        elif key == "description":
+            why = _str_or(
+                value,
+                lambda v: text.check_block(v, label="description", max_len=text.DESCRIPTION_MAX),
+            )
+        elif key == "guest_name":
+            if value is not None:
+                why = _str_or(
+                    value,
+                    lambda v: text.check_line(
+                        v, label="guest name", max_len=text.GUEST_NAME_MAX, required=False
+                    ),
+                )
+        elif key == "due_at":
+            why = None if _parse_time(value) is not None else "must be an ISO 8601 time with zone"
+        if why:
+            problems[key] = why
+    return problems
+
+
+def _str_or(value: Any, check: Callable[[str], str | None]) -> str | None:
+    return check(value) if isinstance(value, str) else "must be text"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def target_ids(name: str, args: Any) -> list[str]:
+    """Ids of the requests a mutation touches (empty when its args are malformed)."""
+    if not isinstance(args, dict):
+        return []
+    if name == "bulk_set_status":
+        ids = args.get("ids")
+        return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []
+    rid = args.get("id")
+    return [rid] if isinstance(rid, str) else []
+
+
+def _bump(current: Request, now: datetime, changes: dict[str, Any]) -> Request:
+    """A new version of ``current`` with ``changes``; records which fields moved."""
+    version = current.version + 1
+    field_versions = dict(current.field_versions)
+    for key in changes:
+        if key != "notes":
+            field_versions[key] = version
+    return current.model_copy(
+        update={**changes, "version": version, "updated_at": now, "field_versions": field_versions}
+    )
+
+
+def _status_changes(current: Request, new: Status, now: datetime) -> dict[str, Any]:
+    changes: dict[str, Any] = {"status": new}
+    if new == Status.ACKNOWLEDGED:
+        changes["acknowledged_at"] = now
+    elif new == Status.IN_PROGRESS:
+        changes["started_at"] = now
+    elif new == Status.COMPLETED:
+        changes["completed_at"] = now
+    elif is_reopen(current.status, new):
+        changes.update(acknowledged_at=None, started_at=None, completed_at=None)
+    return changes
+
+
+def apply_mutation(
+    name: str,
+    args: Any,
+    current: Request | None,
+    actor: Actor,
+    now: datetime,
+    *,
+    base_version: int | None = None,
+    sla: SlaTable = DEFAULT_SLA,
+) -> Request | Rejection:
+    """Apply one single-request mutation to ``current`` (None when it does not exist yet).
+
+    ``base_version`` is the version the edit was made on; when the request moved since, the
+    edit still applies if none of its fields changed in between, and is a ``conflict`` otherwise.
+    """
+    if name == "bulk_set_status":
+        return Rejection(Code.INVALID, "bulk_set_status changes several requests: use apply_bulk")
+    parsed = parse_args(name, args)
+    if isinstance(parsed, Rejection):
+        return parsed
+    if isinstance(parsed, CreateArgs):
+        if current is not None:
+            return Rejection(Code.EXISTS, f"request {parsed.id} already exists")
+        return _create(parsed, actor, now, sla)
+    if current is None:
+        return Rejection(Code.NOT_FOUND, f"no request {parsed.id}")  # type: ignore[attr-defined]
+    if base_version is not None:
+        clash = conflicting_fields(current, base_version, touched_fields(name, args))
+        if clash:
+            return Rejection(
+                Code.CONFLICT,
+                f"changed by someone else since version {base_version}: {', '.join(clash)}",
+                {f: "changed since your edit" for f in clash},
+            )
+    if isinstance(parsed, UpdateArgs):
+        return _update(current, parsed, now, sla)
+    if isinstance(parsed, SetStatusArgs):
+        if rejection := check_transition(current, parsed.status, actor):
+            return rejection
+        return _bump(current, now, _status_changes(current, parsed.status, now))
+    if isinstance(parsed, AssignArgs):
+        return _bump(current, now, {"assignee": parsed.assignee})
+    assert isinstance(parsed, AddNoteArgs)
+    note = Note(author=actor.user, at=now, text=parsed.text)
+    return _bump(current, now, {"notes": (*current.notes, note)})
+
+
+def _create(a: CreateArgs, actor: Actor, now: datetime, sla: SlaTable) -> Request:
+    category, priority = Category(a.category), Priority(a.priority)
+    return Request(
+        id=a.id,
+        room=a.room,
+        category=category,
+        description=a.description,
+        guest_name=a.guest_name,
+        priority=priority,
+        assignee=a.assignee,
+        created_by=actor.user,
+        created_at=now,
+        updated_at=now,
+        due_at=sla.due_at(now, category, priority),
+        version=1,
+        field_versions={},
+    )
+
+
+def _update(current: Request, a: UpdateArgs, now: datetime, sla: SlaTable) -> Request:
+    changes: dict[str, Any] = {}
+    for key, value in a.changes.items():
+        if key == "category":
+            changes[key] = Category(value)
+        elif key == "priority":
+            changes[key] = Priority(value)
+        elif key == "due_at":
+            changes[key] = _parse_time(value)
+        else:
+            changes[key] = value
+    if ("priority" in changes or "category" in changes) and "due_at" not in changes:
+        changes["due_at"] = sla.due_at(
+            current.created_at,
+            changes.get("category", current.category),
+            changes.get("priority", current.priority),
+        )
+    return _bump(current, now, changes)
+
+
+def apply_bulk(
+    args: Any, currents: Mapping[str, Request], actor: Actor, now: datetime
+) -> list[Request] | Rejection:
+    """Apply ``bulk_set_status``: every id moves, or none does (with the reason per id)."""
+    if not actor.at_least(Role.MANAGER):
+        return Rejection(Code.FORBIDDEN, "only a manager may change requests in bulk")
+    parsed = parse_args("bulk_set_status", args)
+    if isinstance(parsed, Rejection):
+        return parsed
+    assert isinstance(parsed, BulkSetStatusArgs)
+    results: list[Request] = []
+    reasons: dict[str, str] = {}
+    for rid in parsed.ids:
+        current = currents.get(rid)
+        if current is None:
+            reasons[rid] = "no such request"
+            continue
+        if rejection := check_transition(current, parsed.status, actor):
+            reasons[rid] = rejection.message
+            continue
+        results.append(_bump(current, now, _status_changes(current, parsed.status, now)))
+    if reasons:
+        return Rejection(
+            Code.INVALID_TRANSITION,
+            f"{len(reasons)} of {len(parsed.ids)} requests cannot move to {parsed.status.value}",
+            reasons,
+        )
+    return results

@@ -1,0 +1,169 @@
+"""The rule book behaves the same wherever it is called: these are its promises."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from protocol import Actor, Code, Rejection, Role, Status, apply_bulk, apply_mutation, utcnow
+from protocol.wire import FrameError, decode_client_frame
+
+STAFF = Actor("ann", Role.STAFF)
+OTHER_STAFF = Actor("bob", Role.STAFF)
+MANAGER = Actor("meg", Role.MANAGER)
+
+
+def create(actor: Actor = STAFF, **overrides):
+    args = {
+        "id": str(uuid.uuid4()),
+        "room": "1204",
+        "category": "housekeeping",
+        "description": "Two extra towels",
+        "priority": "normal",
+        **overrides,
+    }
+    result = apply_mutation("create_request", args, None, actor, utcnow())
+    assert not isinstance(result, Rejection), result
+    return result
+
+
+def test_new_request_gets_the_sla_deadline_of_its_priority():
+    request = create(priority="urgent")
+    assert request.due_at - request.created_at == timedelta(minutes=15)
+    assert request.status == Status.PENDING and request.version == 1
+
+
+def test_pending_cannot_jump_to_completed():
+    request = create()
+    result = apply_mutation(
+        "set_status", {"id": request.id, "status": "completed"}, request, STAFF, utcnow()
+    )
+    assert isinstance(result, Rejection) and result.code == Code.INVALID_TRANSITION
+
+
+def test_staff_may_not_cancel_someone_elses_request_but_a_manager_may():
+    request = create()
+    args = {"id": request.id, "status": "cancelled"}
+    refused = apply_mutation("set_status", args, request, OTHER_STAFF, utcnow())
+    assert isinstance(refused, Rejection) and refused.code == Code.FORBIDDEN
+    assert apply_mutation("set_status", args, request, STAFF, utcnow()).status == Status.CANCELLED
+    assert apply_mutation("set_status", args, request, MANAGER, utcnow()).status == Status.CANCELLED
+
+
+def test_only_a_manager_reopens():
+    request = create()
+    cancelled = apply_mutation(
+        "set_status", {"id": request.id, "status": "cancelled"}, request, STAFF, utcnow()
+    )
+    reopen = {"id": request.id, "status": "pending"}
+    assert apply_mutation("set_status", reopen, cancelled, STAFF, utcnow()).code == Code.FORBIDDEN
+    reopened = apply_mutation("set_status", reopen, cancelled, MANAGER, utcnow())
+    assert reopened.status == Status.PENDING
+
+
+def test_edits_to_different_fields_merge_and_the_same_field_conflicts():
+    request = create()
+    theirs = apply_mutation(
+        "assign", {"id": request.id, "assignee": "bob"}, request, OTHER_STAFF, utcnow()
+    )
+    merged = apply_mutation(
+        "update_request",
+        {"id": request.id, "changes": {"room": "817"}},
+        theirs,
+        STAFF,
+        utcnow(),
+        base_version=1,
+    )
+    assert merged.room == "817" and merged.assignee == "bob"
+    clash = apply_mutation(
+        "assign", {"id": request.id, "assignee": "cy"}, theirs, STAFF, utcnow(), base_version=1
+    )
+    assert (
+        isinstance(clash, Rejection) and clash.code == Code.CONFLICT and "assignee" in clash.fields
+    )
+
+
+def test_notes_never_conflict():
+    request = create()
+    theirs = apply_mutation(
+        "assign", {"id": request.id, "assignee": "bob"}, request, OTHER_STAFF, utcnow()
+    )
+    noted = apply_mutation(
+        "add_note",
+        {"id": request.id, "text": "guest called"},
+        theirs,
+        STAFF,
+        utcnow(),
+        base_version=1,
+    )
+    assert [n.text for n in noted.notes] == ["guest called"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("room", "", "required"),
+        ("room", "12\n04", "control"),
+        ("room", "x" * 17, "longer than 16"),
+        ("description", "bad\x00", "NUL"),
+        ("description", "x" * 2001, "longer than 2000"),
+        ("category", "spa", "must be one of"),
+        ("priority", 3, "must be text"),
+    ],
+)
+def test_bad_fields_are_refused_with_the_reason_per_field(field, value, reason):
+    args = {
+        "id": str(uuid.uuid4()),
+        "room": "1",
+        "category": "other",
+        "description": "d",
+        "priority": "low",
+    }
+    result = apply_mutation("create_request", {**args, field: value}, None, STAFF, utcnow())
+    assert isinstance(result, Rejection) and result.code == Code.INVALID
+    assert reason in result.fields[field]
+
+
+def test_text_with_markup_and_escapes_is_stored_exactly():
+    text = "[bold]x[/] \x1b[2J"
+    assert create(description=text).description == text
+
+
+def test_bulk_status_is_all_or_none_with_a_reason_per_id():
+    a, b = create(), create()
+    started = apply_mutation(
+        "set_status", {"id": b.id, "status": "in_progress"}, b, STAFF, utcnow()
+    )
+    refused = apply_bulk(
+        {"ids": [a.id, b.id], "status": "acknowledged"}, {a.id: a, b.id: started}, MANAGER, utcnow()
+    )
+    assert isinstance(refused, Rejection) and list(refused.fields) == [b.id]
+    assert (
+        apply_bulk({"ids": [a.id], "status": "acknowledged"}, {a.id: a}, STAFF, utcnow()).code
+        == Code.FORBIDDEN
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "invalid_json"),
+        ('{"a": NaN}', "invalid_json"),
+        ('{"type": "hello", "type": "mutate"}', "invalid_json"),
+        ("[" * 10000 + "]" * 10000, "invalid_json"),
+        ('"\\ud800"', "invalid_json"),
+        ("[1]", "invalid_frame"),
+        ('{"type": "teleport"}', "unknown_type"),
+        (
+            '{"type": "mutate", "client_id": "c", "n": 1180591620717411303424, "name": "x", '
+            '"args": {}}',
+            "invalid_frame",
+        ),
+    ],
+)
+def test_hostile_frames_become_error_codes_not_crashes(raw, code):
+    with pytest.raises(FrameError) as caught:
+        decode_client_frame(raw)
+    assert caught.value.code == code
