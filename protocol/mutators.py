@@ -117,7 +117,9 @@ def parse_args(name: str, args: Any) -> _Args | Rejection:
         # strings into enums; it cannot turn a number into text.
         parsed = model.model_validate(args, strict=False)
     except ValidationError as exc:
-        return _invalid({".".join(str(p) for p in e["loc"]) or "args": _say(e) for e in exc.errors()})
+        return _invalid(
+            {".".join(str(p) for p in e["loc"]) or "args": _say(e) for e in exc.errors()}
+        )
     problems = _check_fields(parsed)
     return _invalid(problems) if problems else parsed
 
