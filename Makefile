@@ -40,7 +40,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 
 soak: $(VENV)/.installed-test
-	$(BIN)/pytest -m soak -p no:cacheprovider tests/soak
+	$(BIN)/pytest -m soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
