@@ -1,1 +1,1 @@
-"""frontdesk frontdesk layer."""
+"""The `frontdesk` command line: the one place that wires backend, offline engine and TUI."""

@@ -1,0 +1,124 @@
+"""The `frontdesk` command: serve, manage users, run the TUI, or run the demo.
+
+This package is the one place that wires the layers together (the backend for `serve`/`user`,
+the TUI for `tui`/`demo`); each command imports only what it needs, so `frontdesk serve` never
+loads Textual. Errors a person can fix are one line on stderr and a non-zero exit, never a
+traceback (set FRONTDESK_DEBUG=1 to see one anyway).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from frontdesk.errors import CliError
+
+ROLES = ("staff", "manager", "admin")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming the fix, not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and flag; `frontdesk --help` lists them."""
+    parser = _Parser(
+        prog="frontdesk",
+        description="Guest requests for hotel front desks: live, and working through outages.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    serve = commands.add_parser("serve", help="run the backend server")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks one)")
+    serve.add_argument("--data-dir", type=Path, default=None, help="where the database lives")
+    serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
+    serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
+    serve.add_argument(
+        "--ready-file", type=Path, default=None, help=argparse.SUPPRESS
+    )  # the demo launcher learns the bound URL from it
+
+    user = commands.add_parser("user", help="manage user accounts (admin)")
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
+    user_commands.required = True
+    add = user_commands.add_parser("add", help="create a user")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--data-dir", type=Path, default=None)
+
+    tui = commands.add_parser("tui", help="run the terminal app against a server")
+    tui.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8765")
+    tui.add_argument("--user", required=True, help="your user name")
+    tui.add_argument("--data-dir", type=Path, default=None, help="where the local replica lives")
+
+    demo = commands.add_parser("demo", help="run the TUI against an embedded server with demo data")
+    demo.add_argument("--data-dir", type=Path, default=None, help="where the demo data lives")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "serve": _serve,
+        "user": _user,
+        "tui": _tui,
+        "demo": _demo,
+    }
+    try:
+        return handlers[args.command](args)
+    except CliError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("FRONTDESK_DEBUG"):
+            raise
+        print(f"frontdesk: unexpected error: {exc!r} (FRONTDESK_DEBUG=1 shows it)", file=sys.stderr)
+        return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from frontdesk.serve import run_server
+
+    return run_server(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        ready_file=args.ready_file,
+    )
+
+
+def _user(args: argparse.Namespace) -> int:
+    from frontdesk.users import add_user_command
+
+    if args.user_command == "add":
+        return add_user_command(args.name, args.role, args.password_stdin, args.data_dir)
+    raise CliError(f"unknown user action {args.user_command!r}")
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from frontdesk.client import run_tui
+
+    return run_tui(server_url=args.server, user=args.user, data_dir=args.data_dir)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from frontdesk.demo import run_demo
+
+    return run_demo(data_dir=args.data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""`frontdesk serve`: run the backend until SIGTERM or Ctrl+C, then close it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from backend.app import FrontdeskServer
+from backend.config import ServerConfig
+from frontdesk import paths
+from frontdesk.errors import CliError
+
+
+def build_config(
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    data_dir: Path | None = None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> ServerConfig:
+    """The server's settings: flags override FRONTDESK_* variables, which override defaults."""
+    if (tls_cert is None) != (tls_key is None):
+        raise CliError("--tls-cert and --tls-key go together")
+    given = {"host": host, "port": port, "tls_cert": tls_cert, "tls_key": tls_key}
+    overrides = {key: value for key, value in given.items() if value is not None}
+    overrides["data_dir"] = data_dir or paths.server_data_dir()
+    try:
+        return ServerConfig(**overrides)
+    except ValueError as exc:
+        raise CliError(f"bad server setting: {exc}".splitlines()[0]) from exc
+
+
+def run_server(
+    *,
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> int:
+    """Serve until told to stop; exit status 0 after a clean shutdown."""
+    config = build_config(
+        host=host, port=port, data_dir=data_dir, tls_cert=tls_cert, tls_key=tls_key
+    )
+    return asyncio.run(_serve(config))
+
+
+async def _serve(config: ServerConfig) -> int:
+    server = FrontdeskServer(config)
+    try:
+        await server.start()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise CliError(f"cannot listen on {config.host}:{config.port}: {reason}") from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # The one line on stdout: people read it, and the demo launcher waits for it.
+    print(f"frontdesk: listening on {server.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    return 0
