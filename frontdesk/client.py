@@ -8,12 +8,12 @@ anyway: it shows the last known state and takes edits (the outage promise).
 from __future__ import annotations
 
 import asyncio
-import getpass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from frontdesk import paths
 from frontdesk.errors import CliError
+from frontdesk.prompts import prompt_password
 from offline.engine import EngineConfig
 from offline.session import Session, SignInError, load_session, save_session, sign_in
 
@@ -33,7 +33,7 @@ def obtain_session(server_url: str, user: str, data_dir: Path) -> Session:
         assert saved is not None
         if saved.expires_at > datetime.now(UTC):
             return saved
-    password = getpass.getpass(f"Password for {user} at {server_url}: ")
+    password = prompt_password(f"Password for {user} at {server_url}: ")
     try:
         session = asyncio.run(sign_in(server_url, user, password))
     except SignInError as exc:

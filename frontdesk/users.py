@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from pathlib import Path
 
 from backend.accounts import add_user
 from frontdesk import paths
 from frontdesk.errors import CliError
+from frontdesk.prompts import prompt_password
 from protocol.models import Role
 
 
 def read_password(from_stdin: bool, prompt: str = "Password: ") -> str:
-    """One password: the first line of stdin, or typed at a prompt without echo (twice)."""
+    """A new password: the first line of stdin, or typed twice at a prompt without echo."""
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass(prompt)
-        if getpass.getpass("Again: ") != password:
+        password = prompt_password(prompt)
+        if prompt_password("Again: ") != password:
             raise CliError("the two passwords differ")
     if not password:
         raise CliError("the password is empty")
