@@ -1,0 +1,526 @@
+"""The offline engine: what the TUI and the CLI talk to.
+
+Reads come from the in-memory optimistic view and never block. A write is predicted by the
+shared mutators (refused at once when the rule book says no), committed to the outbox in one
+transaction, then shown in the view, then announced (``ViewChanged``); the sync client pushes
+it when a server is reachable. Server frames are applied in batches (one transaction each) and
+the view is rebased for the ids they touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from offline.errors import EngineClosed, Rejected, ReplicaBusy
+from offline.events import (
+    AlertReceived,
+    Connection,
+    EngineEvent,
+    EngineStatus,
+    MutationRejected,
+    StatusChanged,
+    ViewChanged,
+)
+from offline.outbox import Outbox, PendingMutation
+from offline.replica import Batch, Replica
+from offline.view import OptimisticView
+from protocol import Actor, Code, Rejection, Request, Role, utcnow
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "replica.lock"
+TRANSIENT_ERRORS = frozenset({"unavailable", "internal", "rate_limited"})
+"""``error`` codes answering a ``mutate`` that mean "try again later", not "no"."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where the replica lives, who edits, and which server (None: offline only)."""
+
+    data_dir: Path
+    user: str
+    role: Role
+    server_url: str | None = None
+    token: str | None = None
+    push_window: int = 64
+    """Mutations on the wire at once, unanswered."""
+    backoff_base: float = 0.2
+    backoff_cap: float = 5.0
+
+
+@dataclass
+class FrameOutcome:
+    """What a batch of server frames asks of the sync client."""
+
+    synced: bool = False
+    answered: int = 0
+    """Mutations answered (ack, reject, error): room in the push window."""
+    retry_later: str | None = None
+    """Set when the server asked to come back later: close and back off."""
+
+
+class Engine:
+    """Replica + outbox + optimistic view + sync client, behind one small API."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        replica: Replica,
+        lock_fd: int,
+        confirmed: dict[str, Request],
+        outbox: Outbox,
+    ) -> None:
+        self.config = config
+        self.actor = Actor(config.user, Role(config.role))
+        self._replica = replica
+        self._lock_fd = lock_fd
+        self._outbox = outbox
+        self._view = OptimisticView(self.actor, confirmed, outbox)
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+        self._clock_offset = float(replica.meta.get("clock_offset", "0"))
+        self._drop_upto = 0
+        """Outbox rows up to this ``n`` were processed by the server (``welcome``)."""
+        self._sent_unrecorded: list[int] = []
+        self._status = EngineStatus(
+            connection="offline",
+            offline_only=config.server_url is None,
+            reason=None if config.server_url else "no server configured (offline only)",
+        )
+        self._refresh_status(emit=False)
+        self._sync: Any = None
+        self._token = config.token
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, config: EngineConfig) -> Engine:
+        """Open (or create) the replica under ``config.data_dir``; no network."""
+        data_dir = Path(config.data_dir)
+        lock_fd = _lock_data_dir(data_dir)
+        try:
+            replica = await Replica.open(data_dir)
+            try:
+                confirmed: dict[str, Request] = {}
+                for data in await replica.load_requests():
+                    row = Request.model_validate_json(data)
+                    confirmed[row.id] = row
+                outbox = Outbox(await replica.load_outbox())
+            except BaseException:
+                await replica.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(config, replica, lock_fd, confirmed, outbox)
+
+    async def start(self) -> None:
+        """Start syncing in the background (no-op offline only); returns at once."""
+        self._check_open()
+        if self.config.server_url is None or self._sync is not None:
+            return
+        from offline.sync import SyncClient  # here: offline-only use never loads websockets
+
+        self._sync = SyncClient(self)
+        self._sync.start()
+
+    async def close(self) -> None:
+        """Stop syncing and close the replica; pending edits stay in the outbox."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sync is not None:
+            await self._sync.stop()
+            self._sync = None
+        async with self._write_lock:
+            await self._flush_sent()
+            await self._replica.close()
+        os.close(self._lock_fd)
+
+    async def sync_now(self) -> None:
+        """Try to reach the server now instead of waiting for the next backoff step."""
+        if self._sync is not None:
+            self._sync.wake()
+
+    def set_token(self, token: str) -> None:
+        """Use a new token (after signing in again) and reconnect at once."""
+        self._token = token
+        if self._sync is not None:
+            self._sync.wake()
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @property
+    def client_id(self) -> str:
+        return self._replica.client_id
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    def requests(self) -> list[Request]:
+        """Every request of the optimistic view."""
+        return list(self._view.rows.values())
+
+    def get(self, request_id: str) -> Request | None:
+        return self._view.rows.get(request_id)
+
+    def is_pending(self, request_id: str) -> bool:
+        """True while the request has mutations the server has not answered."""
+        return self._outbox.has_id(request_id)
+
+    def pending_mutations(self) -> list[PendingMutation]:
+        return self._outbox.entries()
+
+    @property
+    def status(self) -> EngineStatus:
+        return self._status
+
+    def server_now(self) -> datetime:
+        """The server's clock as best known (local clock + offset measured at ``welcome``)."""
+        return utcnow() + timedelta(seconds=self._clock_offset)
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds to add to the local clock to get the server's."""
+        return self._clock_offset
+
+    def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Call ``listener`` with every event; returns the function that unsubscribes."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def create_request(
+        self,
+        *,
+        room: str,
+        category: str,
+        description: str,
+        priority: str,
+        guest_name: str | None = None,
+        assignee: str | None = None,
+        request_id: str | None = None,
+    ) -> Request:
+        """Create a request with its final id (a UUID made here)."""
+        args: dict[str, Any] = {
+            "id": request_id or str(uuid.uuid4()),
+            "room": room,
+            "category": _plain(category),
+            "description": description,
+            "priority": _plain(priority),
+        }
+        if guest_name is not None:
+            args["guest_name"] = guest_name
+        if assignee is not None:
+            args["assignee"] = assignee
+        return (await self._mutate("create_request", args, (args["id"],), edit=False))[0]
+
+    async def update_request(self, request_id: str, changes: dict) -> Request:
+        plain = {k: _plain(v) for k, v in changes.items()}
+        args = {"id": request_id, "changes": plain}
+        return (await self._mutate("update_request", args, (request_id,)))[0]
+
+    async def set_status(self, request_id: str, status: str) -> Request:
+        args = {"id": request_id, "status": _plain(status)}
+        return (await self._mutate("set_status", args, (request_id,)))[0]
+
+    async def assign(self, request_id: str, assignee: str | None) -> Request:
+        args = {"id": request_id, "assignee": assignee}
+        return (await self._mutate("assign", args, (request_id,)))[0]
+
+    async def add_note(self, request_id: str, text: str) -> Request:
+        args = {"id": request_id, "text": text}
+        return (await self._mutate("add_note", args, (request_id,)))[0]
+
+    async def bulk_set_status(self, ids: list[str], status: str) -> list[Request]:
+        args = {"ids": list(ids), "status": _plain(status)}
+        return await self._mutate("bulk_set_status", args, tuple(ids), edit=False)
+
+    async def _mutate(
+        self, name: str, args: dict[str, Any], ids: tuple[str, ...], *, edit: bool = True
+    ) -> list[Request]:
+        self._check_open()
+        async with self._write_lock:
+            self._check_open()
+            base_version = None
+            if edit:
+                current = self._view.get(ids[0])
+                # The version the person saw: the server compares it with what moved since.
+                base_version = current.version if current is not None else None
+            mutation = PendingMutation(
+                n=self._replica.next_n,
+                name=name,
+                args=args,
+                base_version=base_version,
+                request_ids=ids,
+                created_at=self.server_now(),
+            )
+            predicted = self._view.predict(mutation)
+            if isinstance(predicted, Rejection):
+                raise Rejected(predicted)
+            await self._replica.add_mutation(mutation)
+            self._outbox.add(mutation)
+            changed = self._view.rebuild(ids)
+        self._emit(ViewChanged(frozenset(changed | set(ids))))
+        self._refresh_status()
+        if self._sync is not None:
+            self._sync.wake_push()
+        return [self._view.rows[i] for i in ids if i in self._view.rows]
+
+    # -- used by the sync client ----------------------------------------------------------------
+
+    def hello(self) -> dict[str, Any]:
+        return {
+            "type": "hello",
+            "v": 1,
+            "client_id": self._replica.client_id,
+            "last_seq": self._replica.last_seq,
+        }
+
+    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
+        """Record the server's clock and what it already has; False asks for a fresh hello."""
+        server_time = welcome.get("server_time")
+        batch = Batch()
+        if isinstance(server_time, str):
+            with contextlib.suppress(ValueError):
+                received = utcnow()
+                midpoint = sent_at + (received - sent_at) / 2
+                offset = (datetime.fromisoformat(server_time) - midpoint).total_seconds()
+                self._clock_offset = offset
+                batch.meta["clock_offset"] = repr(offset)
+        last_mutation = int(welcome.get("last_mutation") or 0)
+        self._drop_upto = last_mutation
+        if last_mutation >= self._replica.next_n:
+            # Never reuse an n the server has seen: it would be taken for a duplicate.
+            batch.meta["next_n"] = str(last_mutation + 1)
+        server_id = str(welcome.get("server_id") or "")
+        known = self._replica.meta.get("server_id")
+        fresh = True
+        async with self._write_lock:
+            if known is None:
+                batch.meta["server_id"] = server_id
+            elif server_id and known != server_id:
+                await self._replica.forget_server(server_id)
+                self._view.confirmed.clear()
+                changed = self._view.rebuild(list(self._view.rows))
+                self._emit(ViewChanged(frozenset(changed)))
+                fresh = False
+            await self._replica.apply(batch)
+        self._set_status(catching_up=fresh, catchup_done=0)
+        return fresh
+
+    def take_unsent(self, limit: int) -> list[PendingMutation]:
+        """The next mutations to put on the wire (marked in flight)."""
+        found = [m for m in self._outbox.next_unsent(limit + 64) if m.n > self._drop_upto]
+        found = found[:limit]
+        for mutation in found:
+            mutation.inflight = True
+            mutation.attempts += 1
+            self._sent_unrecorded.append(mutation.n)
+        return found
+
+    def disconnected(self) -> None:
+        """Nothing is on the wire any more: everything unanswered is sent again next time."""
+        self._outbox.reset_inflight()
+
+    def set_connection(
+        self, connection: Connection, reason: str | None = None, **more: Any
+    ) -> None:
+        self._set_status(connection=connection, reason=reason, **more)
+
+    def set_rtt(self, rtt_ms: float | None) -> None:
+        if rtt_ms != self._status.rtt_ms:
+            self._set_status(rtt_ms=rtt_ms)
+
+    async def apply_frames(self, frames: list[dict[str, Any]]) -> FrameOutcome:
+        """Apply a burst of server frames in one transaction, then rebase and announce."""
+        outcome = FrameOutcome()
+        batch = Batch()
+        touched: set[str] = set()
+        events: list[EngineEvent] = []
+        last_seq = self._replica.last_seq
+        seq_moved = False
+        catchup = 0
+        confirmed = self._view.confirmed
+
+        def confirm(raw: dict[str, Any], seq: int | None) -> Request:
+            row = Request.model_validate(raw)
+            old = confirmed.get(row.id)
+            if old is None or row.version >= old.version:
+                confirmed[row.id] = row
+                batch.upsert(row.id, json.dumps(raw, ensure_ascii=False), row.version, seq or 0)
+            touched.add(row.id)
+            return row
+
+        for frame in frames:
+            kind = frame.get("type")
+            if kind == "changes":
+                for entry in frame["changes"]:
+                    seq = int(entry["seq"])
+                    confirm(entry["request"], seq)
+                    if seq > last_seq:
+                        last_seq, seq_moved = seq, True
+                catchup += len(frame["changes"])
+            elif kind == "snapshot":
+                for raw in frame["requests"]:
+                    confirm(raw, int(frame["seq"]))
+                catchup += len(frame["requests"])
+                if not frame.get("more") and int(frame["seq"]) > last_seq:
+                    last_seq, seq_moved = int(frame["seq"]), True
+            elif kind == "change":
+                seq = int(frame["seq"])
+                confirm(frame["request"], seq)
+                if seq > last_seq:
+                    last_seq, seq_moved = seq, True
+            elif kind == "synced":
+                seq = int(frame["seq"])
+                if seq > last_seq:
+                    last_seq, seq_moved = seq, True
+                outcome.synced = True
+                for mutation in self._outbox.entries():
+                    if mutation.n > self._drop_upto:
+                        break
+                    # Processed before this connection: its outcome came with the catch-up.
+                    self._outbox.remove(mutation.n)
+                    self._view.forget(mutation.n)
+                    batch.deleted.append(mutation.n)
+                    touched.update(mutation.request_ids)
+            elif kind == "ack":
+                mutation = self._answered(int(frame["n"]), batch, touched, outcome)
+                rows = frame.get("requests") or ([frame["request"]] if frame.get("request") else [])
+                for raw in rows:
+                    confirm(raw, int(frame.get("seq") or 0))
+            elif kind == "reject":
+                mutation = self._answered(int(frame["n"]), batch, touched, outcome)
+                if frame.get("current"):
+                    confirm(frame["current"], None)
+                if mutation is not None and frame.get("code") != Code.DUPLICATE:
+                    events.append(_rejected(mutation, frame))
+            elif kind == "error":
+                n = frame.get("n")
+                code = str(frame.get("code"))
+                if code in TRANSIENT_ERRORS:
+                    outcome.retry_later = f"server said {code}: {frame.get('message')}"
+                elif isinstance(n, int):
+                    mutation = self._answered(n, batch, touched, outcome)
+                    if mutation is not None:
+                        events.append(_rejected(mutation, frame))
+                else:
+                    log.warning("server error %s: %s", code, frame.get("message"))
+            elif kind == "alert":
+                with contextlib.suppress(Exception):
+                    request = Request.model_validate(frame["request"])
+                    events.append(AlertReceived(str(frame.get("kind")), request))
+        if seq_moved:
+            batch.meta["last_seq"] = str(last_seq)
+        async with self._write_lock:
+            batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
+            await self._replica.apply(batch)
+            changed = self._view.rebuild(touched) if touched else set()
+        if changed:
+            self._emit(ViewChanged(frozenset(changed)))
+        for event in events:
+            self._emit(event)
+        more: dict[str, Any] = {}
+        if catchup:
+            more["catchup_done"] = self._status.catchup_done + catchup
+        if outcome.synced:
+            more.update(catching_up=False, last_synced_at=utcnow())
+        self._refresh_status(**more)
+        return outcome
+
+    def _answered(
+        self, n: int, batch: Batch, touched: set[str], outcome: FrameOutcome
+    ) -> PendingMutation | None:
+        mutation = self._outbox.remove(n)
+        if mutation is None:
+            return None
+        outcome.answered += 1
+        self._view.forget(n)
+        batch.deleted.append(n)
+        touched.update(mutation.request_ids)
+        return mutation
+
+    async def _flush_sent(self) -> None:
+        if self._sent_unrecorded:
+            batch = Batch(sent=self._sent_unrecorded)
+            self._sent_unrecorded = []
+            await self._replica.apply(batch)
+
+    # -- status and events ----------------------------------------------------------------------
+
+    def _set_status(self, **changes: Any) -> None:
+        new = dataclasses.replace(self._status, **changes)
+        if new != self._status:
+            self._status = new
+            self._emit(StatusChanged(new))
+
+    def _refresh_status(self, emit: bool = True, **more: Any) -> None:
+        changes = dict(
+            pending=len(self._outbox),
+            oldest_pending_at=self._outbox.oldest_created_at(),
+            **more,
+        )
+        if emit:
+            self._set_status(**changes)
+        else:
+            self._status = dataclasses.replace(self._status, **changes)
+
+    def _emit(self, event: EngineEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("engine listener failed on %r", type(event).__name__)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosed("the engine is closed")
+
+
+def _rejected(mutation: PendingMutation, frame: dict[str, Any]) -> MutationRejected:
+    fields = frame.get("fields")
+    return MutationRejected(
+        name=mutation.name,
+        request_id=mutation.request_ids[0] if len(mutation.request_ids) == 1 else None,
+        code=str(frame.get("code")),
+        message=str(frame.get("message")),
+        fields=dict(fields) if isinstance(fields, dict) else {},
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Enum members travel as their values."""
+    return getattr(value, "value", value)
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """One engine per replica: a second one would reuse the same mutation numbers."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        raise ReplicaBusy(f"another frontdesk is already using {data_dir}") from exc
+    return fd

@@ -1,0 +1,80 @@
+"""What the engine tells its listeners, and the status it reports.
+
+Listeners are called on the engine's event loop and must not block: a TUI posts a message and
+returns. Bursts are coalesced by the engine (a catch-up page is one ``ViewChanged``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from protocol import Request
+
+Connection = Literal["online", "connecting", "offline"]
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """Everything the status bar and the performance panel show."""
+
+    connection: Connection = "offline"
+    pending: int = 0
+    """Mutations in the outbox that the server has not answered yet."""
+    oldest_pending_at: datetime | None = None
+    last_synced_at: datetime | None = None
+    """When catch-up last finished (``synced``)."""
+    reconnects: int = 0
+    """Successful connections after the first one."""
+    rtt_ms: float | None = None
+    """WebSocket ping round-trip time of the current connection."""
+    catching_up: bool = False
+    catchup_done: int = 0
+    """Rows applied during the current (or last) catch-up."""
+    reason: str | None = None
+    """Why the engine is offline, in one line (None when online or offline-only by choice)."""
+    conflicts: int = 0
+    """Parked conflicts waiting for a person."""
+    offline_only: bool = False
+    """True when the engine has no server to talk to."""
+
+
+@dataclass(frozen=True)
+class ViewChanged:
+    """Rows of the optimistic view changed (added, edited, rolled back)."""
+
+    ids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    status: EngineStatus
+
+
+@dataclass(frozen=True)
+class MutationRejected:
+    """The server refused a mutation: the view shows the server's row again."""
+
+    name: str
+    request_id: str | None
+    code: str
+    message: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertReceived:
+    kind: str
+    request: Request
+
+
+@dataclass(frozen=True)
+class ConflictParked:
+    """An edit clashed with someone else's and waits for a person (``Engine.conflicts()``)."""
+
+    conflict_id: str
+    request_id: str
+
+
+EngineEvent = ViewChanged | StatusChanged | MutationRejected | AlertReceived | ConflictParked
