@@ -1,0 +1,293 @@
+"""Load generators, each run in its own process so its event loop never shares the server's.
+
+    python -m bench.loadgen creates  --url WS --token T --clients 8 --inflight 256 --count N
+    python -m bench.loadgen latency  --url WS --token T --listeners 200 --messages 100
+    python -m bench.loadgen idle     --url WS --token T --connections 1000
+
+``--token`` (frontdesk) makes each connection sign in with ``Authorization: Bearer`` and say
+``hello`` (waiting for ``synced``) like a real client; without it the peer is a raw baseline
+server that speaks no protocol. The result is one JSON line on stdout. ``idle`` prints
+``ready {...}`` once every connection is open, holds them until a line arrives on stdin, then
+closes them. Every loop is bounded by a count and by ``--duration`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from bench.harness import percentile, raise_nofile
+
+QUIET_CHANNEL = "room:bench-quiet"
+"""A room nobody creates requests in: writers subscribe to it so they measure the write path."""
+DESCRIPTION = "Two extra towels and a toothbrush kit, please (left at the door)"
+
+
+@dataclass
+class Peer:
+    url: str
+    token: str | None
+
+    @property
+    def frontdesk(self) -> bool:
+        return self.token is not None
+
+
+def create_frame(client_id: str, n: int, request_id: str | None = None) -> str:
+    """A ``mutate`` frame with ``create_request`` args, as the offline engine sends it."""
+    return json.dumps(
+        {
+            "type": "mutate",
+            "client_id": client_id,
+            "n": n,
+            "name": "create_request",
+            "args": {
+                "id": request_id or str(uuid.uuid4()),
+                "room": str(100 + n % 900),
+                "category": "housekeeping",
+                "description": DESCRIPTION,
+                "priority": "normal",
+                "guest_name": "Bench Guest",
+            },
+        },
+        separators=(",", ":"),
+    )
+
+
+async def open_peer(peer: Peer, *, quiet: bool = False) -> tuple[ClientConnection, str]:
+    """Connect; for frontdesk, sign in, say ``hello``, wait for ``synced`` (and ``subscribed``)."""
+    headers = {"Authorization": f"Bearer {peer.token}"} if peer.token else None
+    ws = await connect(
+        peer.url,
+        additional_headers=headers,
+        proxy=None,
+        max_size=2 * 1024 * 1024,
+        ping_interval=None,
+        open_timeout=30,
+        max_queue=None,
+    )
+    client_id = str(uuid.uuid4())
+    if peer.frontdesk:
+        await ws.send(json.dumps({"type": "hello", "v": 1, "client_id": client_id, "last_seq": 0}))
+        await _until(ws, "synced", 60)
+        if quiet:
+            await ws.send(json.dumps({"type": "subscribe", "channels": [QUIET_CHANNEL]}))
+            await _until(ws, "subscribed", 10)
+    return ws, client_id
+
+
+async def _until(ws: ClientConnection, kind: str, timeout: float) -> dict[str, Any]:
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame.get("type") == kind:
+                return frame
+            if frame.get("type") == "error":
+                raise RuntimeError(f"server error while waiting for {kind}: {frame}")
+
+
+async def open_many(peer: Peer, count: int, *, quiet: bool = False, batch: int = 50) -> list:
+    """``count`` connections, opened ``batch`` at a time so the accept backlog never overflows."""
+    opened: list[tuple[ClientConnection, str]] = []
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        opened += await asyncio.gather(*(open_peer(peer, quiet=quiet) for _ in range(size)))
+    return opened
+
+
+# creates ---------------------------------------------------------------------------------------
+
+
+async def creates(
+    peer: Peer, clients: int, inflight: int, count: int, duration: float
+) -> dict[str, Any]:
+    """``clients`` connections, each keeping ``inflight`` creates unacked, ``count`` in total."""
+    conns = await open_many(peer, clients, quiet=True)
+    per_client = count // clients
+    start = asyncio.Event()
+    stats = {"acked": 0, "rejected": 0, "other": 0, "first_problem": None}
+
+    async def one(ws: ClientConnection, client_id: str) -> None:
+        window = asyncio.Semaphore(inflight)
+        finished = asyncio.Event()
+        sent = answered = 0
+        stop_sending = False
+
+        async def reader() -> None:
+            nonlocal answered
+            async for message in ws:
+                frame = json.loads(message)
+                kind = frame.get("type")
+                if kind == "ack":
+                    stats["acked"] += 1
+                elif kind in ("reject", "error"):
+                    stats["rejected"] += 1
+                    stats["first_problem"] = stats["first_problem"] or frame
+                else:
+                    stats["other"] += 1
+                    continue
+                answered += 1
+                window.release()
+                if stop_sending and answered >= sent:
+                    finished.set()
+                    return
+
+        task = asyncio.create_task(reader())
+        await start.wait()
+        deadline = time.perf_counter() + duration
+        for n in range(1, per_client + 1):
+            await window.acquire()
+            if time.perf_counter() > deadline or task.done():
+                break
+            await ws.send(create_frame(client_id, n))
+            sent += 1
+        stop_sending = True
+        if answered >= sent:
+            finished.set()
+        try:
+            async with asyncio.timeout(max(5.0, duration)):
+                await finished.wait()
+        finally:
+            task.cancel()
+            await ws.close()
+
+    tasks = [asyncio.create_task(one(ws, cid)) for ws, cid in conns]
+    await asyncio.sleep(0.2)  # let every reader task start before the clock does
+    t0 = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    return {**stats, "elapsed": elapsed, "per_second": stats["acked"] / elapsed}
+
+
+# latency ---------------------------------------------------------------------------------------
+
+
+async def latency(
+    peer: Peer, listeners: int, messages: int, warmup: int, duration: float
+) -> dict[str, Any]:
+    """One sender, ``listeners`` receivers in this process, one clock: send → each receipt."""
+    conns = await open_many(peer, listeners)
+    sender, sender_id = await open_peer(peer, quiet=True)
+    sent_at: dict[str, float] = {}
+    received: dict[str, int] = {}
+    all_in: dict[str, asyncio.Event] = {}
+    samples: list[float] = []
+    counting = {"on": False}
+
+    def request_id(frame: dict[str, Any]) -> str | None:
+        if peer.frontdesk:
+            return frame["request"]["id"] if frame.get("type") == "change" else None
+        return frame["args"]["id"] if frame.get("type") == "mutate" else None
+
+    async def listen(ws: ClientConnection) -> None:
+        async for message in ws:
+            now = time.perf_counter()
+            rid = request_id(json.loads(message))
+            if rid is None or rid not in sent_at:
+                continue
+            if counting["on"]:
+                samples.append((now - sent_at[rid]) * 1000)
+            received[rid] += 1
+            if received[rid] == listeners:
+                all_in[rid].set()
+
+    async def drain(ws: ClientConnection) -> None:
+        async for _ in ws:
+            pass
+
+    tasks = [asyncio.create_task(listen(ws)) for ws, _ in conns]
+    tasks.append(asyncio.create_task(drain(sender)))
+    missing = 0
+    deadline = time.perf_counter() + duration
+    done = 0
+    for n in range(1, warmup + messages + 1):
+        if time.perf_counter() > deadline:
+            break
+        counting["on"] = n > warmup
+        rid = str(uuid.uuid4())
+        frame = create_frame(sender_id, n, rid)
+        received[rid] = 0
+        all_in[rid] = asyncio.Event()
+        sent_at[rid] = time.perf_counter()
+        await sender.send(frame)
+        try:
+            async with asyncio.timeout(5):
+                await all_in[rid].wait()
+        except TimeoutError:
+            missing += listeners - received[rid]
+        done += 1
+        await asyncio.sleep(0.005)  # pacing: measure delivery, not a queue we built ourselves
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws, _ in [*conns, (sender, sender_id)]))
+    return {
+        "listeners": listeners,
+        "messages": max(0, done - warmup),
+        "samples": len(samples),
+        "missing": missing,
+        "p50_ms": percentile(samples, 50) if samples else None,
+        "p99_ms": percentile(samples, 99) if samples else None,
+        "max_ms": max(samples) if samples else None,
+    }
+
+
+# idle ------------------------------------------------------------------------------------------
+
+
+async def idle(peer: Peer, connections: int) -> dict[str, Any]:
+    """Open ``connections`` and hold them idle until stdin says so."""
+    t0 = time.perf_counter()
+    conns = await open_many(peer, connections, quiet=False)
+    opened = time.perf_counter() - t0
+
+    async def drain(ws: ClientConnection) -> None:
+        async for _ in ws:
+            pass
+
+    tasks = [asyncio.create_task(drain(ws)) for ws, _ in conns]
+    print("ready " + json.dumps({"connections": len(conns), "open_s": opened}), flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    closed = sum(1 for t in tasks if t.done())
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws, _ in conns), return_exceptions=True)
+    return {"connections": len(conns), "closed_by_server": closed, "open_s": opened}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["creates", "latency", "idle"])
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--token", default=None)
+    parser.add_argument("--clients", type=int, default=1)
+    parser.add_argument("--inflight", type=int, default=256)
+    parser.add_argument("--count", type=int, default=5000)
+    parser.add_argument("--listeners", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=30.0)
+    ns = parser.parse_args()
+    raise_nofile()
+    peer = Peer(ns.url, ns.token)
+    if ns.kind == "creates":
+        coro = creates(peer, ns.clients, ns.inflight, ns.count, ns.duration)
+    elif ns.kind == "latency":
+        coro = latency(peer, ns.listeners, ns.messages, ns.warmup, ns.duration)
+    else:
+        coro = idle(peer, ns.connections)
+    print(json.dumps(asyncio.run(coro)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
