@@ -1,0 +1,277 @@
+"""The WebSocket sync client: connect, catch up, push the outbox, follow live changes.
+
+One task runs the connection loop: ``hello`` → ``welcome`` → catch-up pages → ``synced``, then
+the outbox is pushed in ``n`` order with a window of mutations in flight while frames are read
+and applied in bursts (one transaction per burst). When the connection fails it waits with
+exponential backoff and full jitter (0.2 s doubling to a 5 s cap, reset once synced) or until
+``wake()``; a refused token stops the loop until a new token or ``sync_now``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from offline.session import ws_url
+from protocol import utcnow
+from protocol.wire import dumps
+
+if TYPE_CHECKING:
+    from offline.engine import Engine
+
+log = logging.getLogger(__name__)
+
+MAX_BURST = 2000
+"""Most frames applied in one transaction."""
+QUEUE_FRAMES = 256
+"""Frames read ahead of the applier; past it the reader waits (TCP pushes back)."""
+PING_INTERVAL = 5.0
+PING_TIMEOUT = 10.0
+
+
+class _Closed:
+    """Marks the end of the frame stream (with why it ended)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class SyncFailed(Exception):
+    """This connection ended; ``reason`` is shown while offline."""
+
+    def __init__(self, reason: str, *, auth: bool = False, synced: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.auth = auth
+        self.synced = synced
+
+
+class SyncClient:
+    """Keeps one engine in sync with its server for as long as it runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        config = engine.config
+        assert config.server_url is not None
+        self.url = ws_url(config.server_url)
+        self.window = max(1, config.push_window)
+        self.base = config.backoff_base
+        self.cap = config.backoff_cap
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._push_wake = asyncio.Event()
+        self._stopping = False
+        self._ws: ClientConnection | None = None
+        self._inflight = 0
+        self._connections = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="frontdesk-sync")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.engine.disconnected()
+
+    def wake(self) -> None:
+        """Try now: cuts the backoff wait short."""
+        self._wake.set()
+        self._push_wake.set()
+
+    def wake_push(self) -> None:
+        self._push_wake.set()
+
+    # -- the connection loop --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            self._wake.clear()
+            self.engine.set_connection("connecting", None)
+            try:
+                await self._connection()
+                reason, auth = "connection closed", False
+                failures = 0
+            except SyncFailed as failed:
+                reason, auth = failed.reason, failed.auth
+                if failed.synced:
+                    failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug must not stop syncing for good
+                log.exception("sync connection failed")
+                reason, auth = f"sync error: {exc}", False
+            finally:
+                self._ws = None
+                self._inflight = 0
+                self.engine.disconnected()
+            if self._stopping:
+                return
+            self.engine.set_connection("offline", reason, rtt_ms=None, catching_up=False)
+            failures += 1
+            if auth:
+                # The token will not get better by retrying: wait for a new one or "sync now".
+                await self._wake.wait()
+                continue
+            delay = random.uniform(0, min(self.cap, self.base * 2 ** (failures - 1)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+
+    async def _connection(self) -> None:
+        token = self.engine.token
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            ws = await connect(
+                self.url,
+                additional_headers=headers,
+                compression=None,
+                max_size=None,
+                proxy=None,
+                open_timeout=10,
+                ping_interval=PING_INTERVAL,
+                ping_timeout=PING_TIMEOUT,
+                close_timeout=2,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 401:
+                raise SyncFailed(
+                    "the server refused the sign-in token (expired or revoked): sign in again",
+                    auth=True,
+                ) from None
+            raise SyncFailed(f"server at {self.url} answered HTTP {status}") from None
+        except InvalidURI as exc:
+            raise SyncFailed(f"bad server address: {exc}", auth=True) from None
+        except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            raise SyncFailed(f"cannot reach server at {self.url}: {_say(exc)}") from None
+        self._ws = ws
+        synced = False
+        try:
+            synced = await self._converse(ws)
+        except ConnectionClosed as exc:
+            raise SyncFailed(f"connection lost: {_say(exc)}", synced=synced) from None
+        except (OSError, TimeoutError) as exc:
+            raise SyncFailed(f"connection lost: {_say(exc)}", synced=synced) from None
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2)
+
+    async def _converse(self, ws: ClientConnection) -> bool:
+        engine = self.engine
+        sent_at = utcnow()
+        await ws.send(dumps(engine.hello()))
+        first = json.loads(await ws.recv())
+        if first.get("type") != "welcome":
+            raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
+        if not await engine.on_welcome(first, sent_at):
+            raise SyncFailed("server was replaced: starting over", synced=True)
+        queue: asyncio.Queue[str | bytes | _Closed] = asyncio.Queue(QUEUE_FRAMES)
+        reader = asyncio.create_task(self._read(ws, queue), name="frontdesk-sync-read")
+        pusher: asyncio.Task[None] | None = None
+        pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
+        synced = False
+        try:
+            while True:
+                item = await queue.get()
+                items = [item]
+                while len(items) < MAX_BURST and not queue.empty():
+                    items.append(queue.get_nowait())
+                frames: list[dict[str, Any]] = []
+                closed: _Closed | None = None
+                for raw in items:
+                    if isinstance(raw, _Closed):
+                        closed = raw
+                        break
+                    with contextlib.suppress(ValueError):
+                        frame = json.loads(raw)
+                        if isinstance(frame, dict):
+                            frames.append(frame)
+                if frames:
+                    outcome = await engine.apply_frames(frames)
+                    self._inflight = max(0, self._inflight - outcome.answered)
+                    if outcome.synced and not synced:
+                        synced = True
+                        if self._connections:
+                            engine.set_connection("online", None, reconnects=self._reconnects())
+                        else:
+                            engine.set_connection("online", None)
+                        self._connections += 1
+                        pusher = asyncio.create_task(self._push(ws), name="frontdesk-sync-push")
+                    if outcome.retry_later:
+                        raise SyncFailed(outcome.retry_later, synced=synced)
+                    self._push_wake.set()
+                if closed is not None:
+                    raise SyncFailed(closed.reason, synced=synced)
+                if pusher is not None and pusher.done():
+                    pusher.result()  # raises what stopped it
+        finally:
+            for task in (reader, pusher, pinger):
+                if task is not None:
+                    task.cancel()
+            for task in (reader, pusher, pinger):
+                if task is not None:
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    def _reconnects(self) -> int:
+        return self.engine.status.reconnects + 1
+
+    async def _read(self, ws: ClientConnection, queue: asyncio.Queue) -> None:
+        reason = "connection closed"
+        try:
+            async for message in ws:
+                await queue.put(message)
+        except ConnectionClosed as exc:
+            reason = f"connection lost: {_say(exc)}"
+        except Exception as exc:
+            reason = f"connection lost: {_say(exc)}"
+        else:
+            reason = f"connection closed: {_say_close(ws)}"
+        await queue.put(_Closed(reason))
+
+    async def _push(self, ws: ClientConnection) -> None:
+        """Send the outbox in ``n`` order, at most ``window`` unanswered at a time."""
+        engine = self.engine
+        client_id = engine.client_id
+        while True:
+            room = self.window - self._inflight
+            batch = engine.take_unsent(room) if room > 0 else []
+            if not batch:
+                self._push_wake.clear()
+                await self._push_wake.wait()
+                continue
+            self._inflight += len(batch)
+            for mutation in batch:
+                await ws.send(dumps(mutation.to_frame(client_id)))
+
+    async def _ping(self, ws: ClientConnection) -> None:
+        """Keep the round-trip time fresh for the status bar."""
+        while True:
+            await asyncio.sleep(PING_INTERVAL)
+            latency = ws.latency
+            self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
+
+
+def _say(exc: BaseException) -> str:
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def _say_close(ws: ClientConnection) -> str:
+    code = ws.close_code
+    reason = ws.close_reason
+    if code is None:
+        return "no close frame"
+    return f"code {code}" + (f" ({reason})" if reason else "")
