@@ -1,0 +1,94 @@
+"""Server settings: typed, documented where declared, overridable by ``FRONTDESK_*`` env vars.
+
+A TOML file can be given too (``ServerConfig.from_toml``); env vars win over the file, and
+arguments passed in code win over both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+from protocol.sla import SlaTable
+
+
+class ServerConfig(BaseSettings):
+    """Everything ``frontdesk serve`` can be told. Secrets are never among these fields."""
+
+    model_config = SettingsConfigDict(env_prefix="FRONTDESK_", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    """Address to listen on; loopback by default so a fresh install is closed to strangers."""
+    port: int = 8765
+    """TCP port for WebSocket and HTTP; 0 picks a free port (tests)."""
+    data_dir: Path
+    """Directory holding the SQLite database (``frontdesk.sqlite3``)."""
+    synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
+    """SQLite ``synchronous`` with WAL: NORMAL survives a killed process, FULL a power loss too."""
+    token_ttl_hours: float = 12.0
+    """How long a sign-in token stays valid: one shift."""
+    allowed_origins: list[str] = Field(default_factory=list)
+    """Browser origins allowed to open ``/ws``; empty refuses every request with an Origin."""
+    catchup_page_size: int = 1000
+    """Most change-log entries in one ``changes`` catch-up page."""
+    sla: SlaTable = Field(default_factory=SlaTable)
+    """Minutes allowed per priority (and per-category overrides) before a request is overdue."""
+    batch_max: int = 256
+    """Most mutations the writer commits in one transaction (group commit)."""
+    queue_per_connection: int = 256
+    """Unprocessed mutations one connection may have queued before the server stops reading."""
+    send_buffer_max: int = 4 * 1024 * 1024
+    """Bytes waiting to be written to one client before it is closed with 1013 as too slow."""
+    ping_interval: float = 4.0
+    """Seconds between keepalive pings; with ``ping_timeout`` a dead client goes within 10 s."""
+    ping_timeout: float = 5.0
+    """Seconds to wait for a pong before the connection is considered dead."""
+    max_connections_per_user: int = 8
+    """Open connections one user may hold; a new one beyond it closes the oldest (4429)."""
+    chatter_rate: float = 10.0
+    """Invalid frames, ``presence`` and ``subscribe`` allowed per second per connection."""
+    chatter_burst: float = 50.0
+    """Burst allowance for chatter before ``rate_limited`` errors and close 1008."""
+    log_keep_days: float = 30.0
+    """Change-log entries older than this are compacted away; older clients get a snapshot."""
+    outcome_keep_days: float = 7.0
+    """Stored mutation outcomes are kept at least this long (exactly-once resend answers)."""
+    outcome_keep_per_client: int = 10_000
+    """... and at least this many of the latest per client."""
+    sla_check_seconds: float = 2.0
+    """How often the SLA job looks for requests past their deadline."""
+    token_check_seconds: float = 30.0
+    """How often open connections are checked for expired or revoked tokens."""
+    login_delay_base: float = 0.25
+    """First delay after a failed sign-in; doubles per further failure (capped at 8 s)."""
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite database file."""
+        return self.data_dir / "frontdesk.sqlite3"
+
+    @classmethod
+    def from_toml(cls, path: Path, **overrides: Any) -> ServerConfig:
+        """Settings from a TOML file; env vars win over the file, ``overrides`` over both."""
+        toml_path = path
+
+        class _WithFile(cls):  # type: ignore[valid-type,misc]
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls,
+                init_settings,
+                env_settings,
+                dotenv_settings,
+                file_secret_settings,
+            ):  # type: ignore[override]
+                return (
+                    init_settings,
+                    env_settings,
+                    TomlConfigSettingsSource(settings_cls, toml_file=toml_path),
+                )
+
+        return ServerConfig.model_validate(_WithFile(**overrides).model_dump())

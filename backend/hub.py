@@ -1,0 +1,126 @@
+"""The fan-out hub: who is connected, who listens to what, and sending without waiting.
+
+Every frame is serialized once by its producer and handed here as a string; ``websockets.broadcast``
+then writes it to each recipient without awaiting, so one slow client never delays the others.
+A client whose write buffer grows past ``send_buffer_max`` is closed with 1013 and recovers
+through catch-up when it reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import broadcast
+from websockets.protocol import State
+
+from protocol.frames import CloseCode
+from protocol.models import Priority, Request
+
+if TYPE_CHECKING:
+    from backend.session import Session
+
+log = logging.getLogger("frontdesk.hub")
+
+
+class Hub:
+    """Sessions by state, and the channel indexes used to pick the recipients of a change."""
+
+    def __init__(self, send_buffer_max: int) -> None:
+        self.send_buffer_max = send_buffer_max
+        self.sessions: set[Session] = set()
+        """Every authenticated connection (presence, per-user limits, token checks)."""
+        self.catching_up: set[Session] = set()
+        """Sessions past ``hello`` still reading the log: live changes are buffered for them."""
+        self.everything: set[Session] = set()
+        """Live sessions subscribed to ``all``."""
+        self.selective: set[Session] = set()
+        """Live sessions with narrower channels (``urgent``, ``room:…``, ``assignee:…``)."""
+        self._closing: set[asyncio.Task[None]] = set()
+
+    # -- membership --------------------------------------------------------------------------
+
+    def add(self, session: Session) -> None:
+        self.sessions.add(session)
+
+    def begin_catch_up(self, session: Session) -> None:
+        """From now on, changes are buffered for ``session`` (before it reads the log)."""
+        self.catching_up.add(session)
+
+    def go_live(self, session: Session) -> None:
+        """Catch-up is done: changes are sent to ``session`` directly."""
+        self.catching_up.discard(session)
+        session.live = True
+        self.resubscribe(session)
+
+    def resubscribe(self, session: Session) -> None:
+        """Put a live session into the index matching its channels."""
+        if not session.live:
+            return
+        if "all" in session.channels:
+            self.selective.discard(session)
+            self.everything.add(session)
+        else:
+            self.everything.discard(session)
+            self.selective.add(session)
+
+    def remove(self, session: Session) -> None:
+        self.sessions.discard(session)
+        self.catching_up.discard(session)
+        self.everything.discard(session)
+        self.selective.discard(session)
+
+    def live_sessions(self) -> set[Session]:
+        return self.everything | self.selective
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, sessions: Iterable[Session], text: str) -> None:
+        """Write ``text`` to each open session without waiting; close the ones far behind."""
+        ready = []
+        for session in sessions:
+            ws = session.ws
+            if ws.protocol.state is not State.OPEN:
+                continue
+            transport = ws.transport
+            if transport is not None and transport.get_write_buffer_size() > self.send_buffer_max:
+                self.close(session, CloseCode.TRY_AGAIN_LATER, "too slow: reconnect to catch up")
+                continue
+            ready.append(ws)
+        if ready:
+            broadcast(ready, text)
+
+    def close(self, session: Session, code: int, reason: str) -> None:
+        """Close a session in the background (the caller never waits for a slow peer)."""
+        if session.closing:
+            return
+        session.closing = True
+        log.info("closing connection user=%s code=%s reason=%s", session.user, code, reason)
+        task = asyncio.get_running_loop().create_task(session.ws.close(code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def publish_change(self, seq: int, text: str, row: Request, old: Request | None) -> None:
+        """Send one ``change`` frame to every session whose channels match (sender included)."""
+        for session in self.catching_up:
+            session.buffer_change(seq, text)
+        if self.selective:
+            chosen = [s for s in self.selective if s.wants(row, old)]
+            self.send([*self.everything, *chosen], text)
+        elif self.everything:
+            self.send(self.everything, text)
+
+    def publish_alert(self, text: str, row: Request) -> None:
+        """Send an ``alert`` to every live session subscribed to ``all`` or ``urgent``."""
+        chosen = [s for s in self.selective if "urgent" in s.channels]
+        self.send([*self.everything, *chosen], text)
+
+    def send_all(self, text: str) -> None:
+        """Send a frame to every session past ``hello`` (presence)."""
+        self.send([s for s in self.sessions if s.client_id is not None], text)
+
+
+def is_urgent(row: Request | None) -> bool:
+    return row is not None and row.priority == Priority.URGENT

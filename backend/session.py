@@ -1,0 +1,293 @@
+"""One WebSocket connection: ``hello``, catch-up, then mutations, subscriptions and presence.
+
+The reader loop validates every frame with ``protocol.wire``; a bad frame gets an ``error`` frame
+and the connection stays up. Mutations go to the connection's ``Lane`` (awaiting when it is full,
+so the server stops reading and TCP pushes back). Everything the server sends outside catch-up is
+written without awaiting (``Hub.send``), so a slow client never holds anybody else up.
+
+Catch-up without gaps or duplicates: the session starts buffering live changes *before* reading
+the change log, reads committed pages until it reaches the end, then sends ``synced`` and the
+buffered changes whose ``seq`` is above the last one sent, and only then goes live. These last steps
+run without an ``await`` in between, so no change can slip through the cracks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from backend.accounts import Identity
+from backend.writer import error_frame
+from protocol.frames import (
+    MAX_SERVER_FRAME,
+    PROTOCOL_VERSION,
+    CloseCode,
+    ErrorCode,
+    Hello,
+    Mutate,
+    PresenceUpdate,
+    Subscribe,
+)
+from protocol.models import Request, Role, utcnow
+from protocol.wire import FrameError, decode_client_frame, dumps
+
+if TYPE_CHECKING:
+    from backend.app import FrontdeskServer
+
+log = logging.getLogger("frontdesk.session")
+
+PAGE_BYTES = MAX_SERVER_FRAME - 64 * 1024
+"""Catch-up pages stop growing past this many bytes, keeping each frame under 1 MiB."""
+BUFFER_MAX = 10_000
+"""Live changes buffered during catch-up before the buffer is dropped and the log re-read."""
+CLIENT_ID_MAX = 64
+
+
+class RateLimit:
+    """A token bucket: ``rate`` per second, up to ``burst`` at once."""
+
+    __slots__ = ("burst", "last", "rate", "tokens")
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.last = time.monotonic()
+
+    def take(self) -> bool:
+        """Spend one token; False when none is left."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Session:
+    """The server side of one authenticated connection."""
+
+    def __init__(self, server: FrontdeskServer, ws: ServerConnection, identity: Identity) -> None:
+        config = server.config
+        self.server = server
+        self.ws = ws
+        self.identity = identity
+        self.client_id: str | None = None
+        self.live = False
+        self.closing = False
+        self.channels: frozenset[str] = frozenset({"all"})
+        self.viewing: str | None = None
+        self.editing = False
+        self.presence_at = 0.0
+        self.opened_at = time.monotonic()
+        self.lane = server.writer.lane(self, config.queue_per_connection)
+        self.chatter = RateLimit(config.chatter_rate, config.chatter_burst)
+        self._buffer: list[tuple[int, str]] = []
+        self._overflow = False
+
+    @property
+    def user(self) -> str:
+        return self.identity.user
+
+    @property
+    def role(self) -> Role:
+        return self.identity.role
+
+    # -- live changes --------------------------------------------------------------------------
+
+    def buffer_change(self, seq: int, text: str) -> None:
+        """Keep a live change until catch-up ends (called by the hub while catching up)."""
+        if self._overflow:
+            return
+        if len(self._buffer) >= BUFFER_MAX:
+            self._buffer.clear()
+            self._overflow = True  # everything is in the log: read it again instead
+            return
+        self._buffer.append((seq, text))
+
+    def wants(self, row: Request, old: Request | None) -> bool:
+        """True when a change to ``row`` (from ``old``) matches one of this session's channels."""
+        for channel in self.channels:
+            if channel == "all":
+                return True
+            for r in (row, old):
+                if r is None:
+                    continue
+                if channel == "urgent" and r.priority == "urgent":
+                    return True
+                if channel.startswith("room:") and r.room == channel[5:]:
+                    return True
+                if channel.startswith("assignee:") and r.assignee == channel[9:]:
+                    return True
+        return False
+
+    def send(self, text: str) -> None:
+        self.server.hub.send((self,), text)
+
+    def error(self, code: str, message: str, ref: str | None = None, n: int | None = None) -> None:
+        self.server.metrics.frame_errors.labels(code).inc()
+        self.send(error_frame(code, message, ref, n))
+
+    # -- the reader loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read frames until the connection closes."""
+        try:
+            async for message in self.ws:
+                if self.closing:
+                    break
+                if isinstance(message, bytes):
+                    self._bad(FrameError(ErrorCode.BINARY_FRAME, "frames must be JSON text"))
+                    continue
+                try:
+                    frame = decode_client_frame(message)
+                except FrameError as exc:
+                    self._bad(exc)
+                    continue
+                await self._handle(frame)
+        except ConnectionClosed:
+            pass
+
+    def _bad(self, exc: FrameError) -> None:
+        """Answer a bad frame; past the chatter limit, say so and close with 1008."""
+        if not self._chatter_ok():
+            return
+        self.error(exc.code, exc.message, exc.ref, exc.n)
+
+    def _chatter_ok(self) -> bool:
+        if self.chatter.take():
+            return True
+        self.error(ErrorCode.RATE_LIMITED, "too many invalid or chatter frames; closing")
+        log.warning("rate limited user=%s", self.user)
+        self.server.hub.close(self, CloseCode.POLICY, "rate limited")
+        return False
+
+    async def _handle(self, frame: Hello | Mutate | Subscribe | PresenceUpdate) -> None:
+        if self.client_id is None:
+            if not isinstance(frame, Hello):
+                self._bad(FrameError(ErrorCode.HELLO_REQUIRED, "send hello first", ref=frame.type))
+                return
+            if not 0 < len(frame.client_id) <= CLIENT_ID_MAX:
+                self._bad(
+                    FrameError(
+                        ErrorCode.INVALID_FRAME,
+                        f"client_id must be 1-{CLIENT_ID_MAX} characters",
+                        ref="hello",
+                    )
+                )
+                return
+            await self._hello(frame)
+        elif isinstance(frame, Mutate):
+            if frame.client_id != self.client_id:
+                self._bad(
+                    FrameError(
+                        ErrorCode.WRONG_CLIENT,
+                        "client_id differs from the one this connection said in hello",
+                        ref="mutate",
+                        n=frame.n,
+                    )
+                )
+                return
+            await self.lane.put(frame)
+        elif isinstance(frame, Subscribe):
+            if self._chatter_ok():
+                self.channels = frozenset(frame.channels) or frozenset({"all"})
+                self.server.hub.resubscribe(self)
+                self.send(dumps({"type": "subscribed", "channels": sorted(self.channels)}))
+        elif isinstance(frame, PresenceUpdate):
+            if self._chatter_ok():
+                self.viewing = frame.viewing[:64] if frame.viewing else None
+                self.editing = frame.editing
+                self.presence_at = time.monotonic()
+                self.server.broadcast_presence()
+        else:
+            self._bad(FrameError(ErrorCode.INVALID_FRAME, "hello was already received", "hello"))
+
+    # -- hello and catch-up ----------------------------------------------------------------------
+
+    async def _hello(self, hello: Hello) -> None:
+        server = self.server
+        store = server.store
+        self.client_id = hello.client_id
+        server.hub.begin_catch_up(self)
+        welcome = {
+            "type": "welcome",
+            "v": PROTOCOL_VERSION,
+            "server_id": store.server_id,
+            "user": {"name": self.user, "role": self.role.value},
+            "seq": store.head_seq,
+            "last_mutation": store.client_last_n.get(hello.client_id, 0),
+            "server_time": utcnow().isoformat().replace("+00:00", "Z"),
+        }
+        await self.ws.send(dumps(welcome))
+        log.info("hello user=%s client=%s last_seq=%d", self.user, self.client_id, hello.last_seq)
+        last = hello.last_seq
+        if last < store.compacted_through or last > store.head_seq:
+            last = await self._send_snapshot()
+        last = await self._send_changes(last)
+        # No await from here on: the buffered changes and going live happen atomically.
+        self.send(dumps({"type": "synced", "seq": last}))
+        for seq, text in self._buffer:
+            if seq > last:
+                self.send(text)
+                last = seq
+        self._buffer = []
+        server.hub.go_live(self)
+        server.broadcast_presence()
+
+    async def _send_snapshot(self) -> int:
+        """Send every current row in ``snapshot`` pages; returns the seq they reflect."""
+        store = self.server.store
+        seq = store.head_seq
+        rows = list(store.requests.values())
+        limit = self.server.config.catchup_page_size
+        page: list[str] = []
+        size = 0
+        for i, row in enumerate(rows):
+            data = row.model_dump_json()
+            page.append(data)
+            size += len(data) + 1
+            last_row = i == len(rows) - 1
+            if len(page) >= limit or size >= PAGE_BYTES or last_row:
+                await self.ws.send(
+                    f'{{"type":"snapshot","requests":[{",".join(page)}],"seq":{seq},'
+                    f'"more":{"false" if last_row else "true"}}}'
+                )
+                page, size = [], 0
+        if not rows:
+            await self.ws.send(
+                dumps({"type": "snapshot", "requests": [], "seq": seq, "more": False})
+            )
+        return seq
+
+    async def _send_changes(self, last: int) -> int:
+        """Send committed log entries after ``last`` in pages; returns the last seq sent."""
+        store = self.server.store
+        limit = self.server.config.catchup_page_size
+        while True:
+            entries = await store.read_changes(last, limit)
+            full = len(entries) >= limit
+            page: list[str] = []
+            size = 0
+            for i, (seq, data) in enumerate(entries):
+                page.append(f'{{"seq":{seq},"request":{data}}}')
+                size += len(data) + 32
+                if size >= PAGE_BYTES or i == len(entries) - 1:
+                    more = full or i < len(entries) - 1
+                    await self.ws.send(
+                        f'{{"type":"changes","changes":[{",".join(page)}],'
+                        f'"more":{"true" if more else "false"}}}'
+                    )
+                    page, size = [], 0
+                last = seq
+            if full:
+                continue
+            if self._overflow:  # the live buffer overflowed while we read: read again
+                self._overflow = False
+                continue
+            return last

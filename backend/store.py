@@ -1,0 +1,329 @@
+"""The SQLite store: requests, the change log, clients' exactly-once state, users and tokens.
+
+Durability: WAL with ``synchronous=NORMAL`` by default. A commit is in the WAL (in the OS page
+cache) when ``COMMIT`` returns, so an acknowledged mutation survives the server process being
+killed (SIGKILL, crash); only a power loss or kernel crash may lose the last commits. Set
+``synchronous = "FULL"`` in the config to survive those too, at the cost of one fsync per batch.
+
+Two connections: the *writer* (one transaction at a time, guarded by ``write_lock``) and the
+*reader* (catch-up pages, listings, token checks). WAL lets the reader see only committed data,
+so catch-up never shows a change before it is durable.
+
+The committed requests are also held in memory (``requests``), so applying a batch of mutations
+reads no rows from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from protocol.models import Request
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user);
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    number INTEGER UNIQUE,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    category TEXT NOT NULL,
+    room TEXT NOT NULL,
+    assignee TEXT,
+    updated_at REAL NOT NULL,
+    due_at REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_seq ON requests (seq);
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL,
+    mutation TEXT NOT NULL,
+    by_user TEXT NOT NULL,
+    client_id TEXT,
+    n INTEGER,
+    at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_request ON changes (request_id, seq);
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    last_n INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outcomes (
+    client_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    frame TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (client_id, n)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
+CREATE TABLE IF NOT EXISTS alerts_sent (
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_at REAL NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (request_id, kind, due_at)
+) WITHOUT ROWID;
+"""
+
+DB_NAME = "frontdesk.sqlite3"
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything one group commit writes, prepared in memory by the writer."""
+
+    rows: dict[str, tuple[Request, str, int]] = field(default_factory=dict)
+    """Request id → (row, its JSON, seq of its last change in this batch)."""
+    changes: list[tuple[int, str, str, str, str | None, int | None, float, str]] = field(
+        default_factory=list
+    )
+    """(seq, request_id, mutation, by_user, client_id, n, at, data) per change-log entry."""
+    clients: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """client_id → (user, last_n)."""
+    outcomes: list[tuple[str, int, str, float]] = field(default_factory=list)
+    """(client_id, n, frame, at): the answer a resend of that mutation gets."""
+    head_seq: int = 0
+    next_number: int = 0
+    alerts: list[tuple[str, str, float, float]] = field(default_factory=list)
+    """(request_id, kind, due_at, at) alerts to remember as sent."""
+
+
+def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
+    """The ``requests`` table row for one request."""
+    return (
+        row.id,
+        row.number,
+        row.version,
+        row.status.value,
+        row.priority.value,
+        row.category.value,
+        row.room,
+        row.assignee,
+        row.updated_at.timestamp(),
+        row.due_at.timestamp(),
+        seq,
+        data,
+    )
+
+
+class Store:
+    """One server's database, plus the in-memory state the writer needs."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
+        self.path = path
+        self.db = writer
+        self.reader = reader
+        self.write_lock = asyncio.Lock()
+        self.requests: dict[str, Request] = {}
+        self.request_seq: dict[str, int] = {}
+        self.head_seq = 0
+        self.next_number = 1
+        self.compacted_through = 0
+        self.server_id = ""
+        self.client_last_n: dict[str, int] = {}
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, synchronous: str = "NORMAL") -> Store:
+        """Open (creating if needed) the database in ``data_dir`` and load the in-memory state."""
+        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
+        path = data_dir / DB_NAME
+        writer = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            await writer.execute("PRAGMA journal_mode=WAL")
+            await writer.execute(f"PRAGMA synchronous={synchronous}")
+            await writer.execute("PRAGMA busy_timeout=5000")
+            await writer.executescript(SCHEMA)
+            reader = await aiosqlite.connect(path, isolation_level=None)
+        except BaseException:
+            await writer.close()
+            raise
+        await reader.execute("PRAGMA busy_timeout=5000")
+        await reader.execute("PRAGMA query_only=1")
+        store = cls(path, writer, reader)
+        try:
+            await store._load()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def _load(self) -> None:
+        meta = dict(await self.db.execute_fetchall("SELECT key, value FROM meta"))
+        if "server_id" not in meta:
+            meta["server_id"] = str(uuid.uuid4())
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES ('server_id', ?)", (meta["server_id"],)
+            )
+        self.server_id = meta["server_id"]
+        self.next_number = int(meta.get("next_number", "1"))
+        self.compacted_through = int(meta.get("compacted_through", "0"))
+        rows = await self.db.execute_fetchall("SELECT data, seq FROM requests")
+        for data, seq in rows:
+            request = Request.model_validate_json(data)
+            self.requests[request.id] = request
+            self.request_seq[request.id] = seq
+        head = await self.db.execute_fetchall(
+            "SELECT seq FROM sqlite_sequence WHERE name='changes'"
+        )
+        self.head_seq = max([int(r[0]) for r in head] + [self.compacted_through])
+        clients = await self.db.execute_fetchall("SELECT client_id, last_n FROM clients")
+        self.client_last_n = {cid: n for cid, n in clients}
+
+    async def close(self) -> None:
+        """Close both connections (a clean WAL checkpoint happens on the last close)."""
+        await self.reader.close()
+        await self.db.close()
+
+    async def ping(self) -> bool:
+        """True when the database answers (``/readyz``)."""
+        rows = await self.reader.execute_fetchall("SELECT 1")
+        return list(rows) == [(1,)]
+
+    # -- group commit ----------------------------------------------------------------------
+
+    async def commit_batch(self, batch: Batch) -> None:
+        """Write one batch in a single transaction, then make it the in-memory state.
+
+        Nothing of the batch is visible (in memory or to the reader) unless the commit succeeded.
+        """
+        async with self.write_lock:
+            db = self.db
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                if batch.rows:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
+                        " category, room, assignee, updated_at, due_at, seq, data)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        [request_columns(r, d, s) for r, d, s in batch.rows.values()],
+                    )
+                if batch.changes:
+                    await db.executemany(
+                        "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n,"
+                        " at, data) VALUES (?,?,?,?,?,?,?,?)",
+                        batch.changes,
+                    )
+                if batch.clients:
+                    await db.executemany(
+                        "INSERT INTO clients (client_id, user, last_n) VALUES (?,?,?)"
+                        " ON CONFLICT (client_id) DO UPDATE SET last_n = excluded.last_n,"
+                        " user = excluded.user",
+                        [(cid, user, n) for cid, (user, n) in batch.clients.items()],
+                    )
+                if batch.outcomes:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at)"
+                        " VALUES (?,?,?,?)",
+                        batch.outcomes,
+                    )
+                if batch.alerts:
+                    await db.executemany(
+                        "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at)"
+                        " VALUES (?,?,?,?)",
+                        batch.alerts,
+                    )
+                if batch.next_number != self.next_number:
+                    await db.execute(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_number', ?)",
+                        (str(batch.next_number),),
+                    )
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        for rid, (row, _data, seq) in batch.rows.items():
+            self.requests[rid] = row
+            self.request_seq[rid] = seq
+        for cid, (_user, n) in batch.clients.items():
+            self.client_last_n[cid] = n
+        if batch.head_seq > self.head_seq:
+            self.head_seq = batch.head_seq
+        self.next_number = batch.next_number
+
+    async def get_outcome(self, client_id: str, n: int) -> str | None:
+        """The stored answer to mutation ``n`` of ``client_id``, or None when pruned."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT frame FROM outcomes WHERE client_id = ? AND n = ?", (client_id, n)
+        )
+        rows = list(rows)
+        return rows[0][0] if rows else None
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` committed change-log entries after ``after_seq``: (seq, request JSON)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT seq, data FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        )
+        return [(int(s), d) for s, d in rows]
+
+    async def history(self, request_id: str) -> list[dict[str, Any]]:
+        """Every kept change-log entry of one request, oldest first (its audit trail)."""
+        rows = await self.reader.execute_fetchall(
+            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
+            " WHERE request_id = ? ORDER BY seq",
+            (request_id,),
+        )
+        return [
+            {
+                "seq": seq,
+                "mutation": mutation,
+                "by": {"user": user, "client_id": cid, "n": n},
+                "at": at,
+                "request": json.loads(data),
+            }
+            for seq, mutation, user, cid, n, at, data in rows
+        ]
+
+    # -- plain statements for accounts and jobs ----------------------------------------------
+
+    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write statement in its own transaction; returns the rows changed."""
+        async with self.write_lock:
+            cursor = await self.db.execute(sql, params)
+            count = cursor.rowcount
+            await cursor.close()
+            return count
+
+    async def write_many(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+        """Run several write statements in one transaction."""
+        async with self.write_lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    await self.db.execute(sql, params)
+                await self.db.execute("COMMIT")
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+
+    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query, from committed data."""
+        return [tuple(r) for r in await self.reader.execute_fetchall(sql, params)]

@@ -1,0 +1,268 @@
+"""Group commit: one writer task applies every waiting mutation in one transaction.
+
+Each connection has a ``Lane``: a bounded queue of its unprocessed mutations. When a lane is full
+the connection's reader awaits ``Lane.put``, so it stops reading and TCP pushes back on the client.
+The writer takes one mutation per lane in turn (round-robin) until the batch is full, so a client
+replaying a long outage cannot starve the others. It applies the batch with the protocol mutators
+against the in-memory rows, commits it in one transaction, and only then sends acks, rejects and
+``change`` frames. Nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from backend.hub import Hub
+from backend.metrics import Metrics
+from backend.store import Batch, Store
+from protocol.frames import CloseCode, ErrorCode, Mutate
+from protocol.models import Priority, Request, utcnow
+from protocol.mutators import apply_bulk, apply_mutation, target_ids
+from protocol.rules import Actor, Code, Rejection
+from protocol.sla import SlaTable
+from protocol.wire import dumps
+
+if TYPE_CHECKING:
+    from backend.session import Session
+
+log = logging.getLogger("frontdesk.writer")
+
+
+@dataclass(slots=True)
+class Lane:
+    """One connection's queue of mutations waiting for the writer."""
+
+    session: Session
+    writer: Writer
+    capacity: int
+    items: deque[Mutate] = field(default_factory=deque)
+    space: asyncio.Event = field(default_factory=asyncio.Event)
+    queued: bool = False
+
+    async def put(self, frame: Mutate) -> None:
+        """Queue a mutation; waits (so the caller stops reading) while the lane is full."""
+        while len(self.items) >= self.capacity:
+            self.space.clear()
+            await self.space.wait()
+        self.items.append(frame)
+        if not self.queued:
+            self.queued = True
+            self.writer.ready.append(self)
+            self.writer.wake.set()
+
+
+@dataclass(slots=True)
+class _Answer:
+    session: Session
+    frame: Mutate
+    text: str | None
+    """The outcome frame; None for a duplicate whose outcome must be read from the store."""
+
+
+def _reject(n: int, rejection: Rejection, current: Request | None) -> str:
+    return dumps(
+        {
+            "type": "reject",
+            "n": n,
+            "code": rejection.code,
+            "message": rejection.message,
+            "current": current.to_wire() if current is not None else None,
+            "fields": rejection.fields,
+        }
+    )
+
+
+def _raised_to_urgent(row: Request, old: Request | None) -> bool:
+    return row.priority == Priority.URGENT and (old is None or old.priority != Priority.URGENT)
+
+
+class Writer:
+    """The single task that turns queued mutations into committed, acknowledged changes."""
+
+    def __init__(
+        self, store: Store, hub: Hub, metrics: Metrics, sla: SlaTable, batch_max: int = 256
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.metrics = metrics
+        self.sla = sla
+        self.batch_max = batch_max
+        self.ready: deque[Lane] = deque()
+        self.wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def lane(self, session: Session, capacity: int) -> Lane:
+        return Lane(session, self, capacity)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="frontdesk-writer")
+
+    async def stop(self) -> None:
+        """Finish every mutation already queued, then end the task."""
+        self._stopping = True
+        self.wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self.ready:
+                if self._stopping:
+                    return
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            batch = self._take()
+            try:
+                await self._process(batch)
+            except Exception:
+                log.exception("writer batch failed; its connections must resend")
+                for session, _frame in batch:
+                    self.hub.close(session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
+
+    def _take(self) -> list[tuple[Session, Mutate]]:
+        """Up to ``batch_max`` mutations, one per lane in turn."""
+        batch: list[tuple[Session, Mutate]] = []
+        ready = self.ready
+        while ready and len(batch) < self.batch_max:
+            lane = ready.popleft()
+            batch.append((lane.session, lane.items.popleft()))
+            if lane.items:
+                ready.append(lane)
+            else:
+                lane.queued = False
+            lane.space.set()
+        return batch
+
+    async def _process(self, jobs: list[tuple[Session, Mutate]]) -> None:
+        store = self.store
+        now = utcnow()
+        at = now.timestamp()
+        batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+        overlay: dict[str, Request] = {}
+        answers: list[_Answer] = []
+        changes: list[tuple[int, str, Request, Request | None]] = []
+        alerts: list[tuple[str, Request]] = []
+        outcomes: dict[tuple[str, int], str] = {}
+
+        def current(rid: str) -> Request | None:
+            row = overlay.get(rid)
+            return row if row is not None else store.requests.get(rid)
+
+        for session, m in jobs:
+            cid = m.client_id
+            seen = batch.clients.get(cid)
+            last = seen[1] if seen is not None else store.client_last_n.get(cid, 0)
+            if m.n <= last:
+                answers.append(_Answer(session, m, outcomes.get((cid, m.n))))
+                continue
+            actor = Actor(session.user, session.role)
+            ids = target_ids(m.name, m.args)
+            result: Request | list[Request] | Rejection
+            if m.name == "bulk_set_status":
+                rows = {rid: row for rid in ids if (row := current(rid)) is not None}
+                result = apply_bulk(m.args, rows, actor, now)
+                before = None
+            else:
+                before = current(ids[0]) if ids else None
+                result = apply_mutation(
+                    m.name, m.args, before, actor, now, base_version=m.base_version, sla=self.sla
+                )
+            if isinstance(result, Rejection):
+                text = _reject(m.n, result, before)
+                self.metrics.rejected(m.name, result.code)
+            else:
+                rows_after = result if isinstance(result, list) else [result]
+                by = dumps({"user": actor.user, "client_id": cid, "n": m.n})
+                datas = []
+                for row in rows_after:
+                    old = current(row.id)
+                    if row.number is None:
+                        row = row.model_copy(update={"number": batch.next_number})
+                        batch.next_number += 1
+                    batch.head_seq += 1
+                    seq = batch.head_seq
+                    data = row.model_dump_json()
+                    datas.append(data)
+                    overlay[row.id] = row
+                    batch.rows[row.id] = (row, data, seq)
+                    batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
+                    changes.append(
+                        (
+                            seq,
+                            f'{{"type":"change","seq":{seq},"request":{data},"by":{by}}}',
+                            row,
+                            old,
+                        )
+                    )
+                    if _raised_to_urgent(row, old) and row.is_open:
+                        alerts.append(("urgent", row))
+                if isinstance(result, list):
+                    text = (
+                        f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},'
+                        f'"requests":[{",".join(datas)}]}}'
+                    )
+                else:
+                    text = f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},"request":{datas[0]}}}'
+                self.metrics.applied(m.name)
+            batch.clients[cid] = (session.user, m.n)
+            batch.outcomes.append((cid, m.n, text, at))
+            outcomes[(cid, m.n)] = text
+            answers.append(_Answer(session, m, text))
+
+        started = time.perf_counter()
+        if batch.outcomes:
+            await store.commit_batch(batch)
+        self.metrics.committed(time.perf_counter() - started, len(batch.outcomes))
+
+        fan_started = time.perf_counter()
+        for answer in answers:
+            text = answer.text
+            if text is None:
+                text = await store.get_outcome(answer.frame.client_id, answer.frame.n)
+                if text is None:
+                    text = self._pruned(answer.frame)
+            self.hub.send((answer.session,), text)
+        for seq, text, row, old in changes:
+            self.hub.publish_change(seq, text, row, old)
+        for kind, row in alerts:
+            self.hub.publish_alert(alert_frame(kind, row), row)
+        if changes:
+            self.metrics.fanned_out(time.perf_counter() - fan_started)
+
+    @staticmethod
+    def _pruned(frame: Mutate) -> str:
+        return dumps(
+            {
+                "type": "reject",
+                "n": frame.n,
+                "code": Code.DUPLICATE,
+                "message": f"mutation {frame.n} was already processed; its outcome is no longer"
+                " kept (catch-up has the result)",
+                "current": None,
+                "fields": {},
+            }
+        )
+
+
+def alert_frame(kind: str, row: Request) -> str:
+    """An ``alert`` frame, serialized once for every recipient."""
+    return f'{{"type":"alert","kind":"{kind}","request":{row.model_dump_json()}}}'
+
+
+def error_frame(code: str, message: str, ref: str | None = None, n: int | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if ref is not None:
+        frame["ref"] = ref
+    if n is not None:
+        frame["n"] = n
+    return dumps(frame)
+
+
+UNAVAILABLE = ErrorCode.UNAVAILABLE

@@ -1,0 +1,54 @@
+"""Shared fixtures: a real frontdesk server on an ephemeral loopback port, with four users."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from backend.accounts import Accounts
+from backend.app import FrontdeskServer
+from backend.config import ServerConfig
+
+USERS = {
+    "ann": ("staff", "ann-pass"),
+    "bob": ("staff", "bob-pass"),
+    "meg": ("manager", "meg-pass"),
+    "adam": ("admin", "adam-pass"),
+}
+"""Users every ``server`` has: name → (role, password)."""
+
+
+def make_config(tmp_path, **overrides) -> ServerConfig:
+    """A config for a test server: loopback, port 0, short delays."""
+    values = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "data_dir": tmp_path / "server",
+        "login_delay_base": 0.05,
+        **overrides,
+    }
+    return ServerConfig(**values)
+
+
+async def start_server(config: ServerConfig, users: bool = True) -> FrontdeskServer:
+    """Start a server on ``config`` and create the test users (once per data dir)."""
+    server = FrontdeskServer(config)
+    await server.start()
+    if users:
+        accounts: Accounts = server.accounts
+        existing = {u["name"] for u in await accounts.list_users()}
+        for name, (role, password) in USERS.items():
+            if name not in existing:
+                await accounts.add_user(name, role, password)
+    return server
+
+
+@pytest.fixture
+async def server(tmp_path) -> AsyncIterator[FrontdeskServer]:
+    """A running server on 127.0.0.1:0 with users ann, bob (staff), meg (manager), adam (admin)."""
+    srv = await start_server(make_config(tmp_path))
+    try:
+        yield srv
+    finally:
+        await srv.close()
