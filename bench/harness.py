@@ -202,7 +202,9 @@ class Child:
         self.proc.stdin.flush()
 
     def stderr_tail(self) -> str:
-        if self.proc.poll() is None:
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
             return "(still running)"
         return (self.proc.stderr.read() or "")[-2000:]
 

@@ -1,7 +1,8 @@
 """Start the servers under test as child processes, the way an operator would.
 
-The frontdesk server runs through its own CLI (``python -m frontdesk serve``) with a fresh data
-directory and a manager account made with ``frontdesk user add``. The bench lifts the
+The frontdesk server runs as ``FrontdeskServer(ServerConfig)`` in its own process
+(``bench.run_frontdesk``, what ``frontdesk serve`` does) with a fresh data directory and a
+manager account. The bench lifts the
 one-user connection cap (``FRONTDESK_MAX_CONNECTIONS_PER_USER``) because its hundreds of
 listeners all sign in as one user; everything else is the shipped default.
 """
@@ -9,17 +10,15 @@ listeners all sign in as one user; everything else is the shipped default.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from bench.harness import PYTHON, REPO, Child, bench_env
+from bench.harness import PYTHON, Child, bench_env
+from bench.run_frontdesk import PASSWORD, USER
 
-USER = "bench"
-PASSWORD = "bench-pass-1234"
 SERVER_ENV = {"FRONTDESK_MAX_CONNECTIONS_PER_USER": "100000"}
 
 
@@ -37,21 +36,6 @@ class Running:
         return self.child.pid
 
 
-def add_user(data_dir: Path, name: str = USER, password: str = PASSWORD) -> None:
-    cmd = [PYTHON, "-m", "frontdesk", "user", "add", name, "--role", "manager"]
-    done = subprocess.run(
-        [*cmd, "--password-stdin", "--data-dir", str(data_dir)],
-        input=password + "\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env=bench_env(),
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"frontdesk user add failed: {done.stderr.strip()}")
-
-
 def get_token(http_url: str, user: str = USER, password: str = PASSWORD) -> str:
     with httpx.Client(trust_env=False, timeout=30) as client:
         answer = client.get(f"{http_url}/api/v1/token", auth=(user, password))
@@ -60,21 +44,19 @@ def get_token(http_url: str, user: str = USER, password: str = PASSWORD) -> str:
 
 
 @contextlib.contextmanager
-def frontdesk_server(data_dir: Path, *, add_account: bool = True) -> Iterator[Running]:
-    """``frontdesk serve`` on an ephemeral loopback port, with a signed-in manager."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if add_account and not (data_dir / ".bench-user").exists():
-        add_user(data_dir)
-        (data_dir / ".bench-user").touch()
-    cmd = [PYTHON, "-m", "frontdesk", "serve", "--host", "127.0.0.1", "--port", "0"]
-    proc = Child([*cmd, "--data-dir", str(data_dir)], env=bench_env(**SERVER_ENV))
+def frontdesk_server(data_dir: Path, *, profile: Path | None = None) -> Iterator[Running]:
+    """The frontdesk server (``bench.run_frontdesk``) on an ephemeral loopback port, signed in."""
+    cmd = [PYTHON, "-m", "bench.run_frontdesk", "--data-dir", str(data_dir)]
+    if profile is not None:
+        cmd += ["--profile", str(profile)]
+    proc = Child(cmd, env=bench_env(**SERVER_ENV))
     try:
         line = proc.wait_line("frontdesk: listening on ", 60)
         http_url = line.split("listening on ", 1)[1].strip()
         ws_url = http_url.replace("http://", "ws://", 1) + "/ws"
         yield Running(proc, ws_url, http_url, get_token(http_url))
     finally:
-        proc.stop()
+        proc.stop(timeout=60 if profile else 10)
 
 
 @contextlib.contextmanager
