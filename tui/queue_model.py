@@ -123,8 +123,10 @@ class IdList(Sequence[str]):
 class QueueModel:
     """All known requests plus the current view (quick view, ``/`` query, sort)."""
 
-    def __init__(self, user: str = "") -> None:
+    def __init__(self, user: str = "", clock: Callable[[], datetime] = utcnow) -> None:
         self.user = user
+        self.clock = clock
+        """The time SLA views are judged by (the engine's estimate of the server's clock)."""
         self.requests: dict[str, Request] = {}
         self.view: QuickView = QUICK_VIEWS["all"]
         self.query = ""
@@ -136,7 +138,7 @@ class QueueModel:
         self._key: dict[str, tuple] = {}
         self._sorted: list[tuple] = []
         self._visible: list[tuple] = []
-        self._now = utcnow()
+        self._now = self.clock()
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class QueueModel:
 
     def tick(self) -> bool:
         """Re-evaluate time-dependent views; True when the visible rows changed."""
-        self._now = utcnow()
+        self._now = self.clock()
         if not self.view.time_dependent:
             return False
         before = self._visible
@@ -247,7 +249,7 @@ class QueueModel:
         return self.view.predicate(self.requests[request_id], self._now, self.user)
 
     def _refilter(self) -> None:
-        self._now = utcnow()
+        self._now = self.clock()
         if not self.query and self.view.name == "all":
             self._visible = list(self._sorted)
             return

@@ -103,3 +103,9 @@ def fit(text: Text, width: int) -> Text:
 def literal_cell(value: str | None, width: int, *, style: Style | str = "") -> Text:
     """One table cell: ``value`` shown literally, on one line, exactly ``width`` cells wide."""
     return fit(literal(value, style=style), width)
+
+
+def plain(value: str | None) -> str:
+    """``value`` with control and invisible characters replaced, for places that take a plain
+    string (notifications with ``markup=False``, titles)."""
+    return literal(value).plain

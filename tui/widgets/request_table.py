@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from protocol.models import Priority, Request, utcnow
+from protocol.models import Priority, Request
 from tui.queue_model import QueueModel
 from tui.text import fit, literal, literal_cell
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
@@ -140,20 +140,20 @@ class RequestTable(ScrollView, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.model = model or QueueModel()
+        self.model = model if model is not None else QueueModel()
         self.is_pending = is_pending or (lambda _id: False)
         self.has_conflict = has_conflict or (lambda _id: False)
         self.cursor_index = 0
         self.cursor_id: str | None = None
         self.marked: set[str] = set()
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
-        self._now = utcnow()
+        self._now = self.model.clock()
 
     # -- data --------------------------------------------------------------------------------
 
     def reload(self) -> None:
         """The model's id list changed (filter, sort, new rows): keep the cursor on its row."""
-        self._now = utcnow()
+        self._now = self.model.clock()
         self._update_virtual_size()
         index = self.model.position(self.cursor_id) if self.cursor_id else None
         if index is None:
@@ -163,12 +163,12 @@ class RequestTable(ScrollView, can_focus=True):
 
     def refresh_rows(self, ids: Iterable[str] = ()) -> None:
         """Some rows changed in place (pending flag, version): repaint what is visible."""
-        self._now = utcnow()
+        self._now = self.model.clock()
         self.refresh()
 
     def tick(self) -> None:
         """Time passed: countdowns move; cached lines keyed by their SLA text expire alone."""
-        self._now = utcnow()
+        self._now = self.model.clock()
         self.refresh()
 
     @property

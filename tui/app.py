@@ -1,0 +1,206 @@
+"""FrontdeskApp: the terminal app for a hotel front desk.
+
+``FrontdeskApp(EngineConfig(...)).run()`` opens the local replica (fast, no network), starts
+syncing in the background and shows the queue at once, from whatever the replica holds: the
+app works the same with the server down. ``run_test()`` and ``save_screenshot()`` work headless.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import on
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from offline.engine import Engine, EngineConfig
+from offline.errors import OfflineError
+from offline.events import AlertReceived, MutationRejected
+from tui.messages import AlertArrived, EditRejected, bridge
+from tui.queue_model import QUICK_VIEWS
+from tui.screens.help import HelpScreen
+from tui.screens.queue import QueueScreen
+from tui.text import plain
+
+SETTINGS_FILE = "tui.json"
+"""Small UI preferences (the theme) kept next to the replica."""
+
+
+class FrontdeskApp(App[int]):
+    """Queue, detail, forms and alerts over one offline-first engine."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "frontdesk"
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
+
+    alert_count: reactive[int] = reactive(0)
+    """Unacknowledged alerts (header counter, banner and status bar watch it)."""
+
+    def __init__(
+        self,
+        engine_config: EngineConfig,
+        *,
+        keymap: dict[str, str] | None = None,
+        bell: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.engine_config = engine_config
+        self.engine: Engine | None = None
+        self.bell_on_alert = bell
+        """Ring the terminal bell on each new alert (configurable; off in quiet lobbies)."""
+        self.unacknowledged_alerts: list[AlertReceived] = []
+        self._keymap = keymap or {}
+        self._unsubscribe = lambda: None
+        self._settings_path = Path(engine_config.data_dir) / SETTINGS_FILE
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        self._load_settings()
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        try:
+            self.engine = await Engine.open(self.engine_config)
+        except OfflineError as exc:
+            self.exit(1, message=str(exc))
+            return
+        self._unsubscribe = bridge(self.engine, self, kinds=(MutationRejected, AlertReceived))
+        await self.engine.start()
+        await self.push_screen(QueueScreen(self.engine))
+
+    async def on_unmount(self) -> None:
+        await self.close_engine()
+
+    async def close_engine(self) -> None:
+        """Stop syncing and close the replica; pending edits stay in the outbox for next time."""
+        self._unsubscribe()
+        if self.engine is not None:
+            engine, self.engine = self.engine, None
+            await engine.close()
+
+    async def action_quit(self) -> None:
+        await self.close_engine()
+        self.exit(0)
+
+    # -- engine events -----------------------------------------------------------------------
+
+    @on(EditRejected)
+    def _rejected(self, message: EditRejected) -> None:
+        event = message.event
+        self.notify(
+            plain(event.message),
+            title=f"Server refused {event.name.replace('_', ' ')} ({event.code})",
+            severity="error",
+            markup=False,
+            timeout=10,
+        )
+
+    @on(AlertArrived)
+    def _alert(self, message: AlertArrived) -> None:
+        event = message.event
+        self.unacknowledged_alerts.append(event)
+        self.alert_count = len(self.unacknowledged_alerts)
+        if self.bell_on_alert:
+            self.bell()
+        r = event.request
+        self.notify(
+            plain(f"Room {r.room}: {r.description}"),
+            title=f"{event.kind.replace('_', ' ')} #{r.number or '…'}",
+            severity="warning",
+            markup=False,
+            timeout=8,
+        )
+
+    def acknowledge_alert(self) -> None:
+        """The oldest unacknowledged alert has been seen."""
+        if self.unacknowledged_alerts:
+            self.unacknowledged_alerts.pop(0)
+            self.alert_count = len(self.unacknowledged_alerts)
+
+    # -- help, palette, theme ----------------------------------------------------------------
+
+    def action_help(self) -> None:
+        rows: list[tuple[str, str, str]] = []
+        seen: set[str] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            name = binding.id or binding.action
+            if name in seen:
+                continue
+            seen.add(name)
+            rows.append((self.get_key_display(binding), binding.description, binding.id or ""))
+        self.push_screen(HelpScreen(rows))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        queue = next((s for s in self.screen_stack if isinstance(s, QueueScreen)), None)
+        if queue is None:
+            return
+        for view in QUICK_VIEWS.values():
+            yield SystemCommand(
+                f"View: {view.title}", f"Show {view.title.lower()}", self._view(queue, view.name)
+            )
+        actions = (
+            ("New request", "Log a new guest request", "new"),
+            ("Acknowledge", "Acknowledge the selected request(s)", "set_status('acknowledged')"),
+            ("Start", "Start work on the selected request(s)", "set_status('in_progress')"),
+            ("Complete", "Complete the selected request(s)", "set_status('completed')"),
+            ("Cancel request", "Cancel the selected request(s)", "set_status('cancelled')"),
+            ("Edit", "Edit the selected request", "edit"),
+            ("Take", "Assign the selected request to me", "assign_me"),
+            ("Filter", "Filter by room, description, guest, assignee", "filter"),
+            ("Sort: next column", "Sort the queue by the next column", "sort_next"),
+            ("Sort: reverse", "Reverse the sort order", "sort_reverse"),
+            ("Acknowledge alert", "Mark the oldest alert as seen", "acknowledge_alert"),
+            ("Sync now", "Try to reach the server now", "app.sync_now"),
+        )
+        for title, help_text, action in actions:
+            yield SystemCommand(title, help_text, self._run(queue, action))
+
+    def _view(self, queue: QueueScreen, name: str):
+        return lambda: queue.action_view(name)
+
+    def _run(self, queue: QueueScreen, action: str):
+        async def run() -> None:
+            await queue.run_action(action)
+
+        return run
+
+    async def action_sync_now(self) -> None:
+        if self.engine is not None:
+            await self.engine.sync_now()
+
+    def watch_theme(self, theme: str) -> None:
+        self._save_settings(theme=theme)
+
+    def _load_settings(self) -> None:
+        try:
+            settings = json.loads(self._settings_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        theme = settings.get("theme") if isinstance(settings, dict) else None
+        if isinstance(theme, str) and theme in self.available_themes:
+            self.theme = theme
+
+    def _save_settings(self, **changes: Any) -> None:
+        try:
+            current = json.loads(self._settings_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            current = {}
+        if not isinstance(current, dict):
+            current = {}
+        current.update(changes)
+        try:
+            self._settings_path.parent.mkdir(parents=True, exist_ok=True)
+            self._settings_path.write_text(json.dumps(current), encoding="utf-8")
+        except OSError:
+            pass  # a read-only data dir only loses the remembered theme

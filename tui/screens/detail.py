@@ -1,0 +1,157 @@
+"""One request in full: every field, its notes with author and time, and the keys to act."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static
+
+from offline.errors import Rejected
+from protocol.models import Request
+from tui.messages import EngineStatusChanged, RowsChanged, bridge
+from tui.screens.note_form import NoteForm
+from tui.screens.request_form import RequestForm
+from tui.text import literal, plain
+from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from offline.engine import Engine
+
+
+def when(value: datetime | None) -> str:
+    """A time in the terminal's local zone, to the minute."""
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def describe(request: Request, now: datetime, pending: bool) -> Group:
+    """The detail view of ``request`` as Rich renderables (user text shown literally)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", justify="right")
+    grid.add_column()
+    sla_text, sla_state = sla_cell(request, now)
+    rows: list[tuple[str, Text]] = [
+        ("Ticket", Text(number_cell(request) + ("   ⟳ pending sync" if pending else ""))),
+        ("Room", literal(request.room)),
+        ("Category", Text(category_label(request.category.value))),
+        ("Priority", Text(request.priority.value)),
+        ("Status", Text(STATUS_LABEL[request.status])),
+        ("Assignee", literal(request.assignee or "—")),
+        ("Guest", literal(request.guest_name or "—")),
+        ("SLA", Text(f"{sla_text} ({sla_state}) · due {when(request.due_at)}")),
+        ("Created", literal(f"{when(request.created_at)} by {request.created_by}")),
+        ("Updated", Text(f"{when(request.updated_at)} · version {request.version}")),
+        ("Acknowledged", Text(when(request.acknowledged_at))),
+        ("Started", Text(when(request.started_at))),
+        ("Completed", Text(when(request.completed_at))),
+        ("Description", literal(request.description, one_line=False)),
+    ]
+    for label, value in rows:
+        grid.add_row(label, value)
+    notes = Table.grid(padding=(0, 2))
+    notes.add_column(style="dim")
+    notes.add_column(style="bold")
+    notes.add_column()
+    for note in request.notes:
+        notes.add_row(when(note.at), literal(note.author), literal(note.text, one_line=False))
+    title = Text(f"\nNotes ({len(request.notes)})", style="bold")
+    empty = Text("no notes yet — press n to add one", style="dim")
+    return Group(grid, title, notes if request.notes else empty)
+
+
+class DetailScreen(Screen):
+    """Every field of one request; ``n`` adds a note, ``e`` edits, a/s/c/x move it."""
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("n", "note", "Note", id="detail.note"),
+        Binding("e", "edit", "Edit", id="detail.edit"),
+        Binding("a", "set_status('acknowledged')", "Ack", id="detail.acknowledge"),
+        Binding("s", "set_status('in_progress')", "Start", id="detail.start"),
+        Binding("c", "set_status('completed')", "Complete", id="detail.complete"),
+        Binding("x", "set_status('cancelled')", "Cancel req", id="detail.cancel"),
+        Binding("m", "assign_me", "Take", id="detail.assign_me"),
+    ]
+
+    def __init__(self, engine: Engine, request_id: str) -> None:
+        super().__init__()
+        self.engine = engine
+        self.request_id = request_id
+        self._unsubscribe = lambda: None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="⌂")
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="detail")
+        yield StatusBar(self.engine.config.user, str(self.engine.config.role.value))
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._unsubscribe = bridge(self.engine, self)
+        self.query_one(StatusBar).show(self.engine.status)
+        self._redraw()
+        self.set_interval(1.0, self._redraw)
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    @property
+    def request(self) -> Request | None:
+        return self.engine.get(self.request_id)
+
+    def _redraw(self) -> None:
+        request = self.request
+        body = self.query_one("#detail", Static)
+        if request is None:
+            body.update(Text("This request is gone.", style="bold"))
+            return
+        self.title = "frontdesk"
+        self.sub_title = f"Request {number_cell(request)} · room {plain(request.room)}"
+        pending = self.engine.is_pending(request.id)
+        body.update(describe(request, self.engine.server_now(), pending))
+
+    @on(RowsChanged)
+    def _rows_changed(self, message: RowsChanged) -> None:
+        if self.request_id in message.ids:
+            self._redraw()
+
+    @on(EngineStatusChanged)
+    def _status_changed(self, message: EngineStatusChanged) -> None:
+        self.query_one(StatusBar).show(message.status)
+        self._redraw()
+
+    def action_note(self) -> None:
+        async def add(text: str) -> Request:
+            return await self.engine.add_note(self.request_id, text)
+
+        self.app.push_screen(NoteForm(add))
+
+    def action_edit(self) -> None:
+        from tui.screens.queue import edit_submitter
+
+        request = self.request
+        if request is not None:
+            submit = edit_submitter(self.engine, request)
+            self.app.push_screen(RequestForm(submit, request=request))
+
+    async def action_set_status(self, status: str) -> None:
+        try:
+            await self.engine.set_status(self.request_id, status)
+        except Rejected as refused:
+            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+
+    async def action_assign_me(self) -> None:
+        try:
+            await self.engine.assign(self.request_id, self.engine.config.user)
+        except Rejected as refused:
+            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")

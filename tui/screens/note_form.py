@@ -1,0 +1,55 @@
+"""Add a note to a request: one key (``n`` on the detail screen), type, Enter."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
+
+from offline.errors import Rejected
+from protocol.models import Request
+from tui.text import literal
+
+
+class NoteForm(ModalScreen[Request | None]):
+    """One line of text; the reason shows under it when the rule book refuses it."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "submit", "Save", priority=True, id="note.save"),
+        Binding("escape", "cancel", "Cancel", id="note.cancel"),
+    ]
+
+    def __init__(self, submit: Callable[[str], Awaitable[Request]]) -> None:
+        super().__init__()
+        self.submit = submit
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Label("Add a note", id="form-title")
+            yield Input(id="note", placeholder="what happened, who called, what is next")
+            yield Static("", id="note-error", classes="form-error")
+            yield Label("Enter save · Esc cancel", id="form-help")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        await self.action_submit()
+
+    async def action_submit(self) -> None:
+        try:
+            request = await self.submit(self.query_one(Input).value)
+        except Rejected as refused:
+            why = refused.fields.get("text") or str(refused)
+            self.query_one("#note-error", Static).update(literal(why))
+            self.query_one(Input).add_class("-invalid")
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

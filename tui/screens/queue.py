@@ -1,0 +1,327 @@
+"""The queue: every request in one calm table, the keys to move them, the state of the sync.
+
+Engine events arrive as messages (``tui.messages``); the handlers here update the model and
+the widgets. Writes go through the engine, which refuses what the rule book refuses
+(``offline.errors.Rejected``): the reason is shown as it is, nothing is guessed here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from offline.errors import Rejected
+from protocol.models import Request, Status
+from tui.messages import EngineStatusChanged, RowsChanged, bridge
+from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
+from tui.screens.request_form import RequestForm
+from tui.text import literal, plain
+from tui.widgets.request_table import COLUMNS, RequestTable
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from offline.engine import Engine
+
+FULL_RELOAD_ABOVE = 2000
+"""A burst touching more ids than this reloads the whole model (a long catch-up)."""
+
+SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS] + ["created"]
+
+STATUS_KEYS: dict[str, Status] = {
+    "acknowledged": Status.ACKNOWLEDGED,
+    "in_progress": Status.IN_PROGRESS,
+    "completed": Status.COMPLETED,
+    "cancelled": Status.CANCELLED,
+}
+
+
+class QueueScreen(Screen):
+    """Header, alert banner, the request table, the ``/`` filter, the status bar."""
+
+    BINDINGS = [
+        Binding("n", "new", "New", id="queue.new"),
+        Binding("a", "set_status('acknowledged')", "Ack", id="queue.acknowledge"),
+        Binding("s", "set_status('in_progress')", "Start", id="queue.start"),
+        Binding("c", "set_status('completed')", "Complete", id="queue.complete"),
+        Binding("x", "set_status('cancelled')", "Cancel req", id="queue.cancel"),
+        Binding("e", "edit", "Edit", id="queue.edit"),
+        Binding("m", "assign_me", "Take", show=False, id="queue.assign_me"),
+        Binding("slash", "filter", "Filter", id="queue.filter"),
+        Binding("colon", "jump", "View", id="queue.jump"),
+        Binding("o", "sort_next", "Sort", show=False, id="queue.sort"),
+        Binding("O", "sort_reverse", "Reverse sort", show=False, id="queue.sort_reverse"),
+        Binding("exclamation_mark", "acknowledge_alert", "Ack alert", id="queue.ack_alert"),
+        Binding("escape", "back", "Back", show=False, id="queue.back"),
+        Binding("1", "view('all')", "All", show=False, id="view.all"),
+        Binding("2", "view('mine')", "Mine", show=False, id="view.mine"),
+        Binding("3", "view('open')", "Open", show=False, id="view.open"),
+        Binding("4", "view('urgent')", "Urgent", show=False, id="view.urgent"),
+        Binding("5", "view('completed_today')", "Done today", show=False, id="view.completed"),
+        Binding("6", "view('night')", "Night", show=False, id="view.night"),
+    ]
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+        self.model = QueueModel(engine.config.user, clock=engine.server_now)
+        self._mode = "filter"
+        self._unsubscribe = lambda: None
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="⌂")
+        yield Static("", id="alert-banner")
+        yield RequestTable(self.model, is_pending=self.engine.is_pending, id="requests")
+        yield Input(id="filter", placeholder="filter: room, description, guest, assignee")
+        yield StatusBar(
+            self.engine.config.user, str(self.engine.config.role.value), id="status-bar"
+        )
+        yield Footer()
+
+    @property
+    def table(self) -> RequestTable:
+        return self.query_one(RequestTable)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def on_mount(self) -> None:
+        self.model.replace_all(self.engine.requests())
+        self._unsubscribe = bridge(self.engine, self)
+        self.status_bar.show(self.engine.status)
+        self.table.reload()
+        self.table.focus()
+        self._update_title()
+        self.watch(self.app, "alert_count", self._show_alerts)
+        self.set_interval(1.0, self.table.tick)
+        self.set_interval(15.0, self._tick_views)
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def _update_title(self) -> None:
+        total = len(self.model.requests)
+        shown = len(self.model)
+        self.title = "frontdesk"
+        view = self.model.view.title
+        counts = f"{shown:,}" if shown == total else f"{shown:,} of {total:,}"
+        query = f" · /{plain(self.model.query)}" if self.model.query else ""
+        alerts = self.app.alert_count  # type: ignore[attr-defined]
+        bell = f" · ⚠ {alerts}" if alerts else ""
+        self.sub_title = f"{view} · {counts}{query}{bell}"
+
+    def _show_alerts(self, count: int) -> None:
+        banner = self.query_one("#alert-banner", Static)
+        alerts = self.app.unacknowledged_alerts  # type: ignore[attr-defined]
+        if not alerts:
+            banner.display = False
+        else:
+            event = alerts[0]
+            r = event.request
+            text = literal(f"⚠ {event.kind.upper().replace('_', ' ')}: ")
+            text.append_text(literal(f"#{r.number or '…'} room "))
+            text.append_text(literal(r.room))
+            text.append(" — ")
+            text.append_text(literal(r.description))
+            more = f"   (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
+            text.append(f"{more}   press ! to acknowledge")
+            banner.update(text)
+            banner.display = True
+        self.status_bar.show_alerts(len(alerts))
+        self._update_title()
+
+    # -- engine events -----------------------------------------------------------------------
+
+    @on(RowsChanged)
+    def _rows_changed(self, message: RowsChanged) -> None:
+        with self.app.batch_update():
+            if len(message.ids) > FULL_RELOAD_ABOVE:
+                self.model.replace_all(self.engine.requests())
+            else:
+                changed: list[Request] = []
+                removed: list[str] = []
+                for rid in message.ids:
+                    request = self.engine.get(rid)
+                    if request is None:
+                        removed.append(rid)
+                    else:
+                        changed.append(request)
+                self.model.upsert(changed, removed)
+            self.table.reload()
+            self._update_title()
+
+    @on(EngineStatusChanged)
+    def _status_changed(self, message: EngineStatusChanged) -> None:
+        self.status_bar.show(message.status)
+        self.table.refresh_rows()
+
+    def _tick_views(self) -> None:
+        if self.model.tick():
+            self.table.reload()
+            self._update_title()
+
+    # -- table events ------------------------------------------------------------------------
+
+    @on(RequestTable.Activated)
+    def _open(self, message: RequestTable.Activated) -> None:
+        from tui.screens.detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(self.engine, message.request_id))
+
+    @on(RequestTable.MarksChanged)
+    def _marks(self, message: RequestTable.MarksChanged) -> None:
+        self.status_bar.show_marked(len(message.marked))
+
+    @on(RequestTable.SortRequested)
+    def _sort_clicked(self, message: RequestTable.SortRequested) -> None:
+        self._sort(message.column)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def action_new(self) -> None:
+        async def create(values: dict[str, Any]) -> Request:
+            return await self.engine.create_request(**values)
+
+        self.app.push_screen(RequestForm(create), self._created)
+
+    def _created(self, request: Request | None) -> None:
+        if request is None:
+            return
+        self.model.pinned.add(request.id)
+        self.model.upsert([request])
+        self.table.reload()
+        self.table.select_id(request.id)
+        self.notify(f"Logged room {plain(request.room)}", markup=False, timeout=3)
+
+    def action_edit(self) -> None:
+        request = self.table.cursor_request
+        if request is None:
+            return
+        self.app.push_screen(RequestForm(edit_submitter(self.engine, request), request=request))
+
+    async def action_set_status(self, status: str) -> None:
+        """Move the marked rows (all at once) or else the cursor row to ``status``."""
+        marked = [rid for rid in self.table.marked if rid in self.model.requests]
+        target = marked or ([self.table.cursor_id] if self.table.cursor_id else [])
+        if not target:
+            return
+        self.model.pinned.update(target)  # the rows an action touches stay in view
+        try:
+            if marked:
+                await self.engine.bulk_set_status(marked, status)
+            else:
+                await self.engine.set_status(target[0], status)
+        except Rejected as refused:
+            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+            return
+        if marked:
+            self.table.clear_marks()
+
+    async def action_assign_me(self) -> None:
+        rid = self.table.cursor_id
+        if rid is None:
+            return
+        self.model.pinned.add(rid)
+        try:
+            await self.engine.assign(rid, self.engine.config.user)
+        except Rejected as refused:
+            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+
+    def action_filter(self) -> None:
+        self._open_input("filter", self.model.query, "filter: room, description, guest, assignee")
+
+    def action_jump(self) -> None:
+        names = ", ".join(QUICK_VIEWS)
+        self._open_input("jump", "", f"view: {names}")
+
+    def _open_input(self, mode: str, value: str, placeholder: str) -> None:
+        self._mode = mode
+        field = self.query_one("#filter", Input)
+        field.placeholder = placeholder
+        field.value = value
+        field.display = True
+        field.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        if self._mode != "filter":
+            return
+        self.model.set_query(event.value)
+        self.table.reload()
+        self._update_title()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if self._mode == "jump":
+            name = event.value.strip().lower().replace(" ", "_")
+            matches = [v for v in QUICK_VIEWS if v.startswith(name)] if name else []
+            if matches:
+                self.action_view(matches[0])
+            else:
+                self.notify(f"No view named {plain(event.value)!r}", markup=False)
+        self._close_input(keep=True)
+
+    def _close_input(self, *, keep: bool) -> None:
+        field = self.query_one("#filter", Input)
+        if not keep and self._mode == "filter" and self.model.query:
+            self.model.set_query("")
+            self.table.reload()
+            self._update_title()
+        self._mode = "filter"
+        field.display = bool(self.model.query)
+        if self.model.query:
+            field.value = self.model.query
+        self.table.focus()
+
+    def action_back(self) -> None:
+        if self.query_one("#filter", Input).has_focus:
+            self._close_input(keep=False)
+        elif self.table.marked:
+            self.table.clear_marks()
+        elif self.model.query:
+            self._close_input(keep=False)
+
+    def action_view(self, name: str) -> None:
+        self.model.set_view(name)
+        self.table.reload()
+        self._update_title()
+
+    def action_sort_next(self) -> None:
+        current = self.model.sort_column
+        following = SORTABLE[(SORTABLE.index(current) + 1) % len(SORTABLE)]
+        self._sort(following)
+
+    def action_sort_reverse(self) -> None:
+        self.model.set_sort(self.model.sort_column, not self.model.descending)
+        self.table.reload()
+
+    def _sort(self, column: str) -> None:
+        self.model.set_sort(column)
+        self.table.reload()
+        self.notify(f"Sorted by {column}", timeout=1.5)
+
+    def action_acknowledge_alert(self) -> None:
+        self.app.acknowledge_alert()  # type: ignore[attr-defined]
+
+
+def edit_submitter(engine: Engine, request: Request):
+    """The form's submit for an edit: send only the fields that changed."""
+
+    async def update(values: dict[str, Any]) -> Request:
+        changes = {k: v for k, v in values.items() if v != _value(getattr(request, k))}
+        if not changes:
+            return request
+        return await engine.update_request(request.id, changes)
+
+    return update
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)

@@ -1,0 +1,93 @@
+"""The status bar: connection state and unsynced edits, always in words.
+
+Colour helps but is never the only signal: the bar always says ``online``, ``connecting`` or
+``offline`` and ``N pending``, so a screenshot, a screen reader or a colour-blind clerk reads
+the same thing.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from offline.events import EngineStatus
+from protocol.models import utcnow
+from tui.text import literal
+from tui.widgets.cells import span
+
+
+class StatusBar(Static):
+    """``● online · 0 pending · ann (staff)`` plus conflicts, alerts and catch-up progress."""
+
+    COMPONENT_CLASSES = {
+        "status-bar--online",
+        "status-bar--connecting",
+        "status-bar--offline",
+        "status-bar--pending",
+        "status-bar--alert",
+        "status-bar--dim",
+    }
+
+    def __init__(self, user: str = "", role: str = "", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.user = user
+        self.role = role
+        self.status = EngineStatus()
+        self.alerts = 0
+        self.marked = 0
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def show(self, status: EngineStatus) -> None:
+        self.status = status
+        self._redraw()
+
+    def show_alerts(self, count: int) -> None:
+        self.alerts = count
+        self._redraw()
+
+    def show_marked(self, count: int) -> None:
+        self.marked = count
+        self._redraw()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self.is_mounted:
+            self._redraw()
+
+    def _style(self, name: str):
+        return self.get_component_rich_style(f"status-bar--{name}", partial=True)
+
+    def _redraw(self) -> None:
+        status = self.status
+        state = status.connection
+        text = Text(end="")
+        text.append(f"● {state}", self._style(state))
+        if status.catching_up:
+            text.append(f" (catching up: {status.catchup_done:,} rows)", self._style("dim"))
+        elif state == "offline" and status.reason:
+            text.append(" (", self._style("dim"))
+            text.append_text(literal(status.reason, style=self._style("dim")))
+            text.append(")", self._style("dim"))
+        text.append(" · ")
+        text.append(f"{status.pending} pending", self._style("pending") if status.pending else "")
+        if status.pending and status.oldest_pending_at is not None:
+            text.append(
+                f" (oldest {span(utcnow() - status.oldest_pending_at)})", self._style("dim")
+            )
+        if status.conflicts:
+            text.append(" · ")
+            text.append(f"{status.conflicts} conflicts", self._style("alert"))
+        if self.alerts:
+            text.append(" · ")
+            text.append(f"⚠ {self.alerts} alerts", self._style("alert"))
+        if self.marked:
+            text.append(f" · {self.marked} marked")
+        if status.rtt_ms is not None and state == "online":
+            text.append(f" · {status.rtt_ms:.0f} ms", self._style("dim"))
+        if self.user:
+            text.append(" · ")
+            text.append_text(literal(self.user))
+            text.append(f" ({self.role})", self._style("dim"))
+        self.update(text)
