@@ -1,0 +1,89 @@
+"""The TUI against a real server: tickets get numbers, others' changes appear, refusals show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import USERS
+from helpers import token_for, wait_for
+from test_tui_queue import SIZE, log_request, ready, status_text, table_text
+
+from backend.app import FrontdeskServer
+from offline.engine import Engine, EngineConfig
+from protocol.models import Role, Status
+from tui.app import FrontdeskApp
+from tui.screens.queue import QueueScreen
+
+
+async def config_for(
+    server: FrontdeskServer, tmp_path: Path, user: str, role: Role | None = None
+) -> EngineConfig:
+    return EngineConfig(
+        data_dir=tmp_path / f"tui-{user}",
+        user=user,
+        role=role or Role(USERS[user][0]),
+        server_url=server.url,
+        token=await token_for(server, user, USERS[user][1]),
+    )
+
+
+async def test_a_request_logged_online_gets_its_ticket_number_and_stops_being_pending(
+    server, tmp_path
+):
+    app = FrontdeskApp(await config_for(server, tmp_path, "ann"))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await wait_for(lambda: "online" in status_text(app), message=status_text(app))
+        await log_request(pilot, "1204", "towels")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+        await wait_for(
+            lambda: any("#1 " in line and "1204" in line for line in table_text(app)),
+            message="\n".join(table_text(app)[:3]),
+        )
+        await wait_for(lambda: "0 pending" in status_text(app), message=status_text(app))
+        row = next(line for line in table_text(app) if "1204" in line)
+        assert "⟳" not in row
+
+
+async def test_a_change_made_in_another_terminal_appears_in_the_queue(server, tmp_path):
+    app = FrontdeskApp(await config_for(server, tmp_path, "ann"))
+    bob = await Engine.open(await config_for(server, tmp_path, "bob"))
+    await bob.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            request = await bob.create_request(
+                room="817", category="maintenance", description="Leak", priority="urgent"
+            )
+            await wait_for(lambda: any("817" in line for line in table_text(app)))
+            await bob.set_status(request.id, "acknowledged")
+            await wait_for(
+                lambda: any("817" in ln and "acknowledged" in ln for ln in table_text(app)),
+                message="\n".join(table_text(app)[:3]),
+            )
+    finally:
+        await bob.close()
+
+
+async def test_an_edit_the_server_refuses_is_rolled_back_with_its_reason_shown(server, tmp_path):
+    ann = await Engine.open(await config_for(server, tmp_path, "ann"))
+    await ann.start()
+    # Bob's terminal believes he is a manager; the server knows better.
+    app = FrontdeskApp(await config_for(server, tmp_path, "bob", role=Role.MANAGER))
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            request = await ann.create_request(
+                room="1204", category="housekeeping", description="towels", priority="normal"
+            )
+            await wait_for(lambda: any("1204" in line for line in table_text(app)))
+            await pilot.press("x")
+            await wait_for(
+                lambda: any("manager" in n.message for n in app._notifications),
+                message="no notification of the refusal",
+            )
+            assert app.engine is not None
+            await wait_for(lambda: app.engine.get(request.id).status == Status.PENDING)
+            await wait_for(lambda: any("pending " in ln for ln in table_text(app)))
+    finally:
+        await ann.close()
