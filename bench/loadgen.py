@@ -69,6 +69,7 @@ async def open_peer(peer: Peer, *, quiet: bool = False) -> tuple[ClientConnectio
         peer.url,
         additional_headers=headers,
         proxy=None,
+        compression=None,  # as the offline engine connects
         max_size=2 * 1024 * 1024,
         ping_interval=None,
         open_timeout=30,
