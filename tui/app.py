@@ -106,25 +106,35 @@ class FrontdeskApp(App[int]):
 
     @on(AlertArrived)
     def _alert(self, message: AlertArrived) -> None:
-        event = message.event
-        self.unacknowledged_alerts.append(event)
+        """Banner, bell and toast; a burst (after a reconnect, say) rings and toasts once."""
+        self.unacknowledged_alerts.extend(message.events)
         self.alert_count = len(self.unacknowledged_alerts)
         if self.bell_on_alert:
             self.bell()
-        r = event.request
-        self.notify(
-            plain(f"Room {r.room}: {r.description}"),
-            title=f"{event.kind.replace('_', ' ')} #{r.number or '…'}",
-            severity="warning",
-            markup=False,
-            timeout=8,
-        )
+        if len(message.events) == 1:
+            event = message.events[0]
+            r = event.request
+            title = f"{event.kind.replace('_', ' ')} #{r.number or '…'}"
+            text = plain(f"Room {r.room}: {r.description}")
+        else:
+            kinds = sorted({e.kind.replace("_", " ") for e in message.events})
+            title = f"{len(message.events)} new alerts"
+            text = ", ".join(kinds) + " — press ! on the queue to acknowledge one by one"
+        self.notify(text, title=title, severity="warning", markup=False, timeout=8)
 
     def acknowledge_alert(self) -> None:
         """The oldest unacknowledged alert has been seen."""
         if self.unacknowledged_alerts:
             self.unacknowledged_alerts.pop(0)
             self.alert_count = len(self.unacknowledged_alerts)
+
+    def action_acknowledge_all_alerts(self) -> None:
+        self.acknowledge_all_alerts()
+
+    def acknowledge_all_alerts(self) -> None:
+        """Every alert shown so far has been seen."""
+        self.unacknowledged_alerts.clear()
+        self.alert_count = 0
 
     # -- help, palette, theme ----------------------------------------------------------------
 
@@ -133,11 +143,10 @@ class FrontdeskApp(App[int]):
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            name = binding.id or binding.action
-            if name in seen:
-                continue
-            seen.add(name)
-            rows.append((self.get_key_display(binding), binding.description, binding.id or ""))
+            if not binding.id or binding.id in seen:
+                continue  # inherited scrolling keys have no id and are not ours to document
+            seen.add(binding.id)
+            rows.append((self.get_key_display(binding), binding.description, binding.id))
         self.push_screen(HelpScreen(rows))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -161,6 +170,7 @@ class FrontdeskApp(App[int]):
             ("Sort: next column", "Sort the queue by the next column", "sort_next"),
             ("Sort: reverse", "Reverse the sort order", "sort_reverse"),
             ("Acknowledge alert", "Mark the oldest alert as seen", "acknowledge_alert"),
+            ("Acknowledge all alerts", "Mark every alert as seen", "app.acknowledge_all_alerts"),
             ("Sync now", "Try to reach the server now", "app.sync_now"),
         )
         for title, help_text, action in actions:

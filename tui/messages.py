@@ -61,11 +61,17 @@ class EditRejected(Message):
 
 
 class AlertArrived(Message):
-    """A new urgent request, an SLA breach or an escalation."""
+    """New urgent requests, SLA breaches or escalations (a burst arrives as one message)."""
 
-    def __init__(self, event: AlertReceived) -> None:
+    def __init__(self, events: list[AlertReceived]) -> None:
         super().__init__()
-        self.event = event
+        self.events = events
+
+    def can_replace(self, message: Message) -> bool:
+        if isinstance(message, AlertArrived):
+            message.events[:0] = self.events  # keep arrival order
+            return True
+        return False
 
 
 class ConflictArrived(Message):
@@ -91,7 +97,7 @@ def bridge(
         elif isinstance(event, MutationRejected):
             target.post_message(EditRejected(event))
         elif isinstance(event, AlertReceived):
-            target.post_message(AlertArrived(event))
+            target.post_message(AlertArrived([event]))
         elif isinstance(event, ConflictParked):
             target.post_message(ConflictArrived(event))
 

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from offline.errors import Rejected
-from protocol.models import Request, Status
+from protocol.models import Request
 from tui.messages import EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
 from tui.screens.request_form import RequestForm
@@ -32,12 +32,8 @@ FULL_RELOAD_ABOVE = 2000
 
 SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS] + ["created"]
 
-STATUS_KEYS: dict[str, Status] = {
-    "acknowledged": Status.ACKNOWLEDGED,
-    "in_progress": Status.IN_PROGRESS,
-    "completed": Status.COMPLETED,
-    "cancelled": Status.CANCELLED,
-}
+SLA_FIRST_VIEWS = frozenset({"urgent", "night"})
+"""Views about deadlines: they sort by time left, soonest (or most overdue) first."""
 
 
 class QueueScreen(Screen):
@@ -49,13 +45,15 @@ class QueueScreen(Screen):
         Binding("s", "set_status('in_progress')", "Start", id="queue.start"),
         Binding("c", "set_status('completed')", "Complete", id="queue.complete"),
         Binding("x", "set_status('cancelled')", "Cancel req", id="queue.cancel"),
-        Binding("e", "edit", "Edit", id="queue.edit"),
+        Binding("e", "edit", "Edit", show=False, id="queue.edit"),
         Binding("m", "assign_me", "Take", show=False, id="queue.assign_me"),
         Binding("slash", "filter", "Filter", id="queue.filter"),
-        Binding("colon", "jump", "View", id="queue.jump"),
+        Binding("colon", "jump", "View", show=False, id="queue.jump"),
         Binding("o", "sort_next", "Sort", show=False, id="queue.sort"),
         Binding("O", "sort_reverse", "Reverse sort", show=False, id="queue.sort_reverse"),
-        Binding("exclamation_mark", "acknowledge_alert", "Ack alert", id="queue.ack_alert"),
+        Binding(
+            "exclamation_mark", "acknowledge_alert", "Ack alert", show=False, id="queue.ack_alert"
+        ),
         Binding("escape", "back", "Back", show=False, id="queue.back"),
         Binding("1", "view('all')", "All", show=False, id="view.all"),
         Binding("2", "view('mine')", "Mine", show=False, id="view.mine"),
@@ -290,6 +288,8 @@ class QueueScreen(Screen):
 
     def action_view(self, name: str) -> None:
         self.model.set_view(name)
+        if name in SLA_FIRST_VIEWS:
+            self.model.set_sort("sla", descending=False)  # what breaches next comes first
         self.table.reload()
         self._update_title()
 

@@ -65,6 +65,7 @@ class RequestTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {
         "request-table--header",
         "request-table--cursor",
+        "request-table--cursor-blurred",
         "request-table--marked",
         "request-table--pending",
         "request-table--conflict",
@@ -90,7 +91,7 @@ class RequestTable(ScrollView, can_focus=True):
         Binding("home", "jump(0)", "First", show=False, id="table.first"),
         Binding("end", "jump(-1)", "Last", show=False, id="table.last"),
         Binding("enter", "activate", "Open", id="table.open"),
-        Binding("space", "toggle_mark", "Mark", id="table.mark"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="table.mark"),
     ]
 
     class CursorMoved(Message):
@@ -371,9 +372,8 @@ class RequestTable(ScrollView, can_focus=True):
         if marked:
             style = style + self._style("marked")
         if is_cursor:
-            style = style + self.get_component_rich_style("request-table--cursor")
-            if not focused:
-                style = style + Style(dim=True)
+            cursor = "request-table--cursor" if focused else "request-table--cursor-blurred"
+            style = style + self.get_component_rich_style(cursor)
         return self._strip(text, width, style)
 
     def _priority_style(self, priority: Priority) -> Style | str:
