@@ -1,0 +1,140 @@
+"""Everyday workflows at the desk, offline only: filter, views, bulk changes, detail and notes."""
+
+from __future__ import annotations
+
+from helpers import wait_for
+from test_tui_queue import (
+    SIZE,
+    log_request,
+    offline_app,
+    ready,
+    screen_text,
+    status_text,
+    table_text,
+)
+
+from protocol.models import Role, Status
+from tui.screens.detail import DetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.note_form import NoteForm
+from tui.screens.queue import QueueScreen
+
+
+async def seed(app, *rooms_and_descriptions: tuple[str, str], priority: str = "normal"):
+    assert app.engine is not None
+    made = []
+    for room, description in rooms_and_descriptions:
+        made.append(
+            await app.engine.create_request(
+                room=room, category="housekeeping", description=description, priority=priority
+            )
+        )
+    return made
+
+
+def rows(app) -> list[str]:
+    return [line for line in table_text(app)[1:] if line.strip()]
+
+
+async def test_slash_filters_as_you_type_and_escape_clears_it(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await seed(app, ("1204", "towels"), ("817", "Leak under the sink"), ("12", "late checkout"))
+        await wait_for(lambda: len(rows(app)) == 3)
+        await pilot.press("slash", *"leak")
+        await wait_for(lambda: len(rows(app)) == 1, message="\n".join(rows(app)))
+        assert "817" in rows(app)[0]
+        await pilot.press("escape")
+        await wait_for(lambda: len(rows(app)) == 3)
+
+
+async def test_colon_jumps_to_a_view_by_name(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await seed(app, ("1204", "towels"))
+        await seed(app, ("817", "flood"), priority="urgent")
+        await wait_for(lambda: len(rows(app)) == 2)
+        await pilot.press("colon", *"urg", "enter")
+        await wait_for(lambda: len(rows(app)) == 1)
+        assert "817" in rows(app)[0]
+        assert "Urgent & overdue" in app.screen.sub_title
+
+
+async def test_a_manager_marks_rows_with_space_and_acknowledges_them_at_once(tmp_path):
+    app = offline_app(tmp_path, user="meg", role=Role.MANAGER)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        made = await seed(app, ("1", "a"), ("2", "b"), ("3", "c"))
+        await wait_for(lambda: len(rows(app)) == 3)
+        await pilot.press("home", "space", "space")
+        await wait_for(lambda: "2 marked" in status_text(app))
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.engine is not None
+        statuses = sorted(app.engine.get(r.id).status.value for r in made)
+        assert statuses == ["acknowledged", "acknowledged", "pending"]
+        await wait_for(lambda: "marked" not in status_text(app))
+
+
+async def test_enter_opens_the_detail_and_n_adds_a_note_there(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        (request,) = await seed(app, ("1204", "[red]towels[/]"))
+        await wait_for(lambda: len(rows(app)) == 1)
+        await pilot.press("enter")
+        await wait_for(lambda: isinstance(app.screen, DetailScreen))
+        await pilot.press("n")
+        await wait_for(lambda: isinstance(app.screen, NoteForm))
+        await pilot.press(*"guest called again", "enter")
+        await wait_for(lambda: isinstance(app.screen, DetailScreen))
+        assert app.engine is not None
+        notes = app.engine.get(request.id).notes
+        assert [(n.author, n.text) for n in notes] == [("ann", "guest called again")]
+        shown = screen_text(app.export_screenshot())
+        assert "guest called again" in shown and "[red]towels[/]" in shown
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+
+
+async def test_an_empty_note_is_refused_with_the_reason(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await seed(app, ("1204", "towels"))
+        await wait_for(lambda: len(rows(app)) == 1)
+        await pilot.press("enter", "n", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, NoteForm)
+        assert "note is required" in str(app.screen.query_one("#note-error").render())
+
+
+async def test_question_mark_lists_the_bindings_with_their_ids(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("question_mark")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen))
+        ids = [binding_id for _key, _what, binding_id in app.screen.rows]
+        assert {"queue.new", "queue.acknowledge", "queue.filter", "app.quit"} <= set(ids)
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+
+
+async def test_a_terminal_restarted_without_a_server_still_shows_its_pending_edits(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await log_request(pilot, "1204", "towels")
+        await wait_for(lambda: "1 pending" in status_text(app))
+    again = offline_app(tmp_path)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(again, pilot)
+        await wait_for(lambda: any("1204" in line for line in table_text(again)))
+        assert "1 pending" in status_text(again)
+        row = next(line for line in table_text(again) if "1204" in line)
+        assert "⟳" in row
+        assert again.engine is not None
+        assert again.engine.requests()[0].status == Status.PENDING
