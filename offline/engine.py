@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
-import json
 import logging
 import os
 import uuid
@@ -37,6 +36,17 @@ from offline.outbox import Outbox, PendingMutation
 from offline.replica import Batch, Replica
 from offline.view import OptimisticView
 from protocol import Actor, Code, Rejection, Request, Role, utcnow
+from protocol.frames import (
+    Ack,
+    Alert,
+    Change,
+    Changes,
+    Error,
+    Reject,
+    Snapshot,
+    Synced,
+)
+from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +105,8 @@ class Engine:
         self._drop_upto = 0
         """Outbox rows up to this ``n`` were processed by the server (``welcome``)."""
         self._sent_unrecorded: list[int] = []
+        self._last_seq = replica.last_seq
+        self._write_task: asyncio.Task[None] | None = None
         self._status = EngineStatus(
             connection="offline",
             offline_only=config.server_url is None,
@@ -146,6 +158,8 @@ class Engine:
             await self._sync.stop()
             self._sync = None
         async with self._write_lock:
+            with contextlib.suppress(Exception):
+                await self.settle()
             await self._flush_sent()
             await self._replica.close()
         os.close(self._lock_fd)
@@ -294,7 +308,7 @@ class Engine:
             "type": "hello",
             "v": 1,
             "client_id": self._replica.client_id,
-            "last_seq": self._replica.last_seq,
+            "last_seq": self._last_seq,
         }
 
     async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
@@ -320,7 +334,9 @@ class Engine:
             if known is None:
                 batch.meta["server_id"] = server_id
             elif server_id and known != server_id:
+                await self.settle()
                 await self._replica.forget_server(server_id)
+                self._last_seq = 0
                 self._view.confirmed.clear()
                 changed = self._view.rebuild(list(self._view.rows))
                 self._emit(ViewChanged(frozenset(changed)))
@@ -352,91 +368,79 @@ class Engine:
         if rtt_ms != self._status.rtt_ms:
             self._set_status(rtt_ms=rtt_ms)
 
-    async def apply_frames(self, frames: list[dict[str, Any]]) -> FrameOutcome:
-        """Apply a burst of server frames in one transaction, then rebase and announce."""
+    async def apply_frames(self, frames: list[ServerFrame]) -> FrameOutcome:
+        """Apply a burst of server frames, then rebase the view and announce once.
+
+        The burst's writes are one transaction, queued behind the previous one and not awaited
+        here: while SQLite commits, the next frames are parsed and collect into a bigger burst.
+        Server rows need no durability before they are shown (catch-up would resend them), and
+        ``last_seq`` only moves in the same transaction as the rows it covers.
+        """
         outcome = FrameOutcome()
         batch = Batch()
         touched: set[str] = set()
         events: list[EngineEvent] = []
-        last_seq = self._replica.last_seq
-        seq_moved = False
+        last_seq = self._last_seq
         catchup = 0
         confirmed = self._view.confirmed
 
-        def confirm(raw: dict[str, Any], seq: int | None) -> Request:
-            row = Request.model_validate(raw)
+        def confirm(row: Request, seq: int) -> None:
             old = confirmed.get(row.id)
             if old is None or row.version >= old.version:
                 confirmed[row.id] = row
-                batch.upsert(row.id, json.dumps(raw, ensure_ascii=False), row.version, seq or 0)
+                batch.upsert(row, seq)
             touched.add(row.id)
-            return row
 
         for frame in frames:
-            kind = frame.get("type")
-            if kind == "changes":
-                for entry in frame["changes"]:
-                    seq = int(entry["seq"])
-                    confirm(entry["request"], seq)
-                    if seq > last_seq:
-                        last_seq, seq_moved = seq, True
-                catchup += len(frame["changes"])
-            elif kind == "snapshot":
-                for raw in frame["requests"]:
-                    confirm(raw, int(frame["seq"]))
-                catchup += len(frame["requests"])
-                if not frame.get("more") and int(frame["seq"]) > last_seq:
-                    last_seq, seq_moved = int(frame["seq"]), True
-            elif kind == "change":
-                seq = int(frame["seq"])
-                confirm(frame["request"], seq)
-                if seq > last_seq:
-                    last_seq, seq_moved = seq, True
-            elif kind == "synced":
-                seq = int(frame["seq"])
-                if seq > last_seq:
-                    last_seq, seq_moved = seq, True
+            if isinstance(frame, Changes):
+                for entry in frame.changes:
+                    confirm(entry.request, entry.seq)
+                    last_seq = max(last_seq, entry.seq)
+                catchup += len(frame.changes)
+            elif isinstance(frame, Snapshot):
+                for row in frame.requests:
+                    confirm(row, frame.seq)
+                catchup += len(frame.requests)
+                if not frame.more:
+                    last_seq = max(last_seq, frame.seq)
+            elif isinstance(frame, Change):
+                confirm(frame.request, frame.seq)
+                last_seq = max(last_seq, frame.seq)
+            elif isinstance(frame, Synced):
+                last_seq = max(last_seq, frame.seq)
                 outcome.synced = True
                 for mutation in self._outbox.entries():
                     if mutation.n > self._drop_upto:
                         break
                     # Processed before this connection: its outcome came with the catch-up.
-                    self._outbox.remove(mutation.n)
-                    self._view.forget(mutation.n)
-                    batch.deleted.append(mutation.n)
-                    touched.update(mutation.request_ids)
-            elif kind == "ack":
-                mutation = self._answered(int(frame["n"]), batch, touched, outcome)
-                rows = frame.get("requests") or ([frame["request"]] if frame.get("request") else [])
-                for raw in rows:
-                    confirm(raw, int(frame.get("seq") or 0))
-            elif kind == "reject":
-                mutation = self._answered(int(frame["n"]), batch, touched, outcome)
-                if frame.get("current"):
-                    confirm(frame["current"], None)
-                if mutation is not None and frame.get("code") != Code.DUPLICATE:
-                    events.append(_rejected(mutation, frame))
-            elif kind == "error":
-                n = frame.get("n")
-                code = str(frame.get("code"))
-                if code in TRANSIENT_ERRORS:
-                    outcome.retry_later = f"server said {code}: {frame.get('message')}"
-                elif isinstance(n, int):
-                    mutation = self._answered(n, batch, touched, outcome)
+                    self._answered(mutation.n, batch, touched, outcome)
+            elif isinstance(frame, Ack):
+                self._answered(frame.n, batch, touched, outcome)
+                for row in frame.requests or ([frame.request] if frame.request else []):
+                    confirm(row, frame.seq)
+            elif isinstance(frame, Reject):
+                mutation = self._answered(frame.n, batch, touched, outcome)
+                if frame.current is not None:
+                    confirm(frame.current, 0)
+                if mutation is not None and frame.code != Code.DUPLICATE:
+                    events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
+            elif isinstance(frame, Error):
+                if frame.code in TRANSIENT_ERRORS:
+                    outcome.retry_later = f"server said {frame.code}: {frame.message}"
+                elif frame.n is not None:
+                    mutation = self._answered(frame.n, batch, touched, outcome)
                     if mutation is not None:
-                        events.append(_rejected(mutation, frame))
+                        events.append(_rejected(mutation, frame.code, frame.message, {}))
                 else:
-                    log.warning("server error %s: %s", code, frame.get("message"))
-            elif kind == "alert":
-                with contextlib.suppress(Exception):
-                    request = Request.model_validate(frame["request"])
-                    events.append(AlertReceived(str(frame.get("kind")), request))
-        if seq_moved:
+                    log.warning("server error %s: %s", frame.code, frame.message)
+            elif isinstance(frame, Alert):
+                events.append(AlertReceived(frame.kind, frame.request))
+        if last_seq > self._last_seq:
+            self._last_seq = last_seq
             batch.meta["last_seq"] = str(last_seq)
-        async with self._write_lock:
-            batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
-            await self._replica.apply(batch)
-            changed = self._view.rebuild(touched) if touched else set()
+        batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
+        await self._queue_write(batch)
+        changed = self._view.rebuild(touched) if touched else set()
         if changed:
             self._emit(ViewChanged(frozenset(changed)))
         for event in events:
@@ -448,6 +452,19 @@ class Engine:
             more.update(catching_up=False, last_synced_at=utcnow())
         self._refresh_status(**more)
         return outcome
+
+    async def _queue_write(self, batch: Batch) -> None:
+        """Start writing ``batch`` after the previous queued write (which is awaited first)."""
+        previous = self._write_task
+        if previous is not None:
+            await previous  # a failed write surfaces here, ending the connection
+        self._write_task = asyncio.create_task(self._replica.apply(batch)) if batch else None
+
+    async def settle(self) -> None:
+        """Wait for queued replica writes (tests, close)."""
+        task, self._write_task = self._write_task, None
+        if task is not None:
+            await task
 
     def _answered(
         self, n: int, batch: Batch, touched: set[str], outcome: FrameOutcome
@@ -498,14 +515,15 @@ class Engine:
             raise EngineClosed("the engine is closed")
 
 
-def _rejected(mutation: PendingMutation, frame: dict[str, Any]) -> MutationRejected:
-    fields = frame.get("fields")
+def _rejected(
+    mutation: PendingMutation, code: str, message: str, fields: dict[str, str]
+) -> MutationRejected:
     return MutationRejected(
         name=mutation.name,
         request_id=mutation.request_ids[0] if len(mutation.request_ids) == 1 else None,
-        code=str(frame.get("code")),
-        message=str(frame.get("message")),
-        fields=dict(fields) if isinstance(fields, dict) else {},
+        code=code,
+        message=message,
+        fields=dict(fields),
     )
 
 

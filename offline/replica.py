@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from offline.outbox import PendingMutation
+from protocol import Request
 
 REPLICA_FILE = "replica.sqlite3"
 
@@ -62,8 +63,8 @@ WHERE excluded.version >= requests.version
 class Batch:
     """Writes that must land together (one transaction)."""
 
-    upserts: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-    """id -> (row JSON, version, seq); the highest version wins, here and in SQL."""
+    upserts: dict[str, tuple[Request, int]] = field(default_factory=dict)
+    """id -> (row, seq); the highest version wins, here and in SQL (serialized once, at write)."""
     deleted: list[int] = field(default_factory=list)
     """Outbox ``n`` to delete (answered by the server)."""
     added: list[PendingMutation] = field(default_factory=list)
@@ -75,10 +76,10 @@ class Batch:
     sent: list[int] = field(default_factory=list)
     """Outbox ``n`` that went on the wire since the last batch (state and attempts)."""
 
-    def upsert(self, request_id: str, data: str, version: int, seq: int) -> None:
-        old = self.upserts.get(request_id)
-        if old is None or version >= old[1]:
-            self.upserts[request_id] = (data, version, seq)
+    def upsert(self, row: Request, seq: int) -> None:
+        old = self.upserts.get(row.id)
+        if old is None or row.version >= old[0].version:
+            self.upserts[row.id] = (row, max(seq, old[1]) if old else seq)
 
     def __bool__(self) -> bool:
         parts = (self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked)
@@ -173,7 +174,10 @@ class Replica:
             if batch.upserts:
                 await db.executemany(
                     UPSERT_REQUEST,
-                    [(rid, d, v, s) for rid, (d, v, s) in batch.upserts.items()],
+                    [
+                        (rid, row.model_dump_json(), row.version, seq)
+                        for rid, (row, seq) in batch.upserts.items()
+                    ],
                 )
             if batch.deleted:
                 await db.executemany(

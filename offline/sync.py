@@ -14,14 +14,14 @@ import contextlib
 import json
 import logging
 import random
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from offline.session import ws_url
 from protocol import utcnow
-from protocol.wire import dumps
+from protocol.wire import ServerFrame, decode_server_frame, dumps
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -188,16 +188,15 @@ class SyncClient:
                 items = [item]
                 while len(items) < MAX_BURST and not queue.empty():
                     items.append(queue.get_nowait())
-                frames: list[dict[str, Any]] = []
+                frames: list[ServerFrame] = []
                 closed: _Closed | None = None
                 for raw in items:
                     if isinstance(raw, _Closed):
                         closed = raw
                         break
-                    with contextlib.suppress(ValueError):
-                        frame = json.loads(raw)
-                        if isinstance(frame, dict):
-                            frames.append(frame)
+                    frame = _decode(raw)
+                    if frame is not None:
+                        frames.append(frame)
                 if frames:
                     outcome = await engine.apply_frames(frames)
                     self._inflight = max(0, self._inflight - outcome.answered)
@@ -262,6 +261,15 @@ class SyncClient:
             await asyncio.sleep(PING_INTERVAL)
             latency = ws.latency
             self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
+
+
+def _decode(raw: str | bytes) -> ServerFrame | None:
+    """A validated server frame, or None for one this client does not know (logged)."""
+    try:
+        return decode_server_frame(raw)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        log.warning("ignoring a server frame this client cannot read: %s", str(exc)[:200])
+        return None
 
 
 def _say(exc: BaseException) -> str:
