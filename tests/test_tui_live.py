@@ -87,3 +87,33 @@ async def test_an_edit_the_server_refuses_is_rolled_back_with_its_reason_shown(s
             await wait_for(lambda: any("pending " in ln for ln in table_text(app)))
     finally:
         await ann.close()
+
+
+async def test_an_urgent_request_from_another_terminal_raises_an_alert_until_acknowledged(
+    server, tmp_path
+):
+    app = FrontdeskApp(await config_for(server, tmp_path, "meg"))
+    bob = await Engine.open(await config_for(server, tmp_path, "bob"))
+    await bob.start()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await wait_for(lambda: "online" in status_text(app), message=status_text(app))
+            await bob.create_request(
+                room="817",
+                category="maintenance",
+                description="Flood [b]now[/b]",
+                priority="urgent",
+            )
+            await wait_for(lambda: app.alert_count == 1, message="no alert arrived")
+            await pilot.pause()
+            banner = app.screen.query_one("#alert-banner")
+            assert banner.display
+            assert "Flood [b]now[/b]" in str(banner.render())
+            assert "1 alerts" in status_text(app) and "⚠ 1" in app.screen.sub_title
+            await pilot.press("exclamation_mark")
+            await wait_for(lambda: app.alert_count == 0)
+            await pilot.pause()
+            assert not banner.display and "alerts" not in status_text(app)
+    finally:
+        await bob.close()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from offline.engine import Engine
 
 
-class RowsChanged(Message):
+class RowsChanged(Message, bubble=False):
     """Requests of the optimistic view changed (added, edited, rolled back, confirmed)."""
 
     def __init__(self, ids: set[str]) -> None:
@@ -41,7 +41,7 @@ class RowsChanged(Message):
         return False
 
 
-class EngineStatusChanged(Message):
+class EngineStatusChanged(Message, bubble=False):
     """Connection state or outbox depth changed; only the latest matters."""
 
     def __init__(self, status: EngineStatus) -> None:
@@ -52,7 +52,7 @@ class EngineStatusChanged(Message):
         return isinstance(message, EngineStatusChanged)
 
 
-class EditRejected(Message):
+class EditRejected(Message, bubble=False):
     """The server refused an edit; the view already shows its row again."""
 
     def __init__(self, event: MutationRejected) -> None:
@@ -60,7 +60,7 @@ class EditRejected(Message):
         self.event = event
 
 
-class AlertArrived(Message):
+class AlertArrived(Message, bubble=False):
     """New urgent requests, SLA breaches or escalations (a burst arrives as one message)."""
 
     def __init__(self, events: list[AlertReceived]) -> None:
@@ -74,7 +74,7 @@ class AlertArrived(Message):
         return False
 
 
-class ConflictArrived(Message):
+class ConflictArrived(Message, bubble=False):
     """An edit of ours clashed with someone else's and waits for a person."""
 
     def __init__(self, event: ConflictParked) -> None:

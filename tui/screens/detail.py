@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from offline.errors import Rejected
+from offline.events import StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import EngineStatusChanged, RowsChanged, bridge
 from tui.screens.note_form import NoteForm
@@ -97,7 +98,7 @@ class DetailScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._unsubscribe = bridge(self.engine, self)
+        self._unsubscribe = bridge(self.engine, self, kinds=(ViewChanged, StatusChanged))
         self.query_one(StatusBar).show(self.engine.status)
         self._redraw()
         self.set_interval(1.0, self._redraw)

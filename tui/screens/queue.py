@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from offline.errors import Rejected
+from offline.events import StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
@@ -92,7 +93,7 @@ class QueueScreen(Screen):
 
     def on_mount(self) -> None:
         self.model.replace_all(self.engine.requests())
-        self._unsubscribe = bridge(self.engine, self)
+        self._unsubscribe = bridge(self.engine, self, kinds=(ViewChanged, StatusChanged))
         self.status_bar.show(self.engine.status)
         self.table.reload()
         self.table.focus()
