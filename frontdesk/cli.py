@@ -41,9 +41,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", type=Path, default=None, help="where the database lives")
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
-    serve.add_argument(
-        "--ready-file", type=Path, default=None, help=argparse.SUPPRESS
-    )  # the demo launcher learns the bound URL from it
 
     user = commands.add_parser("user", help="manage user accounts (admin)")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
@@ -96,7 +93,6 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
-        ready_file=args.ready_file,
     )
 
 
