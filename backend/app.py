@@ -5,17 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
+from collections import Counter
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 
 from backend.accounts import Accounts, Identity
+from backend.api import Api
 from backend.config import ServerConfig
 from backend.http import HttpRoutes
 from backend.hub import Hub
 from backend.metrics import Metrics
 from backend.session import Session
 from backend.store import Store
-from backend.writer import Writer
+from backend.writer import SystemSession, Writer
 from protocol.frames import MAX_CLIENT_FRAME, CloseCode
 from protocol.wire import dumps
 
@@ -30,6 +33,7 @@ class FrontdeskServer:
         self.metrics = Metrics()
         self.hub = Hub(config.send_buffer_max)
         self.http = HttpRoutes(self)
+        Api(self).register()
         self.store: Store = None  # type: ignore[assignment]
         self.accounts: Accounts = None  # type: ignore[assignment]
         self.writer: Writer = None  # type: ignore[assignment]
@@ -38,6 +42,10 @@ class FrontdeskServer:
         self._closed = asyncio.Event()
         self._jobs: list[asyncio.Task[None]] = []
         self._presence_pending = False
+        self.job_runs: Counter[str] = Counter()
+        """How many times each background job has run (tests wait on it)."""
+        self.system = SystemSession()
+        """The actor of the server's own mutations (SLA escalation)."""
 
     @property
     def port(self) -> int:
@@ -53,7 +61,8 @@ class FrontdeskServer:
             host = "127.0.0.1"
         elif ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     async def start(self) -> None:
         """Open the store and bind the port; raises OSError when the port cannot be bound."""
@@ -75,6 +84,7 @@ class FrontdeskServer:
                 ping_timeout=self.config.ping_timeout,
                 close_timeout=2,
                 server_header="frontdesk",
+                ssl=self._tls_context(),
             )
         except BaseException:
             if self.writer is not None:
@@ -83,6 +93,14 @@ class FrontdeskServer:
             raise
         self._start_jobs()
         log.info("frontdesk serving on %s (data in %s)", self.url, self.config.data_dir)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """A server TLS context when a certificate and key are configured."""
+        if self.config.tls_cert is None or self.config.tls_key is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
+        return context
 
     def _start_jobs(self) -> None:
         from backend.jobs import start_jobs

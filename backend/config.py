@@ -28,6 +28,10 @@ class ServerConfig(BaseSettings):
     """Directory holding the SQLite database (``frontdesk.sqlite3``)."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """SQLite ``synchronous`` with WAL: NORMAL survives a killed process, FULL a power loss too."""
+    tls_cert: Path | None = None
+    """PEM certificate chain; with ``tls_key`` the server speaks HTTPS/WSS only."""
+    tls_key: Path | None = None
+    """PEM private key matching ``tls_cert``."""
     token_ttl_hours: float = 12.0
     """How long a sign-in token stays valid: one shift."""
     allowed_origins: list[str] = Field(default_factory=list)
@@ -60,6 +64,10 @@ class ServerConfig(BaseSettings):
     """... and at least this many of the latest per client."""
     sla_check_seconds: float = 2.0
     """How often the SLA job looks for requests past their deadline."""
+    escalate: bool = True
+    """On an SLA breach, raise the priority one step with a fresh deadline (``escalated``)."""
+    cleanup_seconds: float = 3600.0
+    """How often the change log is compacted and old mutation outcomes are pruned."""
     token_check_seconds: float = 30.0
     """How often open connections are checked for expired or revoked tokens."""
     login_delay_base: float = 0.25

@@ -82,7 +82,7 @@ class Hub:
         ready = []
         for session in sessions:
             ws = session.ws
-            if ws.protocol.state is not State.OPEN:
+            if ws is None or ws.protocol.state is not State.OPEN:
                 continue
             transport = ws.transport
             if transport is not None and transport.get_write_buffer_size() > self.send_buffer_max:
@@ -94,7 +94,7 @@ class Hub:
 
     def close(self, session: Session, code: int, reason: str) -> None:
         """Close a session in the background (the caller never waits for a slow peer)."""
-        if session.closing:
+        if session.closing or session.ws is None:
             return
         session.closing = True
         log.info("closing connection user=%s code=%s reason=%s", session.user, code, reason)

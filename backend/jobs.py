@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from backend.writer import alert_frame
 from protocol.frames import CloseCode
+from protocol.models import PRIORITY_RANK, Priority, utcnow
 
 if TYPE_CHECKING:
     from backend.app import FrontdeskServer
@@ -25,6 +29,9 @@ def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
     jobs: list[tuple[str, float, Callable[[FrontdeskServer], Awaitable[None]]]] = [
         ("tokens", config.token_check_seconds, check_tokens),
+        ("sla", config.sla_check_seconds, check_sla),
+        ("compaction", config.cleanup_seconds, compact_log),
+        ("outcomes", config.cleanup_seconds, prune_outcomes),
     ]
     return [
         loop.create_task(_every(server, name, period, job), name=f"frontdesk-job-{name}")
@@ -46,6 +53,7 @@ async def _every(
             raise
         except Exception:
             log.exception("job %s failed; retrying in %.0f s", name, period)
+        server.job_runs[name] += 1
 
 
 async def check_tokens(server: FrontdeskServer) -> None:
@@ -58,3 +66,90 @@ async def check_tokens(server: FrontdeskServer) -> None:
             server.hub.close(session, CloseCode.UNAUTHORIZED, "token expired or revoked")
         else:
             session.identity = identity
+
+
+async def check_sla(server: FrontdeskServer) -> None:
+    """Alert once per breach when an open request passes ``due_at``; escalate if configured.
+
+    A breach is identified by (request id, due_at) and remembered in ``alerts_sent`` before the
+    alert goes out, so it never fires twice, across restarts too. Escalation raises the priority
+    one step with a fresh deadline from now (a server mutation, logged and broadcast like any).
+    """
+    store = server.store
+    now = utcnow()
+    stamp = now.timestamp()
+    breached = [
+        row
+        for row in store.requests.values()
+        if row.is_open
+        and row.due_at <= now
+        and (row.id, row.due_at.timestamp()) not in store.breaches
+    ]
+    if not breached:
+        return
+    await store.write_many(
+        (
+            "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
+            (row.id, "sla_breach", row.due_at.timestamp(), stamp),
+        )
+        for row in breached
+    )
+    for row in breached:
+        store.breaches.add((row.id, row.due_at.timestamp()))
+        server.metrics.alerts.labels("sla_breach").inc()
+        server.hub.publish_alert(alert_frame("sla_breach", row), row)
+    log.info("sla job: %d new breaches", len(breached))
+    if not server.config.escalate:
+        return
+    for row in breached:
+        rank = PRIORITY_RANK[row.priority]
+        if rank >= PRIORITY_RANK[Priority.URGENT]:
+            continue
+        raised = next(p for p, r in PRIORITY_RANK.items() if r == rank + 1)
+        due = now + timedelta(minutes=server.config.sla.minutes(row.category, raised))
+        server.writer.submit_system(
+            server.system,
+            "update_request",
+            {"id": row.id, "changes": {"priority": raised.value, "due_at": due.isoformat()}},
+        )
+        server.metrics.alerts.labels("escalated").inc()
+
+
+async def compact_log(server: FrontdeskServer) -> None:
+    """Drop change-log entries older than ``log_keep_days``; older clients get a snapshot.
+
+    ``compacted_through`` moves in memory *before* the delete, so a catch-up reading at the same
+    time notices and switches to a snapshot instead of skipping entries.
+    """
+    store = server.store
+    cutoff = time.time() - server.config.log_keep_days * 86400
+    rows = await store.read("SELECT max(seq) FROM changes WHERE at < ?", (cutoff,))
+    through = rows[0][0] if rows and rows[0][0] is not None else None
+    if through is None or through <= store.compacted_through:
+        return
+    store.compacted_through = through
+    await store.write_many(
+        [
+            ("DELETE FROM changes WHERE seq <= ?", (through,)),
+            (
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
+                (str(through),),
+            ),
+        ]
+    )
+    log.info("compaction: change log now starts after seq %d", through)
+
+
+async def prune_outcomes(server: FrontdeskServer) -> None:
+    """Forget stored mutation outcomes both older than the keep time and not among the latest
+    ``outcome_keep_per_client`` numbers of their client. A resend of a forgotten one gets
+    ``reject`` with code ``duplicate``."""
+    config = server.config
+    cutoff = time.time() - config.outcome_keep_days * 86400
+    removed = await server.store.write(
+        "DELETE FROM outcomes WHERE at < ? AND n <= (SELECT c.last_n FROM clients c"
+        " WHERE c.client_id = outcomes.client_id) - ?",
+        (cutoff, config.outcome_keep_per_client),
+    )
+    if removed:
+        log.info("pruned %d stored outcomes", removed)

@@ -140,7 +140,7 @@ class Session:
         try:
             async for message in self.ws:
                 if self.closing:
-                    break
+                    continue  # the close handshake is under way; its code must win
                 if isinstance(message, bytes):
                     self._bad(FrameError(ErrorCode.BINARY_FRAME, "frames must be JSON text"))
                     continue
@@ -227,7 +227,7 @@ class Session:
         await self.ws.send(dumps(welcome))
         log.info("hello user=%s client=%s last_seq=%d", self.user, self.client_id, hello.last_seq)
         last = hello.last_seq
-        if last < store.compacted_through or last > store.head_seq:
+        if last > store.head_seq:  # a log this server never had (restored from backup?)
             last = await self._send_snapshot()
         last = await self._send_changes(last)
         # No await from here on: the buffered changes and going live happen atomically.
@@ -270,7 +270,11 @@ class Session:
         store = self.server.store
         limit = self.server.config.catchup_page_size
         while True:
+            if last < store.compacted_through:
+                last = await self._send_snapshot()
             entries = await store.read_changes(last, limit)
+            if last < store.compacted_through:
+                continue  # compaction ran during the read: entries may be missing
             full = len(entries) >= limit
             page: list[str] = []
             size = 0

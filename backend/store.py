@@ -20,6 +20,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,8 @@ class Store:
         self.compacted_through = 0
         self.server_id = ""
         self.client_last_n: dict[str, int] = {}
+        self.breaches: set[tuple[str, float]] = set()
+        """(request id, due_at timestamp) of every SLA breach already alerted."""
 
     @classmethod
     async def open(cls, data_dir: Path, *, synchronous: str = "NORMAL") -> Store:
@@ -193,6 +196,10 @@ class Store:
             "SELECT seq FROM sqlite_sequence WHERE name='changes'"
         )
         self.head_seq = max([int(r[0]) for r in head] + [self.compacted_through])
+        breaches = await self.db.execute_fetchall(
+            "SELECT request_id, due_at FROM alerts_sent WHERE kind = 'sla_breach'"
+        )
+        self.breaches = {(rid, due) for rid, due in breaches}
         clients = await self.db.execute_fetchall("SELECT client_id, last_n FROM clients")
         self.client_last_n = {cid: n for cid, n in clients}
 
@@ -296,7 +303,7 @@ class Store:
                 "seq": seq,
                 "mutation": mutation,
                 "by": {"user": user, "client_id": cid, "n": n},
-                "at": at,
+                "at": datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z"),
                 "request": json.loads(data),
             }
             for seq, mutation, user, cid, n, at, data in rows

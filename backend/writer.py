@@ -21,7 +21,7 @@ from backend.hub import Hub
 from backend.metrics import Metrics
 from backend.store import Batch, Store
 from protocol.frames import CloseCode, ErrorCode, Mutate
-from protocol.models import Priority, Request, utcnow
+from protocol.models import Priority, Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
 from protocol.rules import Actor, Code, Rejection
 from protocol.sla import SlaTable
@@ -77,6 +77,26 @@ def _reject(n: int, rejection: Rejection, current: Request | None) -> str:
     )
 
 
+ESCALATION_CLIENT = "server:escalation"
+"""The ``client_id`` the server's own escalations are logged under."""
+
+
+class SystemSession:
+    """Stands in for a connection when the server itself mutates (SLA escalation).
+
+    Its mutations go through the same lane, mutators, change log and fan-out as anyone's; its
+    answers go nowhere.
+    """
+
+    ws = None
+    closing = True
+    live = False
+
+    def __init__(self, user: str = "system", role: Role = Role.MANAGER) -> None:
+        self.user = user
+        self.role = role
+
+
 def _raised_to_urgent(row: Request, old: Request | None) -> bool:
     return row.priority == Priority.URGENT and (old is None or old.priority != Priority.URGENT)
 
@@ -96,9 +116,26 @@ class Writer:
         self.wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._system_lane: Lane | None = None
+        self._system_n = 0
 
     def lane(self, session: Session, capacity: int) -> Lane:
         return Lane(session, self, capacity)
+
+    def submit_system(self, session: SystemSession, name: str, args: dict[str, Any]) -> int:
+        """Queue a mutation the server makes itself; returns its ``n``."""
+        if self._system_lane is None:
+            self._system_lane = Lane(session, self, 1 << 30)  # type: ignore[arg-type]
+        n = max(self.store.client_last_n.get(ESCALATION_CLIENT, 0), self._system_n) + 1
+        self._system_n = n
+        frame = Mutate(client_id=ESCALATION_CLIENT, n=n, name=name, args=args)
+        lane = self._system_lane
+        lane.items.append(frame)
+        if not lane.queued:
+            lane.queued = True
+            self.ready.append(lane)
+            self.wake.set()
+        return n
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="frontdesk-writer")
@@ -201,7 +238,9 @@ class Writer:
                             old,
                         )
                     )
-                    if _raised_to_urgent(row, old) and row.is_open:
+                    if cid == ESCALATION_CLIENT:
+                        alerts.append(("escalated", row))
+                    elif _raised_to_urgent(row, old) and row.is_open:
                         alerts.append(("urgent", row))
                 if isinstance(result, list):
                     text = (

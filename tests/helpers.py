@@ -135,6 +135,8 @@ async def connect(
 ) -> WsClient:
     """Open ``/ws`` with a bearer token; by default also says ``hello`` and waits for ``synced``."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # Unbounded receive queue: a test that reads only some frames must still close promptly.
+    kwargs.setdefault("max_queue", None)
     ws = await ws_connect(ws_url(server), additional_headers=headers, compression=None, **kwargs)
     client = WsClient(ws, client_id or str(uuid.uuid4()))
     if hello:

@@ -1,0 +1,180 @@
+"""Read-only JSON endpoints: ``/api/v1/stats``, ``/api/v1/requests`` and a request's history.
+
+The stats are computed from the in-memory rows and cached per change-log head (for at most
+``STATS_MAX_AGE`` seconds, since "overdue" moves with the clock), so repeated reads between
+changes cost nothing; live figures (connections, rates, latencies) are added on every read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request as HttpRequest
+from websockets.http11 import Response
+
+from backend.http import respond, respond_json
+from backend.metrics import percentile
+from protocol.models import Category, Priority, Request, Role, Status, utcnow
+
+if TYPE_CHECKING:
+    from backend.app import FrontdeskServer
+
+STATS_MAX_AGE = 5.0
+LIST_DEFAULT = 100
+LIST_MAX = 1000
+Query = dict[str, list[str]]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+def _durations(values: list[float]) -> dict[str, float | None]:
+    return {
+        "count": len(values),
+        "median_s": percentile(values, 0.5),
+        "p90_s": percentile(values, 0.9),
+    }
+
+
+def compute_stats(rows: list[Request], now: datetime) -> dict[str, Any]:
+    """The figures derived from the requests themselves (the cached part)."""
+    by_status = Counter(r.status.value for r in rows)
+    by_category = Counter(r.category.value for r in rows)
+    by_priority = Counter(r.priority.value for r in rows)
+    since = now - timedelta(hours=24)
+    to_ack: dict[str, list[float]] = defaultdict(list)
+    to_complete: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        if r.acknowledged_at is not None and r.acknowledged_at >= since:
+            to_ack[r.category.value].append((r.acknowledged_at - r.created_at).total_seconds())
+        if r.completed_at is not None and r.completed_at >= since:
+            to_complete[r.category.value].append((r.completed_at - r.created_at).total_seconds())
+    return {
+        "total": len(rows),
+        "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
+        "by_category": {c.value: by_category.get(c.value, 0) for c in Category},
+        "by_priority": {p.value: by_priority.get(p.value, 0) for p in Priority},
+        "open_urgent": sum(1 for r in rows if r.is_open and r.priority == Priority.URGENT),
+        "overdue": sum(1 for r in rows if r.is_overdue(now)),
+        "time_to_acknowledge_24h": {c.value: _durations(to_ack[c.value]) for c in Category},
+        "time_to_complete_24h": {c.value: _durations(to_complete[c.value]) for c in Category},
+    }
+
+
+class Api:
+    """The JSON routes; registered on ``HttpRoutes`` by the server."""
+
+    def __init__(self, server: FrontdeskServer) -> None:
+        self.server = server
+        self._stats_key: int | None = None
+        self._stats_at = 0.0
+        self._stats: dict[str, Any] = {}
+
+    def register(self) -> None:
+        http = self.server.http
+        http.routes["/api/v1/stats"] = self.stats
+        http.routes["/api/v1/requests"] = self.requests
+        http.prefix_routes.append(("/api/v1/requests/", self.history))
+
+    async def stats(self, connection: ServerConnection, request: HttpRequest, query: Query):
+        who = await self.server.http.require(connection, request, Role.MANAGER)
+        if isinstance(who, Response):
+            return who
+        server = self.server
+        metrics = server.metrics
+        head = server.store.head_seq
+        fresh = time.monotonic() - self._stats_at < STATS_MAX_AGE
+        if self._stats_key == head and fresh:
+            metrics.stats_hits += 1
+        else:
+            metrics.stats_misses += 1
+            self._stats = compute_stats(list(server.store.requests.values()), utcnow())
+            self._stats_key = head
+            self._stats_at = time.monotonic()
+        commits = list(metrics.recent_commits)
+        fanouts = list(metrics.recent_fanouts)
+        reads = metrics.stats_hits + metrics.stats_misses
+        body = {
+            **self._stats,
+            "seq": head,
+            "connections": len(server.hub.sessions),
+            "mutations_per_s": round(metrics.mutations_per_second(), 2),
+            "commit_ms": {
+                "p50": _ms(percentile(commits, 0.5)),
+                "p99": _ms(percentile(commits, 0.99)),
+            },
+            "fanout_ms": {
+                "p50": _ms(percentile(fanouts, 0.5)),
+                "p99": _ms(percentile(fanouts, 0.99)),
+            },
+            "cache_hit_rate": round(metrics.stats_hits / reads, 3) if reads else None,
+            "server_time": utcnow().isoformat().replace("+00:00", "Z"),
+        }
+        return respond_json(connection, 200, body)
+
+    async def requests(self, connection: ServerConnection, request: HttpRequest, query: Query):
+        """Requests ordered by ticket number, filtered, one page at a time (``cursor``)."""
+        who = await self.server.http.require(connection, request, Role.STAFF)
+        if isinstance(who, Response):
+            return who
+        where: list[str] = []
+        params: list[Any] = []
+        try:
+            for key, column, allowed in (
+                ("status", "status", {s.value for s in Status}),
+                ("priority", "priority", {p.value for p in Priority}),
+                ("category", "category", {c.value for c in Category}),
+                ("room", "room", None),
+                ("assignee", "assignee", None),
+            ):
+                values = [v for raw in query.get(key, []) for v in raw.split(",") if v]
+                if not values:
+                    continue
+                if allowed is not None and not set(values) <= allowed:
+                    raise ValueError(f"{key} must be among {', '.join(sorted(allowed))}")
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+            if since := query.get("since", [""])[0]:
+                moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
+                if moment.tzinfo is None:
+                    raise ValueError("since needs a time zone (e.g. 2026-01-01T00:00:00Z)")
+                where.append("updated_at >= ?")
+                params.append(moment.timestamp())
+            cursor = int(query.get("cursor", ["0"])[0] or 0)
+            limit = int(query.get("limit", [str(LIST_DEFAULT)])[0])
+            if not 1 <= limit <= LIST_MAX:
+                raise ValueError(f"limit must be 1-{LIST_MAX}")
+        except ValueError as exc:
+            return respond_json(connection, 400, {"error": str(exc)})
+        where.append("number > ?")
+        params.append(cursor)
+        rows = await self.server.store.read(
+            f"SELECT number, data FROM requests WHERE {' AND '.join(where)}"
+            " ORDER BY number LIMIT ?",
+            (*params, limit + 1),
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = f'"{rows[-1][0]}"' if more and rows else "null"
+        body = f'{{"requests":[{",".join(r[1] for r in rows)}],"next_cursor":{next_cursor}}}'
+        return respond(connection, 200, body, "application/json")
+
+    async def history(self, connection: ServerConnection, request: HttpRequest, query: Query):
+        """``/api/v1/requests/<id>/history``: every kept change of one request, oldest first."""
+        path = request.path.split("?", 1)[0]
+        rest = path.removeprefix("/api/v1/requests/")
+        rid, _, tail = rest.partition("/")
+        if tail != "history" or not rid:
+            return respond_json(connection, 404, {"error": "not found"})
+        who = await self.server.http.require(connection, request, Role.STAFF)
+        if isinstance(who, Response):
+            return who
+        entries = await self.server.store.history(rid)
+        if not entries and rid not in self.server.store.requests:
+            return respond_json(connection, 404, {"error": f"no request {rid}"})
+        return respond_json(connection, 200, {"id": rid, "history": entries})
