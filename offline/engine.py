@@ -13,18 +13,21 @@ import asyncio
 import contextlib
 import dataclasses
 import fcntl
+import json
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from offline.errors import EngineClosed, Rejected, ReplicaBusy
+from offline.conflicts import Conflict, mutation_for, plan, strategies_with
+from offline.errors import EngineClosed, Rejected, ReplicaBusy, UnknownConflict
 from offline.events import (
     AlertReceived,
+    ConflictParked,
     Connection,
     EngineEvent,
     EngineStatus,
@@ -68,6 +71,10 @@ class EngineConfig:
     """Mutations on the wire at once, unanswered."""
     backoff_base: float = 0.2
     backoff_cap: float = 5.0
+    conflict_strategies: Mapping[str, str] | None = None
+    """Per field group (``status``, ``assignee``, ``descriptive``): ``server-wins``,
+    ``client-wins``, ``merge`` or ``manual``; unset groups keep the defaults of
+    ``offline.conflicts.DEFAULT_STRATEGIES``."""
 
 
 @dataclass
@@ -91,8 +98,14 @@ class Engine:
         lock_fd: int,
         confirmed: dict[str, Request],
         outbox: Outbox,
+        conflicts: list[Conflict],
     ) -> None:
         self.config = config
+        self._strategies = strategies_with(config.conflict_strategies)
+        self._conflicts: dict[str, Conflict] = {c.id: c for c in conflicts}
+        last_n = max((m.n for m in outbox.entries()), default=0)
+        self._next_n = max(replica.next_n, last_n + 1)
+        """The next mutation number, allocated in memory (writes may commit out of order)."""
         self.actor = Actor(config.user, Role(config.role))
         self._replica = replica
         self._lock_fd = lock_fd
@@ -131,13 +144,14 @@ class Engine:
                     row = Request.model_validate_json(data)
                     confirmed[row.id] = row
                 outbox = Outbox(await replica.load_outbox())
+                conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
             except BaseException:
                 await replica.close()
                 raise
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(config, replica, lock_fd, confirmed, outbox)
+        return cls(config, replica, lock_fd, confirmed, outbox, conflicts)
 
     async def start(self) -> None:
         """Start syncing in the background (no-op offline only); returns at once."""
@@ -271,7 +285,13 @@ class Engine:
         return await self._mutate("bulk_set_status", args, tuple(ids), edit=False)
 
     async def _mutate(
-        self, name: str, args: dict[str, Any], ids: tuple[str, ...], *, edit: bool = True
+        self,
+        name: str,
+        args: dict[str, Any],
+        ids: tuple[str, ...],
+        *,
+        edit: bool = True,
+        with_batch: Batch | None = None,
     ) -> list[Request]:
         self._check_open()
         async with self._write_lock:
@@ -282,7 +302,7 @@ class Engine:
                 # The version the person saw: the server compares it with what moved since.
                 base_version = current.version if current is not None else None
             mutation = PendingMutation(
-                n=self._replica.next_n,
+                n=self._next_n,
                 name=name,
                 args=args,
                 base_version=base_version,
@@ -292,7 +312,8 @@ class Engine:
             predicted = self._view.predict(mutation)
             if isinstance(predicted, Rejection):
                 raise Rejected(predicted)
-            await self._replica.add_mutation(mutation)
+            self._next_n += 1
+            await self._replica.add_mutation(mutation, with_batch)
             self._outbox.add(mutation)
             changed = self._view.rebuild(ids)
         self._emit(ViewChanged(frozenset(changed | set(ids))))
@@ -324,9 +345,10 @@ class Engine:
                 batch.meta["clock_offset"] = repr(offset)
         last_mutation = int(welcome.get("last_mutation") or 0)
         self._drop_upto = last_mutation
-        if last_mutation >= self._replica.next_n:
+        if last_mutation >= self._next_n:
             # Never reuse an n the server has seen: it would be taken for a duplicate.
-            batch.meta["next_n"] = str(last_mutation + 1)
+            self._next_n = last_mutation + 1
+            batch.next_n = self._next_n
         server_id = str(welcome.get("server_id") or "")
         known = self._replica.meta.get("server_id")
         fresh = True
@@ -422,7 +444,11 @@ class Engine:
                 mutation = self._answered(frame.n, batch, touched, outcome)
                 if frame.current is not None:
                     confirm(frame.current, 0)
-                if mutation is not None and frame.code != Code.DUPLICATE:
+                if mutation is None or frame.code == Code.DUPLICATE:
+                    continue
+                if frame.code == Code.CONFLICT:
+                    events.extend(self._on_conflict(mutation, frame, batch, touched))
+                else:
                     events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
             elif isinstance(frame, Error):
                 if frame.code in TRANSIENT_ERRORS:
@@ -452,6 +478,102 @@ class Engine:
             more.update(catching_up=False, last_synced_at=utcnow())
         self._refresh_status(**more)
         return outcome
+
+    def _on_conflict(
+        self, mutation: PendingMutation, frame: Reject, batch: Batch, touched: set[str]
+    ) -> list[EngineEvent]:
+        """Apply the field group's strategy to a mutation refused with ``conflict``."""
+        current = frame.current or self._view.confirmed.get(
+            mutation.request_ids[0] if mutation.request_ids else ""
+        )
+        decided = plan(
+            mutation.name,
+            mutation.args,
+            mutation.base_version,
+            current,
+            sorted(frame.fields),
+            frame.message,
+            self._strategies,
+            self.server_now(),
+        )
+        events: list[EngineEvent] = []
+        for name, args in decided.reissue:
+            assert current is not None
+            again = PendingMutation(
+                n=self._next_n,
+                name=name,
+                args=args,
+                base_version=current.version,
+                request_ids=(current.id,),
+                created_at=self.server_now(),
+            )
+            refused = self._view.apply_to(again, {current.id: current})
+            if isinstance(refused, Rejection):
+                events.append(_rejected(mutation, refused.code, refused.message, refused.fields))
+                continue
+            self._next_n += 1
+            batch.added.append(again)
+            batch.next_n = self._next_n
+            self._outbox.add(again)
+            touched.add(current.id)
+        if decided.park is not None:
+            conflict = decided.park
+            self._conflicts[conflict.id] = conflict
+            batch.parked.append(
+                (
+                    conflict.id,
+                    conflict.request_id,
+                    json.dumps(conflict.to_json(), ensure_ascii=False),
+                    conflict.created_at.isoformat(),
+                )
+            )
+            events.append(ConflictParked(conflict.id, conflict.request_id))
+        if decided.dropped:
+            events.append(
+                _rejected(
+                    mutation,
+                    Code.CONFLICT,
+                    f"{frame.message}; kept the other change to {', '.join(decided.dropped)}",
+                    {f: "changed by someone else first" for f in decided.dropped},
+                )
+            )
+        return events
+
+    # -- conflicts parked for a person ---------------------------------------------------------
+
+    def conflicts(self) -> list[Conflict]:
+        """Parked conflicts, oldest first."""
+        return sorted(self._conflicts.values(), key=lambda c: (c.created_at, c.id))
+
+    async def resolve_conflict(
+        self, conflict_id: str, choice: str, edited: dict[str, Any] | None = None
+    ) -> Request | None:
+        """Settle a parked conflict: ``"theirs"`` keeps the server's values, ``"mine"`` re-issues
+        mine on the current version, ``edited`` (any choice) re-issues those values instead.
+
+        Raises ``UnknownConflict`` for an unknown id and ``Rejected`` when the rule book refuses
+        the re-issued edit now (the conflict then stays parked).
+        """
+        self._check_open()
+        conflict = self._conflicts.get(conflict_id)
+        if conflict is None:
+            raise UnknownConflict(f"no parked conflict {conflict_id}")
+        if choice not in ("mine", "theirs"):
+            raise ValueError('choice must be "mine" or "theirs"')
+        unpark = Batch(unparked=[conflict_id])
+        if choice == "theirs" and edited is None:
+            async with self._write_lock:
+                await self.settle()
+                await self._replica.apply(unpark)
+            self._conflicts.pop(conflict_id, None)
+            self._refresh_status()
+            return self.get(conflict.request_id)
+        values = dict(edited) if edited is not None else dict(conflict.mine)
+        name, args = mutation_for(conflict.name, conflict.request_id, values)
+        rows = await self._mutate(name, args, (conflict.request_id,), with_batch=unpark)
+        self._conflicts.pop(conflict_id, None)
+        self._refresh_status()
+        return rows[0] if rows else None
 
     async def _queue_write(self, batch: Batch) -> None:
         """Start writing ``batch`` after the previous queued write (which is awaited first)."""
@@ -496,6 +618,7 @@ class Engine:
         changes = dict(
             pending=len(self._outbox),
             oldest_pending_at=self._outbox.oldest_created_at(),
+            conflicts=len(self._conflicts),
             **more,
         )
         if emit:

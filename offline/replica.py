@@ -74,6 +74,8 @@ class Batch:
     """(id, request_id, JSON, created_at) of conflicts to park."""
     unparked: list[str] = field(default_factory=list)
     sent: list[int] = field(default_factory=list)
+    next_n: int | None = None
+    """Raise the stored next ``n`` to at least this (it never goes down)."""
     """Outbox ``n`` that went on the wire since the last batch (state and attempts)."""
 
     def upsert(self, row: Request, seq: int) -> None:
@@ -83,7 +85,7 @@ class Batch:
 
     def __bool__(self) -> bool:
         parts = (self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked)
-        return any(parts) or bool(self.sent)
+        return any(parts) or bool(self.sent) or self.next_n is not None
 
 
 class Replica:
@@ -156,7 +158,7 @@ class Replica:
         """Queue one mutation durably: the outbox row and the next ``n`` in one transaction."""
         batch = batch or Batch()
         batch.added.append(entry)
-        batch.meta["next_n"] = str(max(entry.n + 1, self.next_n))
+        batch.next_n = max(entry.n + 1, batch.next_n or 0)
         await self.apply(batch)
 
     async def apply(self, batch: Batch) -> None:
@@ -166,6 +168,8 @@ class Replica:
         async with self._lock:
             await self._apply(batch)
         self.meta.update(batch.meta)
+        if batch.next_n is not None and batch.next_n > self.next_n:
+            self.meta["next_n"] = str(batch.next_n)
 
     async def _apply(self, batch: Batch) -> None:
         db = self._db
@@ -204,6 +208,12 @@ class Replica:
                     "INSERT INTO meta (key, value) VALUES (?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     list(batch.meta.items()),
+                )
+            if batch.next_n is not None:
+                await db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('next_n', ?) ON CONFLICT (key) DO UPDATE"
+                    " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                    (str(batch.next_n),),
                 )
             if batch.sent:
                 await db.executemany(

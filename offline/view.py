@@ -32,9 +32,9 @@ class OptimisticView:
 
     def predict(self, mutation: PendingMutation) -> list[Request] | Rejection:
         """What ``mutation`` would make of the current view (nothing is changed)."""
-        return self._apply(mutation, self.rows)
+        return self.apply_to(mutation, self.rows)
 
-    def _apply(
+    def apply_to(
         self, mutation: PendingMutation, state: dict[str, Request]
     ) -> list[Request] | Rejection:
         if mutation.name == "bulk_set_status":
@@ -78,7 +78,7 @@ class OptimisticView:
                 mutations[mutation.n] = mutation
         for n in sorted(mutations):
             mutation = mutations[n]
-            result = self._apply(mutation, state)
+            result = self.apply_to(mutation, state)
             if isinstance(result, Rejection):
                 self.refused.add(n)
                 continue
