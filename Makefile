@@ -34,7 +34,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format .
 
 screenshots: $(VENV)/.installed-test
-	$(BIN)/python -m tui.screenshots screenshots
+	$(BIN)/python -m frontdesk.screenshots screenshots
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

@@ -1,0 +1,122 @@
+"""`make screenshots`: SVGs of every screen, from the real app against a real server.
+
+A throwaway server is seeded with the demo data, the TUI signs in as the demo manager and is
+driven headless through Pilot, screen by screen. Run: `python -m frontdesk.screenshots DIR`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from backend.app import FrontdeskServer
+from backend.config import ServerConfig
+from backend.demo import issue_token, seed_demo_data
+from offline.engine import EngineConfig
+from protocol.models import Role
+from tui.app import FrontdeskApp
+
+SIZE = (140, 42)
+Scene = Callable[[Pilot, FrontdeskServer], Awaitable[None]]
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+    """Let the app run until ``condition`` holds (a screenshot of a half-loaded screen is a lie)."""
+    async with asyncio.timeout(15):
+        while not condition():
+            await pilot.pause(0.05)
+
+
+def _status(pilot: Pilot) -> str:
+    engine = pilot.app.engine  # type: ignore[attr-defined]
+    return engine.status.connection if engine is not None else ""
+
+
+async def queue(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("1")
+
+
+async def detail(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("1", "down", "down", "enter")
+
+
+async def form(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("n")
+    await pilot.press(*"1204")
+
+
+async def urgent(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("6")
+
+
+async def help_screen(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("question_mark")
+
+
+async def offline(pilot: Pilot, server: FrontdeskServer) -> None:
+    await server.close()
+    await until(pilot, lambda: _status(pilot) == "offline")
+    await pilot.press("1", "down", "a", "down", "s")
+
+
+SCENES: dict[str, Scene] = {
+    "queue": queue,
+    "detail": detail,
+    "form": form,
+    "urgent": urgent,
+    "help": help_screen,
+    "offline": offline,  # last: it stops the server
+}
+
+
+async def capture(out_dir: Path, names: list[str]) -> list[Path]:
+    """Capture each named scene in a fresh app; return the files written."""
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="frontdesk-shots-") as tmp:
+        server_dir = Path(tmp) / "server"
+        await seed_demo_data(server_dir)
+        token = str((await issue_token(server_dir, "demo"))["token"])
+        server = FrontdeskServer(ServerConfig(host="127.0.0.1", port=0, data_dir=server_dir))
+        await server.start()
+        try:
+            for index, name in enumerate(names):
+                client_dir = Path(tmp) / f"client-{index}"
+                config = EngineConfig(
+                    data_dir=client_dir,
+                    user="demo",
+                    role=Role.MANAGER,
+                    server_url=server.url,
+                    token=token,
+                )
+                app = FrontdeskApp(config, bell=False)
+                async with app.run_test(size=SIZE) as pilot:
+                    await until(pilot, lambda: _status(pilot) == "online")
+                    await SCENES[name](pilot, server)
+                    await pilot.pause(0.3)
+                    path = Path(app.save_screenshot(filename=f"{name}.svg", path=str(out_dir)))
+                    written.append(path)
+        finally:
+            await server.close()
+    return written
+
+
+def main(argv: list[str]) -> int:
+    out_dir = Path(argv[0]) if argv else Path("screenshots")
+    names = argv[1:] or list(SCENES)
+    unknown = [n for n in names if n not in SCENES]
+    if unknown:
+        print(f"screenshots: unknown scene {unknown[0]!r}; known: {', '.join(SCENES)}")
+        return 2
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(capture(out_dir, names)):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
