@@ -12,6 +12,8 @@ import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import compress, repeat
+from operator import contains, itemgetter
 from typing import Any
 
 from protocol.models import PRIORITY_RANK, Priority, Request, Status, utcnow
@@ -135,9 +137,14 @@ class QueueModel:
         self.pinned: set[str] = set()
         """Ids shown even when the filter no longer matches: the row an action just touched."""
         self._search: dict[str, str] = {}
+        self._in_view: set[str] | None = None
+        """Ids the quick view admits (None: the view admits everything)."""
         self._key: dict[str, tuple] = {}
         self._sorted: list[tuple] = []
+        self._sorted_text: list[str] = []
+        """Search text of each key in ``_sorted`` (parallel lists: filtering stays in C)."""
         self._visible: list[tuple] = []
+        self._visible_text: list[str] = []
         self._now = self.clock()
 
     # -- reading -----------------------------------------------------------------------------
@@ -169,6 +176,7 @@ class QueueModel:
         """Load a full set of requests (first paint, or after a big catch-up)."""
         self.requests = {r.id: r for r in requests}
         self._search = {rid: search_text(r) for rid, r in self.requests.items()}
+        self._compute_view()
         self._rebuild_keys()
 
     def upsert(self, changed: Iterable[Request], removed: Iterable[str] = ()) -> None:
@@ -177,24 +185,29 @@ class QueueModel:
             self._drop(rid)
             self.requests.pop(rid, None)
             self._search.pop(rid, None)
+            if self._in_view is not None:
+                self._in_view.discard(rid)
         for request in changed:
-            self._drop(request.id)
-            self.requests[request.id] = request
-            self._search[request.id] = search_text(request)
-            key = self._make_key(request)
-            self._key[request.id] = key
-            bisect.insort(self._sorted, key)
-            if self._matches(request.id):
-                bisect.insort(self._visible, key)
+            rid = request.id
+            self._drop(rid)
+            self.requests[rid] = request
+            text = self._search[rid] = search_text(request)
+            if self._in_view is not None:
+                if self.view.predicate(request, self._now, self.user):
+                    self._in_view.add(rid)
+                else:
+                    self._in_view.discard(rid)
+            key = self._key[rid] = self._make_key(request)
+            _insert(self._sorted, self._sorted_text, key, text)
+            if self._matches(rid):
+                _insert(self._visible, self._visible_text, key, text)
 
     def _drop(self, request_id: str) -> None:
         key = self._key.pop(request_id, None)
         if key is None:
             return
-        for keys in (self._sorted, self._visible):
-            i = bisect.bisect_left(keys, key)
-            if i < len(keys) and keys[i] == key:
-                del keys[i]
+        _remove(self._sorted, self._sorted_text, key)
+        _remove(self._visible, self._visible_text, key)
 
     # -- changing the view -------------------------------------------------------------------
 
@@ -203,15 +216,16 @@ class QueueModel:
         old, self.query = self.query, query.casefold()
         self.pinned.clear()
         if old and self.query.startswith(old):
-            q = self.query
-            search = self._search
-            self._visible = [k for k in self._visible if q in search[k[-1]]]
+            self._visible, self._visible_text = _containing(
+                self._visible, self._visible_text, self.query
+            )
         else:
             self._refilter()
 
     def set_view(self, name: str) -> None:
         self.view = QUICK_VIEWS[name]
         self.pinned.clear()
+        self._compute_view()
         self._refilter()
 
     def set_sort(self, column: str, descending: bool | None = None) -> None:
@@ -228,6 +242,7 @@ class QueueModel:
         if not self.view.time_dependent:
             return False
         before = self._visible
+        self._compute_view()
         self._refilter()
         return before != self._visible
 
@@ -239,18 +254,54 @@ class QueueModel:
     def _rebuild_keys(self) -> None:
         self._key = {rid: self._make_key(r) for rid, r in self.requests.items()}
         self._sorted = sorted(self._key.values())
+        search = self._search
+        self._sorted_text = [search[k[-1]] for k in self._sorted]
         self._refilter()
+
+    def _compute_view(self) -> None:
+        self._now = self.clock()
+        if self.view.name == "all":
+            self._in_view = None
+            return
+        now, user, predicate = self._now, self.user, self.view.predicate
+        self._in_view = {rid for rid, r in self.requests.items() if predicate(r, now, user)}
 
     def _matches(self, request_id: str) -> bool:
         if request_id in self.pinned:
             return True
         if self.query and self.query not in self._search[request_id]:
             return False
-        return self.view.predicate(self.requests[request_id], self._now, self.user)
+        return self._in_view is None or request_id in self._in_view
 
     def _refilter(self) -> None:
-        self._now = self.clock()
-        if not self.query and self.view.name == "all":
-            self._visible = list(self._sorted)
-            return
-        self._visible = [k for k in self._sorted if self._matches(k[-1])]
+        """Recompute the visible keys in C-speed passes (compress/map), no Python per row."""
+        keys, texts = self._sorted, self._sorted_text
+        if self.query:
+            keys, texts = _containing(keys, texts, self.query)
+        if self._in_view is not None:
+            mask = list(map(self._in_view.__contains__, map(itemgetter(-1), keys)))
+            keys, texts = list(compress(keys, mask)), list(compress(texts, mask))
+        self._visible, self._visible_text = list(keys), list(texts)
+        for rid in self.pinned:
+            key = self._key.get(rid)
+            if key is not None and self.position(rid) is None:
+                _insert(self._visible, self._visible_text, key, self._search[rid])
+
+
+def _containing(keys: list[tuple], texts: list[str], query: str) -> tuple[list, list]:
+    """The keys (and texts) whose search text contains ``query``."""
+    mask = list(map(contains, texts, repeat(query)))
+    return list(compress(keys, mask)), list(compress(texts, mask))
+
+
+def _insert(keys: list[tuple], texts: list[str], key: tuple, text: str) -> None:
+    i = bisect.bisect_left(keys, key)
+    keys.insert(i, key)
+    texts.insert(i, text)
+
+
+def _remove(keys: list[tuple], texts: list[str], key: tuple) -> None:
+    i = bisect.bisect_left(keys, key)
+    if i < len(keys) and keys[i] == key:
+        del keys[i]
+        del texts[i]

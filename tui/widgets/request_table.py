@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -24,7 +23,7 @@ from textual.strip import Strip
 
 from protocol.models import Priority, Request
 from tui.queue_model import QueueModel
-from tui.text import fit, literal, literal_cell
+from tui.text import literal_cell
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
 
 
@@ -148,6 +147,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.cursor_id: str | None = None
         self.marked: set[str] = set()
         self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._styles: dict[str, Style] = {}
         self._now = self.model.clock()
 
     # -- data --------------------------------------------------------------------------------
@@ -252,6 +252,7 @@ class RequestTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._lines.clear()
+        self._styles.clear()
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -287,7 +288,9 @@ class RequestTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self._width
-        base = self.rich_style
+        base = self._styles.get("")
+        if base is None:
+            base = self._styles[""] = self.rich_style
         if y == 0:
             return self._header(width, base)
         index = int(self.scroll_y) + y - 1
@@ -313,18 +316,22 @@ class RequestTable(ScrollView, can_focus=True):
         return line
 
     def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(f"request-table--{name}", partial=True)
+        """A component style, looked up once per theme or CSS change (lines are hot)."""
+        style = self._styles.get(name)
+        if style is None:
+            style = self.get_component_rich_style(f"request-table--{name}", partial=True)
+            self._styles[name] = style
+        return style
 
     def _header(self, width: int, base: Style) -> Strip:
         style = base + self.get_component_rich_style("request-table--header")
-        text = Text(" " * MARKER_WIDTH, end="")
+        segments = [Segment(" " * MARKER_WIDTH, style)]
         for column, cell_width in layout(width):
             title = column.title
             if column.key == self.model.sort_column:
                 title += " ▼" if self.model.descending else " ▲"
-            text.append_text(fit(Text(title), cell_width))
-            text.append(" ")
-        return self._strip(text, width, style)
+            segments.extend(self._cell(title, cell_width, style, style))
+        return Strip(segments).adjust_cell_length(width, style)
 
     def _row(
         self,
@@ -339,52 +346,53 @@ class RequestTable(ScrollView, can_focus=True):
         pending: bool,
         conflict: bool,
     ) -> Strip:
-        text = Text(end="")
-        text.append("✓" if marked else " ", self._style("marked") if marked else "")
+        line = base
+        if marked:
+            line = line + self._style("marked")
+        if is_cursor:
+            line = line + self._style("cursor" if focused else "cursor-blurred")
+        segments = [Segment("✓" if marked else " ", line)]
         if conflict:
-            text.append("≠", self._style("conflict"))
+            segments.append(Segment("≠", line + self._style("conflict")))
         elif pending:
-            text.append("⟳", self._style("pending"))
+            segments.append(Segment("⟳", line + self._style("pending")))
         else:
-            text.append(" ")
-        cells = {
-            "number": Text(
-                number_cell(request), self._style("pending") if request.number is None else ""
+            segments.append(Segment(" ", line))
+        status = request.status.value
+        cells: dict[str, tuple[str, Style | None]] = {
+            "number": (
+                number_cell(request),
+                self._style("pending") if request.number is None else None,
             ),
-            "room": literal(request.room),
-            "category": Text(category_label(request.category.value)),
-            "priority": Text(request.priority.value, self._priority_style(request.priority)),
-            "status": Text(
-                STATUS_LABEL[request.status], self._style(f"status-{request.status.value}")
-            ),
-            "assignee": literal(request.assignee or "—")
-            if request.assignee
-            else Text("—", self._style("dim")),
-            "sla": Text(sla_text, self._style(f"sla-{sla_state}") if sla_state != "ok" else ""),
+            "room": (request.room, None),
+            "category": (category_label(request.category.value), None),
+            "priority": (request.priority.value, self._priority_style(request.priority)),
+            "status": (STATUS_LABEL[request.status], self._style(f"status-{status}")),
+            "assignee": (request.assignee, None) if request.assignee else ("—", self._style("dim")),
+            "sla": (sla_text, self._style(f"sla-{sla_state}") if sla_state != "ok" else None),
+            "description": (request.description, None),
         }
         for column, cell_width in layout(width):
-            if column.key == "description":
-                text.append_text(literal_cell(request.description, cell_width))
-            else:
-                text.append_text(fit(cells[column.key], cell_width))
-            text.append(" ")
-        style = base
-        if marked:
-            style = style + self._style("marked")
-        if is_cursor:
-            cursor = "request-table--cursor" if focused else "request-table--cursor-blurred"
-            style = style + self.get_component_rich_style(cursor)
-        return self._strip(text, width, style)
+            value, style = cells[column.key]
+            segments.extend(self._cell(value, cell_width, line + style if style else line, line))
+        return Strip(segments).adjust_cell_length(width, line)
 
-    def _priority_style(self, priority: Priority) -> Style | str:
+    def _cell(self, value: str, width: int, style: Style, line: Style) -> list[Segment]:
+        """One cell and its separator: user text shown literally, exactly ``width`` cells."""
+        if value.isascii() and value.isprintable():  # the common case, without Rich Text
+            if len(value) > width:
+                value = value[: width - 1] + "…"
+            return [Segment(value.ljust(width) + " ", style)]
+        text = literal_cell(value, width)
+        segments = [
+            Segment(seg.text, style + seg.style if seg.style else style)
+            for seg in text.render(self.app.console)
+            if seg.text
+        ]
+        segments.append(Segment(" ", line))
+        return segments
+
+    def _priority_style(self, priority: Priority) -> Style | None:
         if priority in (Priority.URGENT, Priority.HIGH, Priority.LOW):
             return self._style(f"priority-{priority.value}")
-        return ""
-
-    def _strip(self, text: Text, width: int, style: Style) -> Strip:
-        segments = [
-            Segment(s.text, style + s.style if s.style else style)
-            for s in text.render(self.app.console)
-            if s.text
-        ]
-        return Strip(segments).adjust_cell_length(width, style)
+        return None
