@@ -171,6 +171,8 @@ class FrontdeskApp(App[int]):
             ("Sort: reverse", "Reverse the sort order", "sort_reverse"),
             ("Acknowledge alert", "Mark the oldest alert as seen", "acknowledge_alert"),
             ("Acknowledge all alerts", "Mark every alert as seen", "app.acknowledge_all_alerts"),
+            ("Conflicts", "Parked conflicts: keep mine or theirs", "conflicts"),
+            ("Performance", "Server and sync figures", "performance"),
             ("Sync now", "Try to reach the server now", "app.sync_now"),
         )
         for title, help_text, action in actions:

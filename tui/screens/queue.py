@@ -16,9 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from offline.errors import Rejected
-from offline.events import StatusChanged, ViewChanged
+from offline.events import ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
-from tui.messages import EngineStatusChanged, RowsChanged, bridge
+from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
 from tui.screens.request_form import RequestForm
 from tui.text import literal, plain
@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 
 FULL_RELOAD_ABOVE = 2000
 """A burst touching more ids than this reloads the whole model (a long catch-up)."""
+
+SCREENS: dict[str, str] = {
+    "conflicts": "conflicts",
+    "performance": "performance",
+    "help": "app.help",
+}
+"""Screens ``:`` jumps to, besides the quick views: name → action."""
 
 SORTABLE = [c.key for c in COLUMNS if c.key in SORT_KEYS] + ["created"]
 
@@ -56,6 +63,8 @@ class QueueScreen(Screen):
             "exclamation_mark", "acknowledge_alert", "Ack alert", show=False, id="queue.ack_alert"
         ),
         Binding("escape", "back", "Back", show=False, id="queue.back"),
+        Binding("C", "conflicts", "Conflicts", show=False, id="queue.conflicts"),
+        Binding("P", "performance", "Performance", show=False, id="queue.performance"),
         Binding("1", "view('all')", "All", show=False, id="view.all"),
         Binding("2", "view('mine')", "Mine", show=False, id="view.mine"),
         Binding("3", "view('open')", "Open", show=False, id="view.open"),
@@ -70,13 +79,20 @@ class QueueScreen(Screen):
         self.model = QueueModel(engine.config.user, clock=engine.server_now)
         self._mode = "filter"
         self._unsubscribe = lambda: None
+        self._conflicted: set[str] = set()
+        """Requests with a parked conflict (marked ≠ in the table)."""
 
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header(icon="⌂")
         yield Static("", id="alert-banner")
-        yield RequestTable(self.model, is_pending=self.engine.is_pending, id="requests")
+        yield RequestTable(
+            self.model,
+            is_pending=self.engine.is_pending,
+            has_conflict=self._conflicted.__contains__,
+            id="requests",
+        )
         yield Input(id="filter", placeholder="filter: room, description, guest, assignee")
         yield StatusBar(
             self.engine.config.user, str(self.engine.config.role.value), id="status-bar"
@@ -93,7 +109,9 @@ class QueueScreen(Screen):
 
     def on_mount(self) -> None:
         self.model.replace_all(self.engine.requests())
-        self._unsubscribe = bridge(self.engine, self, kinds=(ViewChanged, StatusChanged))
+        kinds = (ViewChanged, StatusChanged, ConflictParked)
+        self._unsubscribe = bridge(self.engine, self, kinds=kinds)
+        self._refresh_conflicts()
         self.status_bar.show(self.engine.status)
         self.table.reload()
         self.table.focus()
@@ -159,7 +177,27 @@ class QueueScreen(Screen):
     @on(EngineStatusChanged)
     def _status_changed(self, message: EngineStatusChanged) -> None:
         self.status_bar.show(message.status)
+        if message.status.conflicts != len(self._conflicted):
+            self._refresh_conflicts()
         self.table.refresh_rows()
+
+    @on(ConflictArrived)
+    def _conflict(self, message: ConflictArrived) -> None:
+        self._refresh_conflicts()
+        self.table.refresh_rows()
+        request = self.engine.get(message.event.request_id)
+        where = f"room {request.room}" if request else "a request"
+        self.notify(
+            plain(f"Your edit of {where} clashed with someone else's: press C to choose."),
+            title="Conflict parked",
+            severity="warning",
+            markup=False,
+            timeout=8,
+        )
+
+    def _refresh_conflicts(self) -> None:
+        self._conflicted.clear()
+        self._conflicted.update(c.request_id for c in self.engine.conflicts())
 
     def _tick_views(self) -> None:
         if self.model.tick():
@@ -237,7 +275,7 @@ class QueueScreen(Screen):
         self._open_input("filter", self.model.query, "filter: room, description, guest, assignee")
 
     def action_jump(self) -> None:
-        names = ", ".join(QUICK_VIEWS)
+        names = ", ".join((*QUICK_VIEWS, *SCREENS))
         self._open_input("jump", "", f"view: {names}")
 
     def _open_input(self, mode: str, value: str, placeholder: str) -> None:
@@ -260,8 +298,10 @@ class QueueScreen(Screen):
     def _filter_done(self, event: Input.Submitted) -> None:
         if self._mode == "jump":
             name = event.value.strip().lower().replace(" ", "_")
-            matches = [v for v in QUICK_VIEWS if v.startswith(name)] if name else []
-            if matches:
+            matches = [v for v in (*QUICK_VIEWS, *SCREENS) if v.startswith(name)] if name else []
+            if matches and matches[0] in SCREENS:
+                self.call_later(self.run_action, SCREENS[matches[0]])
+            elif matches:
                 self.action_view(matches[0])
             else:
                 self.notify(f"No view named {plain(event.value)!r}", markup=False)
@@ -307,6 +347,16 @@ class QueueScreen(Screen):
         self.model.set_sort(column)
         self.table.reload()
         self.notify(f"Sorted by {column}", timeout=1.5)
+
+    def action_conflicts(self) -> None:
+        from tui.screens.conflicts import ConflictsScreen
+
+        self.app.push_screen(ConflictsScreen(self.engine))
+
+    def action_performance(self) -> None:
+        from tui.screens.performance import PerformanceScreen
+
+        self.app.push_screen(PerformanceScreen(self.engine))
 
     def action_acknowledge_alert(self) -> None:
         self.app.acknowledge_alert()  # type: ignore[attr-defined]
