@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,7 @@ from offline.events import (
     StatusChanged,
     ViewChanged,
 )
+from offline.index import ViewIndex
 from offline.outbox import Outbox, PendingMutation
 from offline.replica import Batch, Replica
 from offline.view import OptimisticView
@@ -127,6 +128,7 @@ class Engine:
         )
         self._refresh_status(emit=False)
         self._sync: Any = None
+        self._index: ViewIndex | None = None
         self._token = config.token
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -212,6 +214,37 @@ class Engine:
 
     def pending_mutations(self) -> list[PendingMutation]:
         return self._outbox.entries()
+
+    def query(
+        self,
+        filter_text: str = "",
+        statuses: Collection[str] | None = None,
+        priorities: Collection[str] | None = None,
+        sort_key: str = "number",
+        descending: bool = False,
+        *,
+        categories: Collection[str] | None = None,
+        assignee: str | None = None,
+        room: str | None = None,
+    ) -> list[str]:
+        """Ids of the view's rows matching the filters, sorted (see ``offline.index``).
+
+        Free text matches every word anywhere in number, room, category, priority, status,
+        description, guest name, assignee and creator, ignoring case. ``assignee=""`` means
+        unassigned. Sort keys: ``offline.index.SORT_KEYS``.
+        """
+        if self._index is None:
+            self._index = ViewIndex(self._view.rows)
+        return self._index.query(
+            filter_text,
+            statuses,
+            priorities,
+            sort_key,
+            descending,
+            categories=categories,
+            assignee=assignee,
+            room=room,
+        )
 
     @property
     def status(self) -> EngineStatus:
@@ -316,7 +349,7 @@ class Engine:
             await self._replica.add_mutation(mutation, with_batch)
             self._outbox.add(mutation)
             changed = self._view.rebuild(ids)
-        self._emit(ViewChanged(frozenset(changed | set(ids))))
+        self._view_changed(changed | set(ids))
         self._refresh_status()
         if self._sync is not None:
             self._sync.wake_push()
@@ -361,7 +394,7 @@ class Engine:
                 self._last_seq = 0
                 self._view.confirmed.clear()
                 changed = self._view.rebuild(list(self._view.rows))
-                self._emit(ViewChanged(frozenset(changed)))
+                self._view_changed(changed)
                 fresh = False
             await self._replica.apply(batch)
         self._set_status(catching_up=fresh, catchup_done=0)
@@ -468,7 +501,7 @@ class Engine:
         await self._queue_write(batch)
         changed = self._view.rebuild(touched) if touched else set()
         if changed:
-            self._emit(ViewChanged(frozenset(changed)))
+            self._view_changed(changed)
         for event in events:
             self._emit(event)
         more: dict[str, Any] = {}
@@ -625,6 +658,12 @@ class Engine:
             self._set_status(**changes)
         else:
             self._status = dataclasses.replace(self._status, **changes)
+
+    def _view_changed(self, ids: set[str]) -> None:
+        """Keep the query index current, then tell listeners (one event per burst)."""
+        if self._index is not None:
+            self._index.update(ids)
+        self._emit(ViewChanged(frozenset(ids)))
 
     def _emit(self, event: EngineEvent) -> None:
         for listener in list(self._listeners):
