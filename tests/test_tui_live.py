@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from conftest import USERS
@@ -10,9 +11,11 @@ from test_tui_queue import SIZE, log_request, ready, status_text, table_text
 
 from backend.app import FrontdeskServer
 from offline.engine import Engine, EngineConfig
+from offline.session import load_session
 from protocol.models import Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.queue import QueueScreen
+from tui.screens.sign_in import SignInScreen
 
 
 async def config_for(
@@ -117,3 +120,27 @@ async def test_an_urgent_request_from_another_terminal_raises_an_alert_until_ack
             assert not banner.display and "alerts" not in status_text(app)
     finally:
         await bob.close()
+
+
+async def test_a_refused_token_asks_for_the_password_and_pending_edits_then_arrive(
+    server, tmp_path
+):
+    config = await config_for(server, tmp_path, "ann")
+    app = FrontdeskApp(replace(config, token="expired-or-revoked"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(lambda: isinstance(app.screen, SignInScreen), message="no sign-in asked")
+        await pilot.press("escape")  # keep working offline first
+        await ready(app, pilot)
+        assert "offline" in status_text(app)
+        await log_request(pilot, "1204", "towels")
+        await wait_for(lambda: "1 pending" in status_text(app))
+        await app.run_action("app.sign_in")
+        await wait_for(lambda: isinstance(app.screen, SignInScreen))
+        await pilot.press(*"wrong", "enter")
+        error = app.screen.query_one("#sign-in-error")
+        await wait_for(lambda: "wrong user name or password" in str(error.render()))
+        await pilot.press(*"ann-pass", "enter")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+        await wait_for(lambda: "online" in status_text(app), message=status_text(app))
+        await wait_for(lambda: "0 pending" in status_text(app), message=status_text(app))
+        assert load_session(config.data_dir) is not None

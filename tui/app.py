@@ -20,11 +20,13 @@ from textual.screen import Screen
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
-from offline.events import AlertReceived, MutationRejected
-from tui.messages import AlertArrived, EditRejected, bridge
+from offline.events import AlertReceived, MutationRejected, StatusChanged
+from offline.session import clear_session
+from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
 from tui.screens.queue import QueueScreen
+from tui.screens.sign_in import SignInScreen, needs_sign_in
 from tui.text import plain
 
 SETTINGS_FILE = "tui.json"
@@ -60,6 +62,9 @@ class FrontdeskApp(App[int]):
         self.unacknowledged_alerts: list[AlertReceived] = []
         self._keymap = keymap or {}
         self._unsubscribe = lambda: None
+        self._asking_sign_in = False
+        self._sign_in_declined = False
+        """Esc on the sign-in dialog: work offline without being asked again until online."""
         self._settings_path = Path(engine_config.data_dir) / SETTINGS_FILE
 
     # -- life cycle --------------------------------------------------------------------------
@@ -73,7 +78,8 @@ class FrontdeskApp(App[int]):
         except OfflineError as exc:
             self.exit(1, message=str(exc))
             return
-        self._unsubscribe = bridge(self.engine, self, kinds=(MutationRejected, AlertReceived))
+        kinds = (MutationRejected, AlertReceived, StatusChanged)
+        self._unsubscribe = bridge(self.engine, self, kinds=kinds)
         await self.engine.start()
         await self.push_screen(QueueScreen(self.engine))
 
@@ -103,6 +109,37 @@ class FrontdeskApp(App[int]):
             markup=False,
             timeout=10,
         )
+
+    @on(EngineStatusChanged)
+    def _engine_status(self, message: EngineStatusChanged) -> None:
+        """A refused token: ask for the password once; Esc keeps working offline, unasked."""
+        status = message.status
+        if status.connection == "online":
+            self._sign_in_declined = False
+        if self.engine is None or not needs_sign_in(status) or self._sign_in_declined:
+            return
+        self._ask_sign_in(status.reason or "")
+
+    async def action_sign_in(self) -> None:
+        """Sign in again now (palette), e.g. after choosing to work offline."""
+        if self.engine is not None and self.engine.config.server_url:
+            self._ask_sign_in("")
+
+    def _ask_sign_in(self, reason: str) -> None:
+        if self._asking_sign_in or self.engine is None:
+            return
+        self._asking_sign_in = True
+
+        def done(signed_in: bool | None) -> None:
+            self._asking_sign_in = False
+            self._sign_in_declined = not signed_in
+
+        self.push_screen(SignInScreen(self.engine, reason), done)
+
+    async def action_sign_out(self) -> None:
+        """Forget the saved token and quit; pending edits stay in the outbox for next time."""
+        clear_session(self.engine_config.data_dir)
+        await self.action_quit()
 
     @on(AlertArrived)
     def _alert(self, message: AlertArrived) -> None:
@@ -174,6 +211,8 @@ class FrontdeskApp(App[int]):
             ("Conflicts", "Parked conflicts: keep mine or theirs", "conflicts"),
             ("Performance", "Server and sync figures", "performance"),
             ("Sync now", "Try to reach the server now", "app.sync_now"),
+            ("Sign in again", "Get a new token (pending edits wait)", "app.sign_in"),
+            ("Sign out", "Forget the saved token and quit (edits stay pending)", "app.sign_out"),
         )
         for title, help_text, action in actions:
             yield SystemCommand(title, help_text, self._run(queue, action))
