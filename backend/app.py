@@ -31,7 +31,7 @@ class FrontdeskServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.hub = Hub(config.send_buffer_max)
+        self.hub = Hub(config.send_buffer_max, config.close_timeout)
         self.http = HttpRoutes(self)
         Api(self).register()
         self.store: Store = None  # type: ignore[assignment]
@@ -82,7 +82,7 @@ class FrontdeskServer:
                 max_size=MAX_CLIENT_FRAME,
                 ping_interval=self.config.ping_interval,
                 ping_timeout=self.config.ping_timeout,
-                close_timeout=2,
+                close_timeout=self.config.close_timeout,
                 server_header="frontdesk",
                 ssl=self._tls_context(),
             )

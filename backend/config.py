@@ -46,10 +46,12 @@ class ServerConfig(BaseSettings):
     """Unprocessed mutations one connection may have queued before the server stops reading."""
     send_buffer_max: int = 4 * 1024 * 1024
     """Bytes waiting to be written to one client before it is closed with 1013 as too slow."""
-    ping_interval: float = 4.0
+    ping_interval: float = 3.0
     """Seconds between keepalive pings; with ``ping_timeout`` a dead client goes within 10 s."""
-    ping_timeout: float = 5.0
+    ping_timeout: float = 4.0
     """Seconds to wait for a pong before the connection is considered dead."""
+    close_timeout: float = 2.0
+    """Seconds a closing handshake may take before the connection is dropped."""
     max_connections_per_user: int = 8
     """Open connections one user may hold; a new one beyond it closes the oldest (4429)."""
     chatter_rate: float = 10.0

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from websockets.asyncio.server import broadcast
+from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
 from protocol.frames import CloseCode
@@ -28,8 +28,9 @@ log = logging.getLogger("frontdesk.hub")
 class Hub:
     """Sessions by state, and the channel indexes used to pick the recipients of a change."""
 
-    def __init__(self, send_buffer_max: int) -> None:
+    def __init__(self, send_buffer_max: int, close_timeout: float = 3.0) -> None:
         self.send_buffer_max = send_buffer_max
+        self.close_timeout = close_timeout
         self.sessions: set[Session] = set()
         """Every authenticated connection (presence, per-user limits, token checks)."""
         self.catching_up: set[Session] = set()
@@ -98,7 +99,9 @@ class Hub:
             return
         session.closing = True
         log.info("closing connection user=%s code=%s reason=%s", session.user, code, reason)
-        task = asyncio.get_running_loop().create_task(session.ws.close(code, reason))
+        task = asyncio.get_running_loop().create_task(
+            _close(session.ws, code, reason, self.close_timeout)
+        )
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
@@ -120,6 +123,15 @@ class Hub:
     def send_all(self, text: str) -> None:
         """Send a frame to every session past ``hello`` (presence)."""
         self.send([s for s in self.sessions if s.client_id is not None], text)
+
+
+async def _close(ws: ServerConnection, code: int, reason: str, wait: float) -> None:
+    """Close politely; a peer that does not read (so even the close frame is stuck) is dropped."""
+    try:
+        await asyncio.wait_for(ws.close(code, reason), wait)
+    except Exception:
+        if ws.transport is not None:
+            ws.transport.abort()
 
 
 def is_urgent(row: Request | None) -> bool:
