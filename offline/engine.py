@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 LOCK_FILE = "replica.lock"
 TRANSIENT_ERRORS = frozenset({"unavailable", "internal", "rate_limited"})
 """``error`` codes answering a ``mutate`` that mean "try again later", not "no"."""
+MAX_ATTEMPTS = 5
+"""A mutation the server fails on this many times is dropped with a notice (a poison edit)."""
 
 
 @dataclass(frozen=True)
@@ -484,9 +486,13 @@ class Engine:
                 else:
                     events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
             elif isinstance(frame, Error):
-                if frame.code in TRANSIENT_ERRORS:
+                failing = self._outbox.get(frame.n) if frame.n is not None else None
+                if frame.code in TRANSIENT_ERRORS and (
+                    failing is None or failing.attempts < MAX_ATTEMPTS
+                ):
                     outcome.retry_later = f"server said {frame.code}: {frame.message}"
                 elif frame.n is not None:
+                    # Refused outright, or failing again and again: it must not block the rest.
                     mutation = self._answered(frame.n, batch, touched, outcome)
                     if mutation is not None:
                         events.append(_rejected(mutation, frame.code, frame.message, {}))
