@@ -14,6 +14,7 @@ from test_tui_queue import (
 )
 
 from protocol.models import Role, Status
+from tui.screens.assign_form import AssignForm
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.note_form import NoteForm
@@ -138,3 +139,21 @@ async def test_a_terminal_restarted_without_a_server_still_shows_its_pending_edi
         assert "⟳" in row
         assert again.engine is not None
         assert again.engine.requests()[0].status == Status.PENDING
+
+
+async def test_shift_a_assigns_to_a_typed_name_and_refuses_an_invalid_one(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        (request,) = await seed(app, ("1204", "towels"))
+        await wait_for(lambda: len(rows(app)) == 1)
+        await pilot.press("A")
+        await wait_for(lambda: isinstance(app.screen, AssignForm))
+        await pilot.press(*"no spaces!", "enter")
+        await pilot.pause()
+        error = str(app.screen.query_one("#assign-error").render())
+        assert "assignee must be" in error
+        await pilot.press(*["backspace"] * 10, *"bob", "enter")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+        assert app.engine is not None and app.engine.get(request.id).assignee == "bob"
+        await wait_for(lambda: " bob " in rows(app)[0])

@@ -203,6 +203,7 @@ class FrontdeskApp(App[int]):
             ("Cancel request", "Cancel the selected request(s)", "set_status('cancelled')"),
             ("Edit", "Edit the selected request", "edit"),
             ("Take", "Assign the selected request to me", "assign_me"),
+            ("Assign", "Assign the selected request to someone", "assign"),
             ("Filter", "Filter by room, description, guest, assignee", "filter"),
             ("Sort: next column", "Sort the queue by the next column", "sort_next"),
             ("Sort: reverse", "Reverse the sort order", "sort_reverse"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.table import Table
@@ -11,6 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
@@ -20,19 +22,51 @@ from protocol.models import Request
 from tui.messages import EngineStatusChanged, RowsChanged, bridge
 from tui.screens.note_form import NoteForm
 from tui.screens.request_form import RequestForm
+from tui.server_api import ServerApiError, fetch_history
 from tui.text import literal, plain
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from offline.engine import Engine
 
 
 def when(value: datetime | None) -> str:
     """A time in the terminal's local zone, to the minute."""
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def history_table(entries: list[dict[str, Any]]) -> Table:
+    """The server's audit trail of one request: when, who, which mutation, the status after."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_column(style="dim")
+    for entry in entries:
+        at = entry.get("at")
+        try:
+            when_text = when(datetime.fromisoformat(str(at).replace("Z", "+00:00")))
+        except ValueError:
+            when_text = str(at)
+        by = entry.get("by") or {}
+        row = entry.get("request") or {}
+        table.add_row(
+            when_text,
+            literal(str(by.get("user", "?"))),
+            Text(str(entry.get("mutation", "")).replace("_", " ")),
+            Text(f"→ {row.get('status', '?')} · v{row.get('version', '?')}"),
+        )
+    return table
+
+
+class HistoryArrived(Message, bubble=False):
+    """The server's history of the request (or why it could not be fetched)."""
+
+    def __init__(self, entries: list[dict[str, Any]] | None, error: str | None) -> None:
+        super().__init__()
+        self.entries = entries
+        self.error = error
 
 
 def describe(request: Request, now: datetime, pending: bool) -> Group:
@@ -81,7 +115,8 @@ class DetailScreen(Screen):
         Binding("s", "set_status('in_progress')", "Start", id="detail.start"),
         Binding("c", "set_status('completed')", "Complete", id="detail.complete"),
         Binding("x", "set_status('cancelled')", "Cancel req", id="detail.cancel"),
-        Binding("m", "assign_me", "Take", id="detail.assign_me"),
+        Binding("m", "assign_me", "Take", show=False, id="detail.assign_me"),
+        Binding("A", "assign", "Assign", id="detail.assign"),
     ]
 
     def __init__(self, engine: Engine, request_id: str) -> None:
@@ -94,6 +129,8 @@ class DetailScreen(Screen):
         yield Header(icon="⌂")
         with VerticalScroll(id="detail-body"):
             yield Static(id="detail")
+            yield Static(Text("\nHistory", style="bold"), id="history-title")
+            yield Static(Text("loading…", style="dim"), id="history")
         yield StatusBar(self.engine.config.user, str(self.engine.config.role.value))
         yield Footer()
 
@@ -102,6 +139,32 @@ class DetailScreen(Screen):
         self.query_one(StatusBar).show(self.engine.status)
         self._redraw()
         self.set_interval(1.0, self._redraw)
+        self._load_history()
+
+    def _load_history(self) -> None:
+        url = self.engine.config.server_url
+        if url is None:
+            self.post_message(HistoryArrived(None, "offline only: no server history"))
+            return
+        self.run_worker(self._fetch_history(url), group="history", exclusive=True)
+
+    async def _fetch_history(self, server_url: str) -> None:
+        try:
+            entries = await fetch_history(server_url, self.engine.token, self.request_id)
+        except ServerApiError as error:
+            self.post_message(HistoryArrived(None, str(error)))
+            return
+        self.post_message(HistoryArrived(entries, None))
+
+    @on(HistoryArrived)
+    def _history(self, message: HistoryArrived) -> None:
+        shown = self.query_one("#history", Static)
+        if message.entries is None:
+            shown.update(literal(message.error or "", style="dim"))
+        elif not message.entries:
+            shown.update(Text("not on the server yet (pending sync)", style="dim"))
+        else:
+            shown.update(history_table(message.entries))
 
     def on_unmount(self) -> None:
         self._unsubscribe()
@@ -125,6 +188,7 @@ class DetailScreen(Screen):
     def _rows_changed(self, message: RowsChanged) -> None:
         if self.request_id in message.ids:
             self._redraw()
+            self._load_history()
 
     @on(EngineStatusChanged)
     def _status_changed(self, message: EngineStatusChanged) -> None:
@@ -150,6 +214,21 @@ class DetailScreen(Screen):
             await self.engine.set_status(self.request_id, status)
         except Rejected as refused:
             self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+
+    def action_assign(self) -> None:
+        """Assign to anyone: a name field over the names this terminal has seen."""
+        from tui.screens.assign_form import AssignForm, suggestions
+
+        request = self.request
+        if request is None:
+            return
+        engine = self.engine
+
+        async def assign(name: str | None) -> Request:
+            return await engine.assign(request.id, name)
+
+        names = suggestions(engine.config.user, engine.requests())
+        self.app.push_screen(AssignForm(assign, names, request.assignee))
 
     async def action_assign_me(self) -> None:
         try:

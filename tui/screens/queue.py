@@ -55,6 +55,7 @@ class QueueScreen(Screen):
         Binding("x", "set_status('cancelled')", "Cancel req", id="queue.cancel"),
         Binding("e", "edit", "Edit", show=False, id="queue.edit"),
         Binding("m", "assign_me", "Take", show=False, id="queue.assign_me"),
+        Binding("A", "assign", "Assign", show=False, id="queue.assign"),
         Binding("slash", "filter", "Filter", id="queue.filter"),
         Binding("colon", "jump", "View", show=False, id="queue.jump"),
         Binding("o", "sort_next", "Sort", show=False, id="queue.sort"),
@@ -260,6 +261,21 @@ class QueueScreen(Screen):
             return
         if marked:
             self.table.clear_marks()
+
+    def action_assign(self) -> None:
+        """Assign to anyone: a name field over the names this terminal has seen."""
+        from tui.screens.assign_form import AssignForm, suggestions
+
+        request = self.table.cursor_request
+        if request is None:
+            return
+        engine = self.engine
+
+        async def assign(name: str | None) -> Request:
+            return await engine.assign(request.id, name)
+
+        names = suggestions(engine.config.user, engine.requests())
+        self.app.push_screen(AssignForm(assign, names, request.assignee))
 
     async def action_assign_me(self) -> None:
         rid = self.table.cursor_id

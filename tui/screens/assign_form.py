@@ -1,0 +1,105 @@
+"""Assign a request: type a name or pick one; you first, then the people seen most often.
+
+The server has no staff directory for clients yet (presence would list who is online), so the
+suggestions are the names this replica has seen as assignees and creators. The rule book checks
+the name (``protocol.text.check_user_name``); its reason shows under the field.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from offline.errors import Rejected
+from protocol.models import Request
+from tui.text import literal
+
+
+def suggestions(me: str, requests: Iterable[Request]) -> list[str]:
+    """Me first, then everyone seen as assignee or creator, most frequent first."""
+    seen: Counter[str] = Counter()
+    for r in requests:
+        if r.assignee:
+            seen[r.assignee] += 1
+        seen[r.created_by] += 1
+    seen.pop(me, None)
+    return [me, *(name for name, _count in seen.most_common())]
+
+
+class AssignForm(ModalScreen[Request | None]):
+    """A name field over a filtered list of names; an empty name unassigns."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="assign.cancel"),
+        Binding("down", "to_list", "Names", show=False, id="assign.names"),
+    ]
+
+    def __init__(
+        self,
+        assign: Callable[[str | None], Awaitable[Request]],
+        names: list[str],
+        current: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.assign = assign
+        self.names = names
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="note-box"):
+            yield Label("Assign to", id="form-title")
+            yield Input(value=self.current or "", id="assignee", placeholder="name (empty: nobody)")
+            yield Static("", id="assign-error", classes="form-error")
+            yield OptionList(id="names")
+            yield Label("Enter assign · ↓ pick a name · Esc cancel", id="form-help")
+
+    def on_mount(self) -> None:
+        self._fill("")
+        self.query_one(Input).focus()
+
+    def _fill(self, typed: str) -> None:
+        names = self.query_one(OptionList)
+        names.clear_options()
+        wanted = typed.casefold()
+        matching = [n for n in self.names if wanted in n.casefold()][:12]
+        names.add_options(Option(literal(n), id=n) for n in matching)
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        self._fill(event.value)
+
+    @on(Input.Submitted)
+    async def _entered(self, event: Input.Submitted) -> None:
+        event.stop()
+        await self._assign(event.value.strip() or None)
+
+    @on(OptionList.OptionSelected)
+    async def _picked(self, event: OptionList.OptionSelected) -> None:
+        await self._assign(event.option.id)
+
+    def action_to_list(self) -> None:
+        names = self.query_one(OptionList)
+        if names.option_count:
+            names.focus()
+            names.highlighted = 0
+
+    async def _assign(self, name: str | None) -> None:
+        try:
+            request = await self.assign(name)
+        except Rejected as refused:
+            why = refused.fields.get("assignee") or str(refused)
+            self.query_one("#assign-error", Static).update(literal(why))
+            self.query_one(Input).focus()
+            return
+        self.dismiss(request)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
