@@ -101,6 +101,17 @@ def _raised_to_urgent(row: Request, old: Request | None) -> bool:
     return row.priority == Priority.URGENT and (old is None or old.priority != Priority.URGENT)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """A batch applied in memory, waiting for (or in) its commit."""
+
+    batch: Batch
+    outcomes: dict[tuple[str, int], str]
+    answers: list[_Answer] = field(default_factory=list)
+    changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
+    alerts: list[tuple[str, Request]] = field(default_factory=list)
+
+
 class Writer:
     """The single task that turns queued mutations into committed, acknowledged changes."""
 
@@ -116,6 +127,8 @@ class Writer:
         self.wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._pending: _Prepared | None = None
+        """The batch being committed: the next batch is prepared on top of it."""
         self._system_lane: Lane | None = None
         self._system_n = 0
 
@@ -148,20 +161,34 @@ class Writer:
             await self._task
 
     async def _run(self) -> None:
+        """Prepare batch k+1 while batch k commits; commits and deliveries stay in order."""
+        inflight: asyncio.Task[bool] | None = None
         while True:
             if not self.ready:
+                if inflight is not None:
+                    await inflight
+                    inflight = None
+                    continue
                 if self._stopping:
                     return
                 self.wake.clear()
                 await self.wake.wait()
                 continue
-            batch = self._take()
-            try:
-                await self._process(batch)
-            except Exception:
-                log.exception("writer batch failed; its connections must resend")
-                for session, _frame in batch:
-                    self.hub.close(session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
+            jobs = self._take()
+            prepared = self._prepare(jobs)
+            if inflight is not None:
+                committed = await inflight
+                inflight = None
+                if not committed:  # ``prepared`` built on a state that never became true
+                    self._pending = None
+                    self._fail(prepared.answers)
+                    continue
+            self._pending = prepared
+            inflight = asyncio.get_running_loop().create_task(self._commit_and_deliver(prepared))
+
+    def _fail(self, answers: list[_Answer]) -> None:
+        for answer in answers:
+            self.hub.close(answer.session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
 
     def _take(self) -> list[tuple[Session, Mutate]]:
         """Up to ``batch_max`` mutations, one per lane in turn."""
@@ -177,26 +204,39 @@ class Writer:
             lane.space.set()
         return batch
 
-    async def _process(self, jobs: list[tuple[Session, Mutate]]) -> None:
+    def _prepare(self, jobs: list[tuple[Session, Mutate]]) -> _Prepared:
+        """Apply a batch in memory, on top of the committed rows and the batch still committing."""
         store = self.store
+        pending = self._pending
         now = utcnow()
         at = now.timestamp()
-        batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+        if pending is not None:
+            base = pending.batch
+            batch = Batch(head_seq=base.head_seq, next_number=base.next_number)
+            earlier_rows, earlier_clients = base.rows, base.clients
+            outcomes = dict(pending.outcomes)
+        else:
+            batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+            earlier_rows, earlier_clients = {}, {}
+            outcomes = {}
+        prepared = _Prepared(batch, outcomes)
         overlay: dict[str, Request] = {}
-        answers: list[_Answer] = []
-        changes: list[tuple[int, str, Request, Request | None]] = []
-        alerts: list[tuple[str, Request]] = []
-        outcomes: dict[tuple[str, int], str] = {}
+        answers, changes, alerts = prepared.answers, prepared.changes, prepared.alerts
 
         def current(rid: str) -> Request | None:
             row = overlay.get(rid)
-            return row if row is not None else store.requests.get(rid)
+            if row is not None:
+                return row
+            earlier = earlier_rows.get(rid)
+            return earlier[0] if earlier is not None else store.requests.get(rid)
+
+        def last_n(cid: str) -> int:
+            seen = batch.clients.get(cid) or earlier_clients.get(cid)
+            return seen[1] if seen is not None else store.client_last_n.get(cid, 0)
 
         for session, m in jobs:
             cid = m.client_id
-            seen = batch.clients.get(cid)
-            last = seen[1] if seen is not None else store.client_last_n.get(cid, 0)
-            if m.n <= last:
+            if m.n <= last_n(cid):
                 answers.append(_Answer(session, m, outcomes.get((cid, m.n))))
                 continue
             actor = Actor(session.user, session.role)
@@ -230,14 +270,8 @@ class Writer:
                     overlay[row.id] = row
                     batch.rows[row.id] = (row, data, seq)
                     batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
-                    changes.append(
-                        (
-                            seq,
-                            f'{{"type":"change","seq":{seq},"request":{data},"by":{by}}}',
-                            row,
-                            old,
-                        )
-                    )
+                    change = f'{{"type":"change","seq":{seq},"request":{data},"by":{by}}}'
+                    changes.append((seq, change, row, old))
                     if cid == ESCALATION_CLIENT:
                         alerts.append(("escalated", row))
                     elif _raised_to_urgent(row, old) and row.is_open:
@@ -254,26 +288,40 @@ class Writer:
             batch.outcomes.append((cid, m.n, text, at))
             outcomes[(cid, m.n)] = text
             answers.append(_Answer(session, m, text))
+        return prepared
 
+    async def _commit_and_deliver(self, prepared: _Prepared) -> bool:
+        """Commit one prepared batch, then send its answers, changes and alerts."""
+        store = self.store
+        batch = prepared.batch
         started = time.perf_counter()
-        if batch.outcomes:
-            await store.commit_batch(batch)
+        try:
+            if batch.outcomes:
+                await store.commit_batch(batch)
+        except Exception:
+            log.exception("commit failed; the batch's connections must resend")
+            self._fail(prepared.answers)
+            return False
+        finally:
+            if self._pending is prepared:
+                self._pending = None
         self.metrics.committed(time.perf_counter() - started, len(batch.outcomes))
 
         fan_started = time.perf_counter()
-        for answer in answers:
+        for answer in prepared.answers:
             text = answer.text
             if text is None:
                 text = await store.get_outcome(answer.frame.client_id, answer.frame.n)
                 if text is None:
                     text = self._pruned(answer.frame)
             self.hub.send((answer.session,), text)
-        for seq, text, row, old in changes:
+        for seq, text, row, old in prepared.changes:
             self.hub.publish_change(seq, text, row, old)
-        for kind, row in alerts:
+        for kind, row in prepared.alerts:
             self.hub.publish_alert(alert_frame(kind, row), row)
-        if changes:
+        if prepared.changes:
             self.metrics.fanned_out(time.perf_counter() - fan_started)
+        return True
 
     @staticmethod
     def _pruned(frame: Mutate) -> str:
