@@ -6,9 +6,11 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
+from conftest import make_config, start_server
 from helpers import token_for, wait_for
 from offline_kit import Restartable, drained, new_request, online, open_engine
 
+from backend.jobs import compact_log
 from offline.events import EngineEvent, MutationRejected, StatusChanged, ViewChanged
 from protocol import Role, Status
 
@@ -197,3 +199,30 @@ async def test_expired_token_shows_offline_with_a_reason_and_waits(server, tmp_p
         await wait_for(lambda: online(ann), message="online with the new token")
     finally:
         await ann.close()
+
+
+async def test_terminal_away_longer_than_the_log_is_kept_gets_a_snapshot(tmp_path):
+    server = await start_server(make_config(tmp_path, log_keep_days=0))
+    try:
+        bob = await open_engine(tmp_path, server, "bob")
+        ann = await open_engine(tmp_path, server, "ann")
+        first = await new_request(ann, room="101")
+        await wait_for(lambda: bob.get(first.id) is not None, message="bob has the first")
+        await bob.close()
+        later = [await new_request(ann, room=str(200 + i)) for i in range(5)]
+        await ann.set_status(first.id, "acknowledged")
+        await wait_for(lambda: drained(ann), message="acked")
+        await compact_log(server)
+        assert server.store.compacted_through > 0
+
+        bob = await open_engine(tmp_path, server, "bob")
+        await wait_for(lambda: online(bob), message="bob back")
+        assert bob.get(first.id).status == Status.ACKNOWLEDGED
+        assert {r.id for r in bob.requests()} == {first.id, *(r.id for r in later)}
+        assert bob.requests() and all(bob.get(r.id) == ann.get(r.id) for r in ann.requests())
+        await ann.add_note(first.id, "after the snapshot")
+        await wait_for(lambda: len(bob.get(first.id).notes) == 1, message="live again")
+        await ann.close()
+        await bob.close()
+    finally:
+        await server.close()
