@@ -14,11 +14,13 @@ from test_tui_queue import (
 )
 
 from protocol.models import Role, Status
+from tui.app import FrontdeskApp
 from tui.screens.assign_form import AssignForm
 from tui.screens.detail import DetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.note_form import NoteForm
 from tui.screens.queue import QueueScreen
+from tui.screens.request_form import RequestForm
 
 
 async def seed(app, *rooms_and_descriptions: tuple[str, str], priority: str = "normal"):
@@ -157,3 +159,24 @@ async def test_shift_a_assigns_to_a_typed_name_and_refuses_an_invalid_one(tmp_pa
         await wait_for(lambda: isinstance(app.screen, QueueScreen))
         assert app.engine is not None and app.engine.get(request.id).assignee == "bob"
         await wait_for(lambda: " bob " in rows(app)[0])
+
+
+async def test_keys_are_remapped_by_binding_id(tmp_path):
+    config = offline_app(tmp_path).engine_config
+    app = FrontdeskApp(config, keymap={"queue.new": "f2"})
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("f2")
+        await wait_for(lambda: isinstance(app.screen, RequestForm))
+
+
+async def test_the_chosen_theme_is_remembered_for_the_next_start(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        app.theme = "nord"
+        await pilot.pause()
+    again = offline_app(tmp_path)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(again, pilot)
+        assert again.theme == "nord"

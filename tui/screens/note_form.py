@@ -47,7 +47,7 @@ class NoteForm(ModalScreen[Request | None]):
         except Rejected as refused:
             why = refused.fields.get("text") or str(refused)
             self.query_one("#note-error", Static).update(literal(why))
-            self.query_one(Input).add_class("-invalid")
+            self.query_one(Input).add_class("field-invalid")
             return
         self.dismiss(request)
 

@@ -139,7 +139,7 @@ class RequestForm(ModalScreen[Request | None]):
         for key, _label in FIELDS:
             why = by_field.get(key)
             self.query_one(f"#{key}-error", Static).update(literal(why or ""))
-            self.query_one(f"#{key}").set_class(why is not None, "-invalid")
+            self.query_one(f"#{key}").set_class(why is not None, "field-invalid")
             if why and first_bad is None:
                 first_bad = key
         self.query_one("#form-error", Static).update(literal("; ".join(other)))

@@ -67,9 +67,8 @@ class StatusBar(Static):
         if status.catching_up:
             text.append(f" (catching up: {status.catchup_done:,} rows)", self._style("dim"))
         elif state == "offline" and status.reason:
-            text.append(" (", self._style("dim"))
+            text.append(" — ", self._style("dim"))
             text.append_text(literal(status.reason, style=self._style("dim")))
-            text.append(")", self._style("dim"))
         text.append(" · ")
         text.append(f"{status.pending} pending", self._style("pending") if status.pending else "")
         if status.pending and status.oldest_pending_at is not None:
