@@ -7,6 +7,7 @@ from pathlib import Path
 
 from conftest import USERS
 from helpers import token_for, wait_for
+from offline_kit import Restartable
 from test_tui_queue import SIZE, log_request, ready, status_text, table_text
 
 from backend.app import FrontdeskServer
@@ -144,3 +145,33 @@ async def test_a_refused_token_asks_for_the_password_and_pending_edits_then_arri
         await wait_for(lambda: "online" in status_text(app), message=status_text(app))
         await wait_for(lambda: "0 pending" in status_text(app), message=status_text(app))
         assert load_session(config.data_dir) is not None
+
+
+async def test_the_desk_keeps_working_through_an_outage_and_catches_up_after(tmp_path):
+    box = Restartable(tmp_path)
+    server = await box.start()
+    try:
+        config = replace(await config_for(server, tmp_path, "ann"), backoff_cap=0.5)
+        app = FrontdeskApp(config)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(app, pilot)
+            await wait_for(lambda: "online" in status_text(app), message=status_text(app))
+            await box.stop()
+            await wait_for(lambda: "offline" in status_text(app), message=status_text(app))
+            await log_request(pilot, "817", "leak")
+            await wait_for(lambda: isinstance(app.screen, QueueScreen))
+            await pilot.press("a")
+            await wait_for(lambda: "2 pending" in status_text(app), message=status_text(app))
+            row = next(line for line in table_text(app) if "817" in line)
+            assert "⟳" in row and "acknowledged" in row and "…" in row
+            await box.start()
+            await wait_for(
+                lambda: "online" in status_text(app) and "0 pending" in status_text(app),
+                timeout=15,
+                message=status_text(app),
+            )
+            await wait_for(lambda: any("#1 " in ln and "817" in ln for ln in table_text(app)))
+            row = next(line for line in table_text(app) if "817" in line)
+            assert "⟳" not in row and "acknowledged" in row
+    finally:
+        await box.stop()
