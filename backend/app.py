@@ -80,8 +80,8 @@ class FrontdeskServer:
                 process_request=self.http.process_request,
                 compression=None,
                 max_size=MAX_CLIENT_FRAME,
-                ping_interval=self.config.ping_interval,
-                ping_timeout=self.config.ping_timeout,
+                ping_interval=None,  # one keepalive job pings everyone: no task per connection
+                ping_timeout=None,
                 close_timeout=self.config.close_timeout,
                 server_header="frontdesk",
                 ssl=self._tls_context(),

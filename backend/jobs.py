@@ -28,6 +28,7 @@ def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
     config = server.config
     loop = asyncio.get_running_loop()
     jobs: list[tuple[str, float, Callable[[FrontdeskServer], Awaitable[None]]]] = [
+        ("keepalive", config.ping_interval, keepalive),
         ("tokens", config.token_check_seconds, check_tokens),
         ("sla", config.sla_check_seconds, check_sla),
         ("compaction", config.cleanup_seconds, compact_log),
@@ -153,3 +154,29 @@ async def prune_outcomes(server: FrontdeskServer) -> None:
     )
     if removed:
         log.info("pruned %d stored outcomes", removed)
+
+
+async def keepalive(server: FrontdeskServer) -> None:
+    """Ping every connection; drop the ones whose last ping went unanswered too long.
+
+    One job for all connections instead of websockets' keepalive task per connection keeps an
+    idle connection about a kilobyte smaller.
+    """
+    now = time.monotonic()
+    timeout = server.config.ping_timeout
+    for session in list(server.hub.sessions):
+        if session.closing:
+            continue
+        waiter = session.ping_waiter
+        if waiter is not None and not waiter.done():  # type: ignore[attr-defined]
+            if now - session.ping_sent > timeout:
+                log.info("keepalive: dropping unresponsive user=%s", session.user)
+                session.closing = True
+                if session.ws.transport is not None:
+                    session.ws.transport.abort()
+            continue
+        try:
+            session.ping_waiter = await session.ws.ping()
+            session.ping_sent = now
+        except Exception:  # closing or closed: the handler cleans up
+            continue

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts import Identity
-from backend.writer import error_frame
+from backend.writer import Lane, error_frame
 from protocol.frames import (
     MAX_SERVER_FRAME,
     PROTOCOL_VERSION,
@@ -69,8 +70,31 @@ class RateLimit:
         return False
 
 
+ALL: frozenset[str] = frozenset({"all"})
+
+
 class Session:
-    """The server side of one authenticated connection."""
+    """The server side of one authenticated connection (slots: idle connections stay small)."""
+
+    __slots__ = (
+        "_buffer",
+        "_lane",
+        "_overflow",
+        "channels",
+        "chatter",
+        "client_id",
+        "closing",
+        "editing",
+        "identity",
+        "live",
+        "opened_at",
+        "ping_sent",
+        "ping_waiter",
+        "presence_at",
+        "server",
+        "viewing",
+        "ws",
+    )
 
     def __init__(self, server: FrontdeskServer, ws: ServerConnection, identity: Identity) -> None:
         config = server.config
@@ -80,14 +104,16 @@ class Session:
         self.client_id: str | None = None
         self.live = False
         self.closing = False
-        self.channels: frozenset[str] = frozenset({"all"})
+        self.channels: frozenset[str] = ALL
         self.viewing: str | None = None
         self.editing = False
         self.presence_at = 0.0
         self.opened_at = time.monotonic()
-        self.lane = server.writer.lane(self, config.queue_per_connection)
+        self.ping_waiter: Awaitable[float] | None = None
+        self.ping_sent = 0.0
+        self._lane: Lane | None = None
         self.chatter = RateLimit(config.chatter_rate, config.chatter_burst)
-        self._buffer: list[tuple[int, str]] = []
+        self._buffer: list[tuple[int, str]] | None = None
         self._overflow = False
 
     @property
@@ -104,6 +130,8 @@ class Session:
         """Keep a live change until catch-up ends (called by the hub while catching up)."""
         if self._overflow:
             return
+        if self._buffer is None:
+            self._buffer = []
         if len(self._buffer) >= BUFFER_MAX:
             self._buffer.clear()
             self._overflow = True  # everything is in the log: read it again instead
@@ -193,10 +221,12 @@ class Session:
                     )
                 )
                 return
-            await self.lane.put(frame)
+            if self._lane is None:  # made on the first mutation: most connections only read
+                self._lane = self.server.writer.lane(self, self.server.config.queue_per_connection)
+            await self._lane.put(frame)
         elif isinstance(frame, Subscribe):
             if self._chatter_ok():
-                self.channels = frozenset(frame.channels) or frozenset({"all"})
+                self.channels = frozenset(frame.channels) or ALL
                 self.server.hub.resubscribe(self)
                 self.send(dumps({"type": "subscribed", "channels": sorted(self.channels)}))
         elif isinstance(frame, PresenceUpdate):
@@ -232,11 +262,11 @@ class Session:
         last = await self._send_changes(last)
         # No await from here on: the buffered changes and going live happen atomically.
         self.send(dumps({"type": "synced", "seq": last}))
-        for seq, text in self._buffer:
+        for seq, text in self._buffer or ():
             if seq > last:
                 self.send(text)
                 last = seq
-        self._buffer = []
+        self._buffer = None
         server.hub.go_live(self)
         server.broadcast_presence()
 

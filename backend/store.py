@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -59,7 +60,6 @@ CREATE TABLE IF NOT EXISTS requests (
     seq INTEGER NOT NULL,
     data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS requests_seq ON requests (seq);
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id TEXT NOT NULL,
@@ -94,6 +94,7 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
 """
 
 DB_NAME = "frontdesk.sqlite3"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -132,6 +133,62 @@ def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
         seq,
         data,
     )
+
+
+async def run_in_db_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn(sqlite3_connection, *args)`` on ``db``'s own thread, as one queued call.
+
+    aiosqlite runs every statement as a call queued to its thread; this queues one function
+    holding several statements. It relies on aiosqlite's ``_execute`` and ``_conn``, which
+    every aiosqlite since 0.17 has (tests cover it).
+    """
+    conn = db._conn  # the sqlite3.Connection owned by aiosqlite's thread
+    return await db._execute(fn, conn, *args)
+
+
+def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> None:
+    """One group commit, on the database thread."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if batch.rows:
+            conn.executemany(
+                "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
+                " category, room, assignee, updated_at, due_at, seq, data)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [request_columns(r, d, s) for r, d, s in batch.rows.values()],
+            )
+        if batch.changes:
+            conn.executemany(
+                "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n,"
+                " at, data) VALUES (?,?,?,?,?,?,?,?)",
+                batch.changes,
+            )
+        if batch.clients:
+            conn.executemany(
+                "INSERT INTO clients (client_id, user, last_n) VALUES (?,?,?)"
+                " ON CONFLICT (client_id) DO UPDATE SET last_n = excluded.last_n,"
+                " user = excluded.user",
+                [(cid, user, n) for cid, (user, n) in batch.clients.items()],
+            )
+        if batch.outcomes:
+            conn.executemany(
+                "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at) VALUES (?,?,?,?)",
+                batch.outcomes,
+            )
+        if batch.alerts:
+            conn.executemany(
+                "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
+                batch.alerts,
+            )
+        if write_number:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_number', ?)",
+                (str(batch.next_number),),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 class Store:
@@ -220,51 +277,11 @@ class Store:
 
         Nothing of the batch is visible (in memory or to the reader) unless the commit succeeded.
         """
+        write_number = batch.next_number != self.next_number
         async with self.write_lock:
-            db = self.db
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                if batch.rows:
-                    await db.executemany(
-                        "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
-                        " category, room, assignee, updated_at, due_at, seq, data)"
-                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                        [request_columns(r, d, s) for r, d, s in batch.rows.values()],
-                    )
-                if batch.changes:
-                    await db.executemany(
-                        "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n,"
-                        " at, data) VALUES (?,?,?,?,?,?,?,?)",
-                        batch.changes,
-                    )
-                if batch.clients:
-                    await db.executemany(
-                        "INSERT INTO clients (client_id, user, last_n) VALUES (?,?,?)"
-                        " ON CONFLICT (client_id) DO UPDATE SET last_n = excluded.last_n,"
-                        " user = excluded.user",
-                        [(cid, user, n) for cid, (user, n) in batch.clients.items()],
-                    )
-                if batch.outcomes:
-                    await db.executemany(
-                        "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at)"
-                        " VALUES (?,?,?,?)",
-                        batch.outcomes,
-                    )
-                if batch.alerts:
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at)"
-                        " VALUES (?,?,?,?)",
-                        batch.alerts,
-                    )
-                if batch.next_number != self.next_number:
-                    await db.execute(
-                        "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_number', ?)",
-                        (str(batch.next_number),),
-                    )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+            # The whole transaction runs as one call on the connection's thread: one hop of
+            # the event loop per batch instead of one per statement (each costs ~170 µs).
+            await run_in_db_thread(self.db, _write_batch, batch, write_number)
         for rid, (row, _data, seq) in batch.rows.items():
             self.requests[rid] = row
             self.request_seq[rid] = seq

@@ -41,14 +41,18 @@ class Lane:
     writer: Writer
     capacity: int
     items: deque[Mutate] = field(default_factory=deque)
-    space: asyncio.Event = field(default_factory=asyncio.Event)
+    space: asyncio.Future[None] | None = None
+    """Set while the reader waits for room in a full lane."""
     queued: bool = False
 
     async def put(self, frame: Mutate) -> None:
         """Queue a mutation; waits (so the caller stops reading) while the lane is full."""
         while len(self.items) >= self.capacity:
-            self.space.clear()
-            await self.space.wait()
+            self.space = asyncio.get_running_loop().create_future()
+            try:
+                await self.space
+            finally:
+                self.space = None
         self.items.append(frame)
         if not self.queued:
             self.queued = True
@@ -201,7 +205,8 @@ class Writer:
                 ready.append(lane)
             else:
                 lane.queued = False
-            lane.space.set()
+            if lane.space is not None and not lane.space.done():
+                lane.space.set_result(None)
         return batch
 
     def _prepare(self, jobs: list[tuple[Session, Mutate]]) -> _Prepared:
