@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from offline.conflicts import Conflict, mutation_for, plan, strategies_with
-from offline.errors import EngineClosed, Rejected, ReplicaBusy, UnknownConflict
+from offline.errors import EngineClosed, Rejected, UnknownConflict
 from offline.events import (
     AlertReceived,
     ConflictParked,
@@ -38,6 +37,7 @@ from offline.events import (
 from offline.index import ViewIndex
 from offline.outbox import Outbox, PendingMutation
 from offline.replica import Batch, Replica
+from offline.shared import Follower, LeaderWatch, notice_for, open_lock
 from offline.view import OptimisticView
 from protocol import Actor, Code, Rejection, Request, Role, utcnow
 from protocol.frames import (
@@ -102,8 +102,15 @@ class Engine:
         confirmed: dict[str, Request],
         outbox: Outbox,
         conflicts: list[Conflict],
+        leader: bool = True,
     ) -> None:
         self.config = config
+        self._leader = leader
+        self._mine: set[int] = set()
+        """Mutation numbers this process queued (a follower shows only its own rejections)."""
+        self._answered_recently: set[int] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._publish_task: asyncio.Task[None] | None = None
         self._strategies = strategies_with(config.conflict_strategies)
         self._conflicts: dict[str, Conflict] = {c.id: c for c in conflicts}
         last_n = max((m.n for m in outbox.entries()), default=0)
@@ -127,7 +134,10 @@ class Engine:
             connection="offline",
             offline_only=config.server_url is None,
             reason=None if config.server_url else "no server configured (offline only)",
+            follower=not leader,
         )
+        if not leader:
+            self._apply_leader_status(replica.meta, emit=False)
         self._refresh_status(emit=False)
         self._sync: Any = None
         self._index: ViewIndex | None = None
@@ -139,7 +149,7 @@ class Engine:
     async def open(cls, config: EngineConfig) -> Engine:
         """Open (or create) the replica under ``config.data_dir``; no network."""
         data_dir = Path(config.data_dir)
-        lock_fd = _lock_data_dir(data_dir)
+        lock_fd, leader = _lock_data_dir(data_dir)
         try:
             replica = await Replica.open(data_dir)
             try:
@@ -155,11 +165,24 @@ class Engine:
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(config, replica, lock_fd, confirmed, outbox, conflicts)
+        return cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
 
     async def start(self) -> None:
-        """Start syncing in the background (no-op offline only); returns at once."""
+        """Start syncing (or following the process that syncs) in the background."""
         self._check_open()
+        if self._tasks or self._sync is not None:
+            return
+        if not self._leader:
+            follower = Follower(self)
+            await follower.prime()
+            self._tasks.append(asyncio.create_task(follower.run(), name="frontdesk-follow"))
+            return
+        self._tasks.append(
+            asyncio.create_task(LeaderWatch(self).run(), name="frontdesk-leader-watch")
+        )
+        self._start_sync()
+
+    def _start_sync(self) -> None:
         if self.config.server_url is None or self._sync is not None:
             return
         from offline.sync import SyncClient  # here: offline-only use never loads websockets
@@ -167,14 +190,44 @@ class Engine:
         self._sync = SyncClient(self)
         self._sync.start()
 
+    async def _promote(self) -> None:
+        """The leader is gone and this process holds the lock now: sync from here."""
+        meta = await self._replica.reload_meta()
+        await self._replica.max_rev()
+        self._leader = True
+        self._last_seq = self._replica.last_seq
+        self._clock_offset = float(meta.get("clock_offset", "0"))
+        last_n = max((m.n for m in self._outbox.entries()), default=0)
+        self._next_n = max(self._replica.next_n, last_n + 1)
+        self._set_status(follower=False, connection="offline", reason=None)
+        log.info("this process now syncs the shared replica")
+        self._tasks.append(
+            asyncio.create_task(LeaderWatch(self).run(), name="frontdesk-leader-watch")
+        )
+        self._start_sync()
+
+    @property
+    def is_leader(self) -> bool:
+        """True when this process syncs the replica (False: another process does)."""
+        return self._leader
+
     async def close(self) -> None:
         """Stop syncing and close the replica; pending edits stay in the outbox."""
         if self._closed:
             return
         self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
         if self._sync is not None:
             await self._sync.stop()
             self._sync = None
+        if self._publish_task is not None:
+            with contextlib.suppress(Exception):
+                await self._publish_task
         async with self._write_lock:
             with contextlib.suppress(Exception):
                 await self.settle()
@@ -337,7 +390,7 @@ class Engine:
                 # The version the person saw: the server compares it with what moved since.
                 base_version = current.version if current is not None else None
             mutation = PendingMutation(
-                n=self._next_n,
+                n=0,  # allocated in the outbox transaction
                 name=name,
                 args=args,
                 base_version=base_version,
@@ -347,8 +400,9 @@ class Engine:
             predicted = self._view.predict(mutation)
             if isinstance(predicted, Rejection):
                 raise Rejected(predicted)
-            self._next_n += 1
-            await self._replica.add_mutation(mutation, with_batch)
+            n = await self._replica.add_mutation(mutation, self._next_n, with_batch)
+            self._next_n = max(self._next_n, n + 1)
+            self._mine.add(n)
             self._outbox.add(mutation)
             changed = self._view.rebuild(ids)
         self._view_changed(changed | set(ids))
@@ -437,6 +491,7 @@ class Engine:
         batch = Batch()
         touched: set[str] = set()
         events: list[EngineEvent] = []
+        reissues: list[tuple[PendingMutation, str, dict[str, Any]]] = []
         last_seq = self._last_seq
         catchup = 0
         confirmed = self._view.confirmed
@@ -482,7 +537,7 @@ class Engine:
                 if mutation is None or frame.code == Code.DUPLICATE:
                     continue
                 if frame.code == Code.CONFLICT:
-                    events.extend(self._on_conflict(mutation, frame, batch, touched))
+                    events.extend(self._on_conflict(mutation, frame, batch, reissues))
                 else:
                     events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
             elif isinstance(frame, Error):
@@ -504,12 +559,22 @@ class Engine:
             self._last_seq = last_seq
             batch.meta["last_seq"] = str(last_seq)
         batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
+        for event in events:
+            notice = notice_for(event)
+            if notice is not None:
+                batch.notices.append(notice)
         await self._queue_write(batch)
         changed = self._view.rebuild(touched) if touched else set()
         if changed:
             self._view_changed(changed)
         for event in events:
             self._emit(event)
+        for mutation, name, args in reissues:
+            # A new mutation on the version the server just sent (client-wins, merge).
+            try:
+                await self._mutate(name, args, mutation.request_ids)
+            except Rejected as refused:
+                self._emit(_rejected(mutation, refused.code, str(refused), refused.fields))
         more: dict[str, Any] = {}
         if catchup:
             more["catchup_done"] = self._status.catchup_done + catchup
@@ -519,7 +584,11 @@ class Engine:
         return outcome
 
     def _on_conflict(
-        self, mutation: PendingMutation, frame: Reject, batch: Batch, touched: set[str]
+        self,
+        mutation: PendingMutation,
+        frame: Reject,
+        batch: Batch,
+        reissues: list[tuple[PendingMutation, str, dict[str, Any]]],
     ) -> list[EngineEvent]:
         """Apply the field group's strategy to a mutation refused with ``conflict``."""
         current = frame.current or self._view.confirmed.get(
@@ -537,24 +606,7 @@ class Engine:
         )
         events: list[EngineEvent] = []
         for name, args in decided.reissue:
-            assert current is not None
-            again = PendingMutation(
-                n=self._next_n,
-                name=name,
-                args=args,
-                base_version=current.version,
-                request_ids=(current.id,),
-                created_at=self.server_now(),
-            )
-            refused = self._view.apply_to(again, {current.id: current})
-            if isinstance(refused, Rejection):
-                events.append(_rejected(mutation, refused.code, refused.message, refused.fields))
-                continue
-            self._next_n += 1
-            batch.added.append(again)
-            batch.next_n = self._next_n
-            self._outbox.add(again)
-            touched.add(current.id)
+            reissues.append((mutation, name, args))
         if decided.park is not None:
             conflict = decided.park
             self._conflicts[conflict.id] = conflict
@@ -634,6 +686,9 @@ class Engine:
         if mutation is None:
             return None
         outcome.answered += 1
+        if len(self._answered_recently) > 100_000:
+            self._answered_recently.clear()
+        self._answered_recently.add(n)
         self._view.forget(n)
         batch.deleted.append(n)
         touched.update(mutation.request_ids)
@@ -650,8 +705,54 @@ class Engine:
     def _set_status(self, **changes: Any) -> None:
         new = dataclasses.replace(self._status, **changes)
         if new != self._status:
-            self._status = new
+            old, self._status = self._status, new
+            if self._leader and _shared_part(old) != _shared_part(new):
+                self._publish_status()
             self._emit(StatusChanged(new))
+
+    def _publish_status(self) -> None:
+        """Record the connection state in the replica for follower processes."""
+        if self._closed:
+            return
+        status = self._status
+        body = json.dumps(
+            {
+                "connection": status.connection,
+                "reason": status.reason,
+                "last_synced_at": (
+                    status.last_synced_at.isoformat() if status.last_synced_at else None
+                ),
+                "reconnects": status.reconnects,
+            }
+        )
+        previous = self._publish_task
+
+        async def publish() -> None:
+            if previous is not None:
+                with contextlib.suppress(Exception):
+                    await previous
+            with contextlib.suppress(Exception):
+                await self._replica.apply(Batch(meta={"leader_status": body}))
+
+        self._publish_task = asyncio.get_running_loop().create_task(publish())
+
+    def _apply_leader_status(self, meta: Mapping[str, str], emit: bool = True) -> None:
+        """A follower shows the leader's connection state."""
+        changes: dict[str, Any] = {
+            "connection": "offline",
+            "reason": "another frontdesk process on this terminal syncs this replica",
+        }
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            body = json.loads(meta["leader_status"])
+            changes["connection"] = body["connection"]
+            changes["reason"] = body.get("reason")
+            changes["reconnects"] = int(body.get("reconnects") or 0)
+            if body.get("last_synced_at"):
+                changes["last_synced_at"] = datetime.fromisoformat(body["last_synced_at"])
+        if emit:
+            self._set_status(**changes)
+        else:
+            self._status = dataclasses.replace(self._status, **changes)
 
     def _refresh_status(self, emit: bool = True, **more: Any) -> None:
         changes = dict(
@@ -692,7 +793,12 @@ def _rejected(
         code=code,
         message=message,
         fields=dict(fields),
+        n=mutation.n,
     )
+
+
+def _shared_part(status: EngineStatus) -> tuple[Any, ...]:
+    return (status.connection, status.reason, status.last_synced_at, status.reconnects)
 
 
 def _plain(value: Any) -> Any:
@@ -700,13 +806,7 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def _lock_data_dir(data_dir: Path) -> int:
-    """One engine per replica: a second one would reuse the same mutation numbers."""
+def _lock_data_dir(data_dir: Path) -> tuple[int, bool]:
+    """The lock file and whether this process leads (syncs) the replica in ``data_dir``."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        raise ReplicaBusy(f"another frontdesk is already using {data_dir}") from exc
-    return fd
+    return open_lock(data_dir / LOCK_FILE)

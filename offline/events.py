@@ -38,6 +38,8 @@ class EngineStatus:
     """Parked conflicts waiting for a person."""
     offline_only: bool = False
     """True when the engine has no server to talk to."""
+    follower: bool = False
+    """True while another process on this data directory syncs the shared replica for us."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class MutationRejected:
     code: str
     message: str
     fields: dict[str, str] = field(default_factory=dict)
+    n: int | None = None
+    """The refused mutation's number in this replica's outbox."""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ for request X" and "what to send next" without touching the database.
 from __future__ import annotations
 
 import json
+from bisect import insort
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,10 +84,13 @@ class Outbox:
         return self._by_n.get(n)
 
     def add(self, entry: PendingMutation) -> None:
-        """Append a mutation; ``n`` is above every one already here."""
+        """Add a mutation, keeping ``n`` order (another process may have queued a lower one)."""
+        last = next(reversed(self._by_n), None)
         self._by_n[entry.n] = entry
+        if last is not None and entry.n < last:
+            self._by_n = dict(sorted(self._by_n.items()))
         for rid in entry.request_ids:
-            self._by_id.setdefault(rid, []).append(entry.n)
+            insort(self._by_id.setdefault(rid, []), entry.n)
 
     def remove(self, n: int) -> PendingMutation | None:
         entry = self._by_n.pop(n, None)
@@ -132,6 +136,9 @@ class Outbox:
                 if len(found) >= limit:
                     break
         return found
+
+    def numbers(self) -> set[int]:
+        return set(self._by_n)
 
     def reset_inflight(self) -> None:
         """After a disconnect nothing is on the wire any more."""

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     data TEXT NOT NULL,
     version INTEGER NOT NULL,
-    seq INTEGER NOT NULL
+    seq INTEGER NOT NULL,
+    touched INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS outbox (
     n INTEGER PRIMARY KEY,
@@ -43,6 +44,11 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS notices (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    n INTEGER,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS parked (
     id TEXT PRIMARY KEY,
     request_id TEXT NOT NULL,
@@ -52,11 +58,16 @@ CREATE TABLE IF NOT EXISTS parked (
 """
 
 UPSERT_REQUEST = """
-INSERT INTO requests (id, data, version, seq) VALUES (?, ?, ?, ?)
+INSERT INTO requests (id, data, version, seq, touched) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
-    data = excluded.data, version = excluded.version, seq = MAX(excluded.seq, requests.seq)
+    data = excluded.data, version = excluded.version, seq = MAX(excluded.seq, requests.seq),
+    touched = excluded.touched
 WHERE excluded.version >= requests.version
 """
+
+
+NOTICES_KEPT = 200
+"""Rejections and alerts kept for other processes on this replica (they read them quickly)."""
 
 
 @dataclass
@@ -73,6 +84,8 @@ class Batch:
     parked: list[tuple[str, str, str, str]] = field(default_factory=list)
     """(id, request_id, JSON, created_at) of conflicts to park."""
     unparked: list[str] = field(default_factory=list)
+    notices: list[tuple[int | None, str]] = field(default_factory=list)
+    """(n, JSON) of rejections and alerts, for other processes sharing this replica."""
     sent: list[int] = field(default_factory=list)
     next_n: int | None = None
     """Raise the stored next ``n`` to at least this (it never goes down)."""
@@ -85,6 +98,7 @@ class Batch:
 
     def __bool__(self) -> bool:
         parts = (self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked)
+        parts += (self.notices,)  # type: ignore[assignment]
         return any(parts) or bool(self.sent) or self.next_n is not None
 
 
@@ -96,6 +110,9 @@ class Replica:
         self.meta = meta
         self._lock = asyncio.Lock()
         """One transaction at a time on the one connection."""
+        self.rev = 0
+        """Stamp of the last write of confirmed rows (``requests.touched``): followers read
+        the rows stamped after the last one they saw."""
 
     @classmethod
     async def open(cls, data_dir: Path) -> Replica:
@@ -107,6 +124,12 @@ class Replica:
             await db.execute("PRAGMA synchronous=NORMAL")
             await db.execute("PRAGMA busy_timeout=5000")
             await db.executescript(SCHEMA)
+            async with db.execute("PRAGMA table_info(requests)") as cur:
+                columns = {row[1] for row in await cur.fetchall()}
+            if "touched" not in columns:
+                await db.execute(
+                    "ALTER TABLE requests ADD COLUMN touched INTEGER NOT NULL DEFAULT 0"
+                )
             async with db.execute("SELECT key, value FROM meta") as cur:
                 meta = {k: v for k, v in await cur.fetchall()}
             if "client_id" not in meta:
@@ -118,10 +141,14 @@ class Replica:
                 await db.execute("COMMIT")
                 async with db.execute("SELECT key, value FROM meta") as cur:
                     meta = {k: v for k, v in await cur.fetchall()}
+            async with db.execute("SELECT COALESCE(MAX(touched), 0) FROM requests") as cur:
+                rev = (await cur.fetchone())[0]
         except BaseException:
             await db.close()
             raise
-        return cls(db, meta)
+        replica = cls(db, meta)
+        replica.rev = int(rev)
+        return replica
 
     async def close(self) -> None:
         await self._db.close()
@@ -154,12 +181,32 @@ class Replica:
         async with self._db.execute("SELECT data FROM parked ORDER BY created_at, id") as cur:
             return [json.loads(row[0]) for row in await cur.fetchall()]
 
-    async def add_mutation(self, entry: PendingMutation, batch: Batch | None = None) -> None:
-        """Queue one mutation durably: the outbox row and the next ``n`` in one transaction."""
+    async def add_mutation(
+        self, entry: PendingMutation, floor: int, batch: Batch | None = None
+    ) -> int:
+        """Queue one mutation durably; its ``n`` is allocated in the same transaction.
+
+        ``n`` is the stored next ``n`` (never below ``floor``), read under SQLite's write lock,
+        so processes sharing this replica can never hand out the same number.
+        """
         batch = batch or Batch()
-        batch.added.append(entry)
-        batch.next_n = max(entry.n + 1, batch.next_n or 0)
-        await self.apply(batch)
+        db = self._db
+        async with self._lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                async with db.execute("SELECT value FROM meta WHERE key = 'next_n'") as cur:
+                    row = await cur.fetchone()
+                entry.n = max(int(row[0]) if row else 1, floor)
+                batch.added.append(entry)
+                batch.next_n = entry.n + 1
+                await self._write(batch)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        self.meta.update(batch.meta)
+        self.meta["next_n"] = str(entry.n + 1)
+        return entry.n
 
     async def apply(self, batch: Batch) -> None:
         """Write a batch in one transaction (a few awaits, whatever its size)."""
@@ -175,55 +222,99 @@ class Replica:
         db = self._db
         await db.execute("BEGIN IMMEDIATE")
         try:
-            if batch.upserts:
-                await db.executemany(
-                    UPSERT_REQUEST,
-                    [
-                        (rid, row.model_dump_json(), row.version, seq)
-                        for rid, (row, seq) in batch.upserts.items()
-                    ],
-                )
-            if batch.deleted:
-                await db.executemany(
-                    "DELETE FROM outbox WHERE n = ?", [(n,) for n in batch.deleted]
-                )
-            if batch.added:
-                await db.executemany(
-                    "INSERT INTO outbox (n, name, args, base_version, request_ids, created_at,"
-                    " state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [e.to_row() for e in batch.added],
-                )
-            if batch.parked:
-                await db.executemany(
-                    "INSERT OR REPLACE INTO parked (id, request_id, data, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    batch.parked,
-                )
-            if batch.unparked:
-                await db.executemany(
-                    "DELETE FROM parked WHERE id = ?", [(i,) for i in batch.unparked]
-                )
-            if batch.meta:
-                await db.executemany(
-                    "INSERT INTO meta (key, value) VALUES (?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    list(batch.meta.items()),
-                )
-            if batch.next_n is not None:
-                await db.execute(
-                    "INSERT INTO meta (key, value) VALUES ('next_n', ?) ON CONFLICT (key) DO UPDATE"
-                    " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                    (str(batch.next_n),),
-                )
-            if batch.sent:
-                await db.executemany(
-                    "UPDATE outbox SET state = 'inflight', attempts = attempts + 1 WHERE n = ?",
-                    [(n,) for n in batch.sent],
-                )
+            await self._write(batch)
             await db.execute("COMMIT")
         except BaseException:
             await db.execute("ROLLBACK")
             raise
+
+    async def _write(self, batch: Batch) -> None:
+        """The statements of a batch, inside a transaction the caller holds."""
+        db = self._db
+        if batch.upserts:
+            self.rev += 1
+            rev = self.rev
+            await db.executemany(
+                UPSERT_REQUEST,
+                [
+                    (rid, row.model_dump_json(), row.version, seq, rev)
+                    for rid, (row, seq) in batch.upserts.items()
+                ],
+            )
+        if batch.deleted:
+            await db.executemany("DELETE FROM outbox WHERE n = ?", [(n,) for n in batch.deleted])
+        if batch.added:
+            await db.executemany(
+                "INSERT INTO outbox (n, name, args, base_version, request_ids, created_at,"
+                " state, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [e.to_row() for e in batch.added],
+            )
+        if batch.parked:
+            await db.executemany(
+                "INSERT OR REPLACE INTO parked (id, request_id, data, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                batch.parked,
+            )
+        if batch.unparked:
+            await db.executemany("DELETE FROM parked WHERE id = ?", [(i,) for i in batch.unparked])
+        if batch.meta:
+            await db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                list(batch.meta.items()),
+            )
+        if batch.next_n is not None:
+            await db.execute(
+                "INSERT INTO meta (key, value) VALUES ('next_n', ?) ON CONFLICT (key) DO UPDATE"
+                " SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                (str(batch.next_n),),
+            )
+        if batch.sent:
+            await db.executemany(
+                "UPDATE outbox SET state = 'inflight', attempts = attempts + 1 WHERE n = ?",
+                [(n,) for n in batch.sent],
+            )
+        if batch.notices:
+            await db.executemany("INSERT INTO notices (n, data) VALUES (?, ?)", batch.notices)
+            await db.execute(
+                "DELETE FROM notices WHERE id <= (SELECT MAX(id) FROM notices) - ?",
+                (NOTICES_KEPT,),
+            )
+
+    # -- reads for a follower (another process on the same replica) ----------------------------
+
+    async def data_version(self) -> int:
+        """Changes whenever another connection commits to the file."""
+        async with self._db.execute("PRAGMA data_version") as cur:
+            return int((await cur.fetchone())[0])
+
+    async def rows_touched_after(self, rev: int) -> tuple[list[str], int]:
+        """JSON of confirmed rows written after stamp ``rev``, and the newest stamp."""
+        async with self._db.execute(
+            "SELECT data, touched FROM requests WHERE touched > ?", (rev,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [r[0] for r in rows], max((int(r[1]) for r in rows), default=rev)
+
+    async def load_notices(self, after: int) -> list[tuple[int, int | None, str]]:
+        async with self._db.execute(
+            "SELECT id, n, data FROM notices WHERE id > ? ORDER BY id", (after,)
+        ) as cur:
+            return [(int(i), n, d) for i, n, d in await cur.fetchall()]
+
+    async def last_notice(self) -> int:
+        async with self._db.execute("SELECT COALESCE(MAX(id), 0) FROM notices") as cur:
+            return int((await cur.fetchone())[0])
+
+    async def reload_meta(self) -> dict[str, str]:
+        async with self._db.execute("SELECT key, value FROM meta") as cur:
+            self.meta = {k: v for k, v in await cur.fetchall()}
+        return self.meta
+
+    async def max_rev(self) -> int:
+        async with self._db.execute("SELECT COALESCE(MAX(touched), 0) FROM requests") as cur:
+            self.rev = int((await cur.fetchone())[0])
+        return self.rev
 
     async def forget_server(self, server_id: str) -> None:
         """A different server (its database was replaced): drop confirmed rows, restart at 0."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from offline.engine import Engine, EngineConfig
-from offline.errors import Rejected, ReplicaBusy
+from offline.errors import Rejected
 from offline.events import EngineEvent, StatusChanged, ViewChanged
 from protocol import Code, Role, Status
 
@@ -111,15 +111,6 @@ async def test_text_is_stored_exactly_as_typed(tmp_path):
         assert again.get(request.id).description == typed
     finally:
         await again.close()
-
-
-async def test_a_second_engine_on_the_same_data_dir_is_refused_with_a_reason(tmp_path):
-    engine = await Engine.open(config(tmp_path))
-    try:
-        with pytest.raises(ReplicaBusy, match="already using"):
-            await Engine.open(config(tmp_path))
-    finally:
-        await engine.close()
 
 
 async def test_manager_bulk_change_shows_on_every_row(tmp_path):
