@@ -54,6 +54,7 @@ def machine() -> dict[str, str]:
         "cpu": cpu,
         "ram": f"{mem_kib / 1024 / 1024:.1f} GiB",
         "python": platform.python_version(),
+        "loadavg_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -92,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {name} took {time.monotonic() - t0:.1f}s", flush=True)
             print(table(got), flush=True)
     meta["seconds"] = round(time.monotonic() - started, 1)
+    meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     write_results(results, meta, ns.out)
-    print(f"\nAll scenarios ({meta['seconds']}s):")
+    print(f"\nAll scenarios ({meta['seconds']}s, load average now {meta['loadavg_end']}):")
     print(table(results))
     print(f"results: {ns.out}")
     return 0

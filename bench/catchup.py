@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.creates import _load as seed
-from bench.harness import PYTHON, Result, run_json
+from bench import seed
+from bench.harness import Result
 from bench.servers import frontdesk_server
+
+COUNT = 100_000
+QUICK_COUNT = 10_000
 
 
 def run(quick: bool, work: Path) -> list[Result]:
-    count = 10_000 if quick else 100_000
-    with frontdesk_server(work / "server") as fd:
-        seeded = seed(fd.ws_url, fd.token, 8, count, duration=150.0)
-        rows = seeded["acked"]
-        cmd = [PYTHON, "-m", "bench.engine_tasks", "catchup", "--server", fd.http_url]
-        cmd += ["--token", fd.token, "--data-dir", str(work / "client"), "--expect", str(rows)]
-        got = run_json(cmd, timeout=300)
+    count = QUICK_COUNT if quick else COUNT
+    root = work.parent
+    server_dir, seeded = seed.server_dir(root, count)
+    rows = seeded["acked"]
+    with frontdesk_server(server_dir) as fd:
+        got = seed.catch_up(fd, work / "client", rows)
+    seed.keep_replica(root, count, work / "client", got)
     note = "" if got["ok"] else f"timed out with {got['rows']} of {rows} rows"
     extra = {"seeded": seeded, "engine": got}
     return [

@@ -19,7 +19,7 @@ def _load(url: str, token: str | None, clients: int, count: int, duration: float
     cmd = [PYTHON, "-m", "bench.loadgen", "creates", "--url", url, "--clients", str(clients)]
     cmd += ["--inflight", str(INFLIGHT), "--count", str(count), "--duration", str(duration)]
     if token:
-        cmd += ["--token", token]
+        cmd += [f"--token={token}"]
     return run_json(cmd, timeout=duration + 120)
 
 

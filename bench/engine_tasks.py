@@ -29,6 +29,7 @@ from bench.harness import rss_kib
 from bench.run_frontdesk import USER
 from offline.engine import Engine, EngineConfig
 from offline.events import EngineEvent
+from protocol.models import Role
 
 REPLICA_FILE = "replica.sqlite3"
 
@@ -76,7 +77,7 @@ def sqlite_baseline(replica: Path) -> dict[str, Any]:
 
 async def catchup(server: str, token: str, data_dir: Path, expect: int) -> dict[str, Any]:
     config = EngineConfig(
-        data_dir=data_dir, user=USER, role="manager", server_url=server, token=token
+        data_dir=data_dir, user=USER, role=Role.MANAGER, server_url=server, token=token
     )
     engine = await Engine.open(config)
     t0 = time.perf_counter()
@@ -107,7 +108,7 @@ async def catchup(server: str, token: str, data_dir: Path, expect: int) -> dict[
 
 
 async def replay(server: str, token: str, data_dir: Path, count: int) -> dict[str, Any]:
-    offline = await Engine.open(EngineConfig(data_dir=data_dir, user=USER, role="manager"))
+    offline = await Engine.open(EngineConfig(data_dir=data_dir, user=USER, role=Role.MANAGER))
     t0 = time.perf_counter()
     for i in range(count):
         await offline.create_request(
@@ -122,7 +123,7 @@ async def replay(server: str, token: str, data_dir: Path, count: int) -> dict[st
     await offline.close()
 
     config = EngineConfig(
-        data_dir=data_dir, user=USER, role="manager", server_url=server, token=token
+        data_dir=data_dir, user=USER, role=Role.MANAGER, server_url=server, token=token
     )
     engine = await Engine.open(config)
     rejected: list[str] = []

@@ -112,7 +112,9 @@ def table(results: Sequence[Result]) -> str:
         if r.value is None:
             verdict = "MISS" if r.passed is False else "n/a"
         ratio = f"{r.ratio:.2f}x" if r.ratio is not None else "—"
-        value = f"{fmt(r.value)} {r.unit}" if r.value is not None else f"— ({r.note or 'n/a'})"
+        value = (
+            f"{fmt(r.value)} {r.unit}" if r.value is not None else f"— ({(r.note or 'n/a')[:44]})"
+        )
         base = f"{fmt(r.baseline)} {r.unit}" if r.baseline is not None else "—"
         rows.append((r.scenario, r.figure, value, base, ratio, r.target, verdict))
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
@@ -126,6 +128,14 @@ def write_results(results: Sequence[Result], meta: dict[str, Any], path: Path) -
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "results": [r.to_json() for r in results]}
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    """A progress line (with seconds since the bench started) so a slow step shows itself."""
+    print(f"   [{time.monotonic() - _T0:6.1f}s] {message}", flush=True)
 
 
 # Processes -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def _load(url: str, token: str | None, listeners: int, messages: int) -> dict:
     cmd = [PYTHON, "-m", "bench.loadgen", "latency", "--url", url, "--listeners", str(listeners)]
     cmd += ["--messages", str(messages), "--duration", "40"]
     if token:
-        cmd += ["--token", token]
+        cmd += [f"--token={token}"]
     return run_json(cmd, timeout=180)
 
 

@@ -28,7 +28,30 @@ from bench.harness import percentile, raise_nofile
 
 QUIET_CHANNEL = "room:bench-quiet"
 """A room nobody creates requests in: writers subscribe to it so they measure the write path."""
-DESCRIPTION = "Two extra towels and a toothbrush kit, please (left at the door)"
+DESCRIPTION = "Bench row {n:06d}: two extra towels and a toothbrush kit, please"
+"""Row text the TUI benchmarks filter on and look for on screen."""
+
+
+class Stamp:
+    """What a latency run is waiting for, and when each connection's bytes for it arrived."""
+
+    needle: bytes = b"\x00"
+    sink: list[float] | None = None
+
+
+STAMP = Stamp()
+
+
+class StampedConnection(ClientConnection):
+    """Notes the arrival time as the bytes come off the socket, before any frame parsing.
+
+    The load generator then measures delivery, not how long its own event loop took to get
+    round to 500 listener tasks (which is the same for both servers, and large)."""
+
+    def data_received(self, data: bytes) -> None:
+        if STAMP.sink is not None and STAMP.needle in data:
+            STAMP.sink.append(time.perf_counter())
+        super().data_received(data)
 
 
 @dataclass
@@ -53,7 +76,7 @@ def create_frame(client_id: str, n: int, request_id: str | None = None) -> str:
                 "id": request_id or str(uuid.uuid4()),
                 "room": str(100 + n % 900),
                 "category": "housekeeping",
-                "description": DESCRIPTION,
+                "description": DESCRIPTION.format(n=n),
                 "priority": "normal",
                 "guest_name": "Bench Guest",
             },
@@ -62,7 +85,9 @@ def create_frame(client_id: str, n: int, request_id: str | None = None) -> str:
     )
 
 
-async def open_peer(peer: Peer, *, quiet: bool = False) -> tuple[ClientConnection, str]:
+async def open_peer(
+    peer: Peer, *, quiet: bool = False, stamped: bool = False
+) -> tuple[ClientConnection, str]:
     """Connect; for frontdesk, sign in, say ``hello``, wait for ``synced`` (and ``subscribed``)."""
     headers = {"Authorization": f"Bearer {peer.token}"} if peer.token else None
     ws = await connect(
@@ -74,6 +99,7 @@ async def open_peer(peer: Peer, *, quiet: bool = False) -> tuple[ClientConnectio
         ping_interval=None,
         open_timeout=30,
         max_queue=None,
+        create_connection=StampedConnection if stamped else None,
     )
     client_id = str(uuid.uuid4())
     if peer.frontdesk:
@@ -95,12 +121,16 @@ async def _until(ws: ClientConnection, kind: str, timeout: float) -> dict[str, A
                 raise RuntimeError(f"server error while waiting for {kind}: {frame}")
 
 
-async def open_many(peer: Peer, count: int, *, quiet: bool = False, batch: int = 50) -> list:
+async def open_many(
+    peer: Peer, count: int, *, quiet: bool = False, stamped: bool = False, batch: int = 50
+) -> list:
     """``count`` connections, opened ``batch`` at a time so the accept backlog never overflows."""
     opened: list[tuple[ClientConnection, str]] = []
     for start in range(0, count, batch):
         size = min(batch, count - start)
-        opened += await asyncio.gather(*(open_peer(peer, quiet=quiet) for _ in range(size)))
+        opened += await asyncio.gather(
+            *(open_peer(peer, quiet=quiet, stamped=stamped) for _ in range(size))
+        )
     return opened
 
 
@@ -175,30 +205,30 @@ async def creates(
 async def latency(
     peer: Peer, listeners: int, messages: int, warmup: int, duration: float
 ) -> dict[str, Any]:
-    """One sender, ``listeners`` receivers in this process, one clock: send → each receipt."""
-    conns = await open_many(peer, listeners)
-    sender, sender_id = await open_peer(peer, quiet=True)
-    sent_at: dict[str, float] = {}
-    received: dict[str, int] = {}
-    all_in: dict[str, asyncio.Event] = {}
-    samples: list[float] = []
-    counting = {"on": False}
+    """One sender, ``listeners`` receivers in this process, one clock: send → each receipt.
 
-    current = {"rid": ""}
+    Two figures: ``p50_ms``/``p99_ms`` from the moment each listener's bytes came off its
+    socket (``StampedConnection``), and ``task_p50_ms``/``task_p99_ms`` from when each
+    listener task got the frame (includes this process working through the other listeners).
+    """
+    conns = await open_many(peer, listeners, stamped=True)
+    sender, sender_id = await open_peer(peer, quiet=True)
+    samples: list[float] = []
+    task_samples: list[float] = []
+    state: dict[str, Any] = {"rid": "", "sent": 0.0, "received": 0, "counting": False}
+    all_in = asyncio.Event()
 
     async def listen(ws: ClientConnection) -> None:
-        # One message is in flight at a time, so a substring test finds it: no JSON parsing
-        # here, which keeps the listeners' own cost (the same for both servers) small.
+        # One message is in flight at a time, so a substring test finds it: no JSON parsing.
         async for message in ws:
             now = time.perf_counter()
-            rid = current["rid"]
-            if rid not in message:
+            if state["rid"] not in message:
                 continue
-            if counting["on"]:
-                samples.append((now - sent_at[rid]) * 1000)
-            received[rid] += 1
-            if received[rid] == listeners:
-                all_in[rid].set()
+            if state["counting"]:
+                task_samples.append((now - state["sent"]) * 1000)
+            state["received"] += 1
+            if state["received"] == listeners:
+                all_in.set()
 
     async def drain(ws: ClientConnection) -> None:
         async for _ in ws:
@@ -206,38 +236,48 @@ async def latency(
 
     tasks = [asyncio.create_task(listen(ws)) for ws, _ in conns]
     tasks.append(asyncio.create_task(drain(sender)))
-    missing = 0
+    missing = unstamped = done = 0
     deadline = time.perf_counter() + duration
-    done = 0
     for n in range(1, warmup + messages + 1):
         if time.perf_counter() > deadline:
             break
-        counting["on"] = n > warmup
         rid = str(uuid.uuid4())
         frame = create_frame(sender_id, n, rid)
-        received[rid] = 0
-        all_in[rid] = asyncio.Event()
-        current["rid"] = rid
-        sent_at[rid] = time.perf_counter()
+        arrivals: list[float] = []
+        all_in.clear()
+        state.update(rid=rid, received=0, counting=n > warmup)
+        STAMP.needle, STAMP.sink = rid.encode(), arrivals
+        state["sent"] = sent = time.perf_counter()
         await sender.send(frame)
         try:
             async with asyncio.timeout(5):
-                await all_in[rid].wait()
+                await all_in.wait()
         except TimeoutError:
-            missing += listeners - received[rid]
+            missing += listeners - state["received"]
+        STAMP.sink = None
+        if n > warmup:
+            samples.extend((t - sent) * 1000 for t in arrivals)
+            unstamped += max(0, state["received"] - len(arrivals))
         done += 1
         await asyncio.sleep(0.005)  # pacing: measure delivery, not a queue we built ourselves
     for task in tasks:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws, _ in [*conns, (sender, sender_id)]))
+
+    def pct(values: list[float], p: float) -> float | None:
+        return percentile(values, p) if values else None
+
     return {
         "listeners": listeners,
         "messages": max(0, done - warmup),
         "samples": len(samples),
         "missing": missing,
-        "p50_ms": percentile(samples, 50) if samples else None,
-        "p99_ms": percentile(samples, 99) if samples else None,
+        "unstamped": unstamped,
+        "p50_ms": pct(samples, 50),
+        "p99_ms": pct(samples, 99),
         "max_ms": max(samples) if samples else None,
+        "task_p50_ms": pct(task_samples, 50),
+        "task_p99_ms": pct(task_samples, 99),
     }
 
 
@@ -265,9 +305,47 @@ async def idle(peer: Peer, connections: int) -> dict[str, Any]:
     return {"connections": len(conns), "closed_by_server": closed, "open_s": opened}
 
 
+# poke ------------------------------------------------------------------------------------------
+
+
+async def poke(peer: Peer) -> dict[str, Any]:
+    """Edit requests on command: each stdin line ``ID VERSION TEXT`` becomes an
+    ``update_request`` of the description; prints ``sent <perf_counter>`` after each send."""
+    ws, client_id = await open_peer(peer, quiet=True)
+    answers = {"ack": 0, "other": 0}
+
+    async def drain() -> None:
+        async for message in ws:
+            answers["ack" if json.loads(message).get("type") == "ack" else "other"] += 1
+
+    task = asyncio.create_task(drain())
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    n = 0
+    while n < 10_000:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        if not line:
+            break
+        rid, version, text = line.rstrip("\n").split(" ", 2)
+        n += 1
+        frame = {
+            "type": "mutate",
+            "client_id": client_id,
+            "n": n,
+            "name": "update_request",
+            "args": {"id": rid, "changes": {"description": text}},
+            "base_version": int(version),
+        }
+        await ws.send(json.dumps(frame))
+        print(f"sent {time.perf_counter()}", flush=True)
+    task.cancel()
+    await ws.close()
+    return {"sent": n, **answers}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["creates", "latency", "idle"])
+    parser.add_argument("kind", choices=["creates", "latency", "idle", "poke"])
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", default=None)
     parser.add_argument("--clients", type=int, default=1)
@@ -285,6 +363,8 @@ def main() -> None:
         coro = creates(peer, ns.clients, ns.inflight, ns.count, ns.duration)
     elif ns.kind == "latency":
         coro = latency(peer, ns.listeners, ns.messages, ns.warmup, ns.duration)
+    elif ns.kind == "poke":
+        coro = poke(peer)
     else:
         coro = idle(peer, ns.connections)
     print(json.dumps(asyncio.run(coro)), flush=True)

@@ -22,7 +22,7 @@ def _idle(server: Running, count: int) -> dict:
     cmd = [PYTHON, "-m", "bench.loadgen", "idle", "--url", server.ws_url]
     cmd += ["--connections", str(count)]
     if server.token:
-        cmd += ["--token", server.token]
+        cmd += [f"--token={server.token}"]
     gen = Child(cmd, stdin=subprocess.PIPE)
     try:
         ready = json.loads(gen.wait_line("ready ", 120).split(" ", 1)[1])

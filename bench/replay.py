@@ -17,7 +17,7 @@ def run(quick: bool, work: Path) -> list[Result]:
     count = 2_000 if quick else 10_000
     with frontdesk_server(work / "server") as fd:
         cmd = [PYTHON, "-m", "bench.engine_tasks", "replay", "--server", fd.http_url]
-        cmd += ["--token", fd.token, "--data-dir", str(work / "client"), "--count", str(count)]
+        cmd += [f"--token={fd.token}", "--data-dir", str(work / "client"), "--count", str(count)]
         got = run_json(cmd, timeout=300)
     problems = []
     if not got["ok"]:
