@@ -19,7 +19,16 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.harness import REPO, RESULTS_DIR, Result, raise_nofile, table, write_results
+from bench.harness import (
+    PROFILE_ENV,
+    REPO,
+    RESULTS_DIR,
+    Result,
+    notes,
+    raise_nofile,
+    table,
+    write_results,
+)
 
 SCENARIOS = {
     "creates": "bench.creates",
@@ -65,12 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help=f"run servers, engines and TUIs under cProfile; summaries in {RESULTS_DIR}/profiles",
+    )
     ns = parser.parse_args(argv)
     names = ns.scenarios or list(SCENARIOS)
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")
     raise_nofile()
+    if ns.profile:
+        os.environ[PROFILE_ENV] = str(RESULTS_DIR / "profiles")
     meta = {**machine(), "quick": ns.quick, "scenarios": names}
     print(
         f"frontdesk bench: {meta['date']}, commit {meta['commit']}, {meta['nproc']} cores, "
@@ -97,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     write_results(results, meta, ns.out)
     print(f"\nAll scenarios ({meta['seconds']}s, load average now {meta['loadavg_end']}):")
     print(table(results))
+    print(notes(results))
     print(f"results: {ns.out}")
     return 0
 

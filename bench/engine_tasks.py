@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import rss_kib
+from bench.harness import profiled, rss_kib
 from bench.run_frontdesk import USER
 from offline.engine import Engine, EngineConfig
 from offline.events import EngineEvent
@@ -161,9 +161,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=10_000)
     ns = parser.parse_args()
     if ns.kind == "catchup":
-        result = asyncio.run(catchup(ns.server, ns.token, ns.data_dir, ns.expect))
+        coro = catchup(ns.server, ns.token, ns.data_dir, ns.expect)
     else:
-        result = asyncio.run(replay(ns.server, ns.token, ns.data_dir, ns.count))
+        coro = replay(ns.server, ns.token, ns.data_dir, ns.count)
+    result = profiled(f"engine-{ns.kind}-{ns.data_dir.name}", lambda: asyncio.run(coro))
     print(json.dumps(result, default=str), flush=True)
 
 

@@ -8,17 +8,22 @@ bound, a ratio to the baseline, or both).
 from __future__ import annotations
 
 import contextlib
+import cProfile
+import io
 import json
 import os
+import pstats
 import resource
 import selectors
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -124,6 +129,11 @@ def table(results: Sequence[Result]) -> str:
     return "\n".join(out)
 
 
+def notes(results: Sequence[Result]) -> str:
+    """The notes of the table's rows, one line each (baseline sizes, causes of misses)."""
+    return "\n".join(f"- {r.scenario} / {r.figure}: {r.note}" for r in results if r.note)
+
+
 def write_results(results: Sequence[Result], meta: dict[str, Any], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"meta": meta, "results": [r.to_json() for r in results]}
@@ -136,6 +146,31 @@ _T0 = time.monotonic()
 def log(message: str) -> None:
     """A progress line (with seconds since the bench started) so a slow step shows itself."""
     print(f"   [{time.monotonic() - _T0:6.1f}s] {message}", flush=True)
+
+
+PROFILE_ENV = "FRONTDESK_BENCH_PROFILE"
+"""Set by ``python -m bench --profile``: a directory where each child writes a cProfile summary."""
+
+
+def profiled(name: str, fn: Callable[[], T]) -> T:
+    """Run ``fn``; under ``--profile``, inside cProfile, writing the hottest functions to
+    ``$FRONTDESK_BENCH_PROFILE/<name>.txt`` (own time first, then cumulative)."""
+    folder = os.environ.get(PROFILE_ENV)
+    if not folder:
+        return fn()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return fn()
+    finally:
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(30)
+        stats.sort_stats("cumulative").print_stats(40)
+        path = Path(folder) / f"{name}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(out.getvalue())
 
 
 # Processes -------------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """Run the frontdesk server for a benchmark, in its own process, optionally under a profiler.
 
-    python -m bench.run_frontdesk --data-dir DIR [--profile FILE]
+    python -m bench.run_frontdesk --data-dir DIR
 
 Does what ``frontdesk serve`` does (``FrontdeskServer(ServerConfig)``, one ``listening on``
 line on stdout, graceful close on SIGTERM) and first makes the bench's manager account. It
-exists so that ``--profile`` can wrap the whole server in cProfile and write the hottest
-functions to FILE when it stops; the CLI has no such switch, nor should it.
+exists so that ``python -m bench --profile`` can run the whole server under cProfile and
+write the hottest functions when it stops; the CLI has no such switch, nor should it.
 The bench's listeners all sign in as one user, so the environment lifts
 ``FRONTDESK_MAX_CONNECTIONS_PER_USER`` (bench.servers); everything else is the default.
 """
@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import io
-import pstats
 import signal
 from pathlib import Path
 
 from backend.accounts import add_user
 from backend.app import FrontdeskServer
 from backend.config import ServerConfig
-from bench.harness import raise_nofile
+from bench.harness import profiled, raise_nofile
 
 USER = "bench"
 PASSWORD = "bench-pass-1234"
@@ -51,23 +48,9 @@ async def serve(data_dir: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile summary")
     ns = parser.parse_args()
     raise_nofile()
-    if ns.profile is None:
-        asyncio.run(serve(ns.data_dir))
-        return
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        asyncio.run(serve(ns.data_dir))
-    finally:
-        profiler.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out)
-        stats.sort_stats("tottime").print_stats(35)
-        stats.sort_stats("cumulative").print_stats(45)
-        ns.profile.write_text(out.getvalue())
+    profiled(f"server-{ns.data_dir.name}", lambda: asyncio.run(serve(ns.data_dir)))
 
 
 if __name__ == "__main__":

@@ -44,11 +44,9 @@ def get_token(http_url: str, user: str = USER, password: str = PASSWORD) -> str:
 
 
 @contextlib.contextmanager
-def frontdesk_server(data_dir: Path, *, profile: Path | None = None) -> Iterator[Running]:
+def frontdesk_server(data_dir: Path) -> Iterator[Running]:
     """The frontdesk server (``bench.run_frontdesk``) on an ephemeral loopback port, signed in."""
     cmd = [PYTHON, "-m", "bench.run_frontdesk", "--data-dir", str(data_dir)]
-    if profile is not None:
-        cmd += ["--profile", str(profile)]
     proc = Child(cmd, env=bench_env(**SERVER_ENV))
     try:
         line = proc.wait_line("frontdesk: listening on ", 60)
@@ -56,7 +54,7 @@ def frontdesk_server(data_dir: Path, *, profile: Path | None = None) -> Iterator
         ws_url = http_url.replace("http://", "ws://", 1) + "/ws"
         yield Running(proc, ws_url, http_url, get_token(http_url))
     finally:
-        proc.stop(timeout=60 if profile else 10)
+        proc.stop(timeout=60)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
     python -m bench.tui_tasks frontdesk --server URL --token T --data-dir DIR ...
     python -m bench.tui_tasks datatable --rows 20000
+    python -m bench.tui_tasks empty
 
 "Painted" means: Textual's compositor produced a screen update and it was turned into the
 terminal byte string a real terminal would get (``render_segments``; headless mode skips only
@@ -13,7 +14,8 @@ server: first paint (from constructing the app, engine open included), filter ke
 live changes made by another process (``bench.loadgen poke``), key presses that change a
 row's status (the outbox commit included), and the process RSS.
 ``datatable``: the baseline, Textual's ``DataTable`` with the same columns and similar rows,
-filtered by rebuilding and changed with ``update_cell``. One JSON line on stdout.
+filtered by rebuilding and changed with ``update_cell``. ``empty``: the floor, a Textual app
+showing one ``Static``. One JSON line on stdout.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from typing import Any
 
 from textual._compositor import CompositorUpdate
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
-from bench.harness import PYTHON, bench_env, percentile, rss_kib
+from bench.harness import PYTHON, bench_env, percentile, profiled, rss_kib
 
 SIZE = (160, 50)
 
@@ -373,9 +375,25 @@ async def datatable(ns: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+class EmptyApp(App):
+    """The floor: a Textual app showing one line of text."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("Bench row 000001: the least a Textual app can paint")
+
+
+async def empty(ns: argparse.Namespace) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    app = measured(EmptyApp)()
+    first = app.probe.when(lambda: True)
+    async with app.run_test(size=SIZE, headless=True):
+        t_first = await _wait(first, 30)
+    return {"first_paint_ms": (t_first - t0) * 1000 if t_first else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["frontdesk", "datatable"])
+    parser.add_argument("kind", choices=["frontdesk", "datatable", "empty"])
     parser.add_argument("--server", default=None, help="http URL of the frontdesk server")
     parser.add_argument("--ws-url", default=None)
     parser.add_argument("--token", default=None)
@@ -388,9 +406,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--cap", type=float, default=30.0)
     ns = parser.parse_args()
-    run = frontdesk if ns.kind == "frontdesk" else datatable
+    run = {"frontdesk": frontdesk, "datatable": datatable, "empty": empty}[ns.kind]
     try:
-        result = asyncio.run(run(ns))
+        result = profiled(f"tui-{ns.kind}", lambda: asyncio.run(run(ns)))
         print(json.dumps(result), flush=True)
     except BaseException:
         traceback.print_exc()
