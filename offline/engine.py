@@ -109,6 +109,8 @@ class Engine:
         self._mine: set[int] = set()
         """Mutation numbers this process queued (a follower shows only its own rejections)."""
         self._answered_recently: set[int] = set()
+        self._seen_version: int | None = None
+        """``PRAGMA data_version`` when the outbox was last read from the file."""
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_task: asyncio.Task[None] | None = None
         self._strategies = strategies_with(config.conflict_strategies)
@@ -465,6 +467,18 @@ class Engine:
             mutation.attempts += 1
             self._sent_unrecorded.append(mutation.n)
         return found
+
+    def untake(self, mutations: list[PendingMutation]) -> None:
+        """Put back mutations chosen for sending but not sent."""
+        for mutation in mutations:
+            mutation.inflight = False
+            mutation.attempts = max(0, mutation.attempts - 1)
+            with contextlib.suppress(ValueError):
+                self._sent_unrecorded.remove(mutation.n)
+
+    async def foreign_outbox_rows(self) -> bool:
+        """True (after adopting them) when another process queued edits in the replica."""
+        return await LeaderWatch(self).check()
 
     def disconnected(self) -> None:
         """Nothing is on the wire any more: everything unanswered is sent again next time."""

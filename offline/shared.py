@@ -164,13 +164,24 @@ class LeaderWatch:
 
     async def run(self) -> None:
         engine = self.engine
-        seen = await engine._replica.data_version()
+        engine._seen_version = await engine._replica.data_version()
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            version = await engine._replica.data_version()
-            if version != seen:
-                seen = version
-                await self.adopt()
+            await self.check()
+
+    async def check(self) -> bool:
+        """Adopt foreign outbox rows if another process committed; True when it did commit.
+
+        The pusher calls this after choosing what to send: a follower's row with a lower ``n``
+        was committed before those were numbered, so it is seen here and goes out first.
+        """
+        engine = self.engine
+        version = await engine._replica.data_version()
+        if version == engine._seen_version:
+            return False
+        engine._seen_version = version
+        await self.adopt()
+        return True
 
     async def adopt(self) -> None:
         """Take into memory the outbox rows another process added (and push them)."""
