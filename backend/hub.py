@@ -93,6 +93,41 @@ class Hub:
         if ready:
             broadcast(ready, text)
 
+    def deliver(self, frames: dict[Session, list[bytes]]) -> None:
+        """Write each session's frames (UTF-8 JSON text) and flush once per session.
+
+        One socket write per connection per batch instead of one per frame; each frame was
+        serialized and encoded once, whoever receives it.
+        """
+        limit = self.send_buffer_max
+        for session, datas in frames.items():
+            ws = session.ws
+            if ws is None or ws.protocol.state is not State.OPEN:
+                continue
+            transport = ws.transport
+            if transport is not None and transport.get_write_buffer_size() > limit:
+                self.close(session, CloseCode.TRY_AGAIN_LATER, "too slow: reconnect to catch up")
+                continue
+            try:
+                send_text = ws.protocol.send_text
+                for data in datas:
+                    send_text(data)
+                ws.send_data()
+            except Exception as exc:  # the connection broke meanwhile: its handler cleans up
+                log.debug("write to user=%s failed: %s", session.user, exc)
+
+    def change_recipients(self, row: Request, old: Request | None) -> Iterable[Session]:
+        """Live sessions whose channels match a change of ``row`` (from ``old``)."""
+        if not self.selective:
+            return self.everything
+        return [*self.everything, *(s for s in self.selective if s.wants(row, old))]
+
+    def alert_recipients(self) -> Iterable[Session]:
+        """Live sessions subscribed to ``all`` or ``urgent``."""
+        if not self.selective:
+            return self.everything
+        return [*self.everything, *(s for s in self.selective if "urgent" in s.channels)]
+
     def close(self, session: Session, code: int, reason: str) -> None:
         """Close a session in the background (the caller never waits for a slow peer)."""
         if session.closing or session.ws is None:

@@ -113,7 +113,6 @@ async def check_sla(server: FrontdeskServer) -> None:
             "update_request",
             {"id": row.id, "changes": {"priority": raised.value, "due_at": due.isoformat()}},
         )
-        server.metrics.alerts.labels("escalated").inc()
 
 
 async def compact_log(server: FrontdeskServer) -> None:

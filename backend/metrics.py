@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -75,11 +76,15 @@ class Metrics:
         self.recent_commits: deque[float] = deque(maxlen=2048)
         self.recent_fanouts: deque[float] = deque(maxlen=2048)
         self.recent_mutations: deque[tuple[float, int]] = deque(maxlen=4096)
+        self._acked: dict[str, Any] = {}
         self.stats_hits = 0
         self.stats_misses = 0
 
     def applied(self, name: str) -> None:
-        self.mutations.labels(name, "ack").inc()
+        child = self._acked.get(name)
+        if child is None:
+            child = self._acked[name] = self.mutations.labels(name, "ack")
+        child.inc()
 
     def rejected(self, name: str, code: str) -> None:
         self.mutations.labels(name if name in MUTATIONS else "unknown", "reject").inc()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -313,17 +313,27 @@ class Writer:
         self.metrics.committed(time.perf_counter() - started, len(batch.outcomes))
 
         fan_started = time.perf_counter()
+        hub = self.hub
+        out: dict[Session, list[bytes]] = defaultdict(list)
         for answer in prepared.answers:
             text = answer.text
             if text is None:
                 text = await store.get_outcome(answer.frame.client_id, answer.frame.n)
                 if text is None:
                     text = self._pruned(answer.frame)
-            self.hub.send((answer.session,), text)
+            out[answer.session].append(text.encode())
         for seq, text, row, old in prepared.changes:
-            self.hub.publish_change(seq, text, row, old)
+            for session in hub.catching_up:
+                session.buffer_change(seq, text)
+            data = text.encode()
+            for session in hub.change_recipients(row, old):
+                out[session].append(data)
         for kind, row in prepared.alerts:
-            self.hub.publish_alert(alert_frame(kind, row), row)
+            data = alert_frame(kind, row).encode()
+            self.metrics.alerts.labels(kind).inc()
+            for session in hub.alert_recipients():
+                out[session].append(data)
+        hub.deliver(out)
         if prepared.changes:
             self.metrics.fanned_out(time.perf_counter() - fan_started)
         return True
