@@ -144,3 +144,74 @@ async def test_text_is_stored_exactly_as_typed_or_refused(server):
     n = await ann.mutate("add_note", {"id": row["id"], "text": "x" * 2001})
     assert (await ann.outcome(n))["code"] == "invalid"
     await ann.close()
+
+
+# What each role may do: (what, mutation, args from (row id, other id), staff, manager, admin).
+# ``True`` means acked, a string is the reject code. Rows are created by meg, so staff are
+# never their creator.
+POWERS = [
+    (
+        "edit",
+        "update_request",
+        lambda r, o: {"id": r, "changes": {"priority": "high"}},
+        True,
+        True,
+        True,
+    ),
+    ("assign", "assign", lambda r, o: {"id": r, "assignee": "ann"}, True, True, True),
+    ("note", "add_note", lambda r, o: {"id": r, "text": "seen"}, True, True, True),
+    (
+        "acknowledge",
+        "set_status",
+        lambda r, o: {"id": r, "status": "acknowledged"},
+        True,
+        True,
+        True,
+    ),
+    (
+        "cancel another's",
+        "set_status",
+        lambda r, o: {"id": o, "status": "cancelled"},
+        "forbidden",
+        True,
+        True,
+    ),
+    (
+        "bulk cancel",
+        "bulk_set_status",
+        lambda r, o: {"ids": [o], "status": "cancelled"},
+        "forbidden",
+        True,
+        True,
+    ),
+]
+
+
+async def test_each_role_gets_exactly_the_powers_the_design_gives_it(server):
+    meg = await connect_as(server, "meg")
+    clients = {
+        "staff": await connect_as(server, "bob"),
+        "manager": meg,
+        "admin": await connect_as(server, "adam"),
+    }
+    for column, role in enumerate(("staff", "manager", "admin")):
+        client = clients[role]
+        for what, name, make_args, *expected in POWERS:
+            row, other = await meg.create(), await meg.create()
+            answer = await client.outcome(
+                await client.mutate(name, make_args(row["id"], other["id"]))
+            )
+            want = expected[column]
+            if want is True:
+                assert answer["type"] == "ack", (role, what, answer)
+            else:
+                assert (answer["type"], answer["code"]) == ("reject", want), (role, what, answer)
+        row = await meg.create()
+        for status in ("in_progress", "completed"):
+            await meg.outcome(await meg.mutate("set_status", {"id": row["id"], "status": status}))
+        answer = await client.outcome(
+            await client.mutate("set_status", {"id": row["id"], "status": "pending"})
+        )
+        assert answer["type"] == ("reject" if role == "staff" else "ack"), (role, "reopen")
+    for client in clients.values():
+        await client.close()

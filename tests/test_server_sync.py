@@ -185,3 +185,81 @@ async def test_sign_in_gives_a_token_and_refuses_a_wrong_password(server):
         bad = await http.get("/api/v1/token", auth=("meg", "wrong"))
         assert bad.status_code == 401 and "error" in bad.json()
         assert bad.headers["content-type"] == "application/json"
+
+
+async def test_a_configured_origin_may_connect(tmp_path):
+    from conftest import make_config, start_server
+
+    server = await start_server(make_config(tmp_path, allowed_origins=["https://desk.example"]))
+    try:
+        token = await token_for(server, "ann", "ann-pass")
+        ws = await ws_connect(
+            ws_url(server),
+            additional_headers={"Authorization": f"Bearer {token}"},
+            origin="https://desk.example",
+        )
+        await ws.close()
+    finally:
+        await server.close()
+
+
+async def test_a_terminal_from_another_database_gets_a_snapshot(server):
+    ann = await connect_as(server, "ann")
+    row = await ann.create()
+    token = await token_for(server, "bob", "bob-pass")
+    bob = await connect(server, token, hello=False)
+    await bob.hello(last_seq=10_000)
+    snapshot = next(f for f in bob.received if f["type"] == "snapshot")
+    assert [r["id"] for r in snapshot["requests"]] == [row["id"]]
+    assert snapshot["seq"] == server.store.head_seq
+    await ann.close()
+    await bob.close()
+
+
+async def test_the_server_speaks_tls_when_given_a_certificate(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    from conftest import make_config, start_server
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    server = await start_server(make_config(tmp_path, tls_cert=cert, tls_key=key))
+    try:
+        assert server.url.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        context.check_hostname = False
+        async with httpx.AsyncClient(base_url=server.url, verify=context) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            token = (await http.get("/api/v1/token", auth=("ann", "ann-pass"))).json()["token"]
+        ws = await ws_connect(
+            server.url.replace("https://", "wss://") + "/ws",
+            additional_headers={"Authorization": f"Bearer {token}"},
+            ssl=context,
+        )
+        await ws.close()
+    finally:
+        await server.close()
