@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections import Counter
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -142,13 +143,19 @@ class FrontdeskServer:
         self._limit_connections(identity.user)
         self.hub.add(session)
         self.metrics.connections.set(len(self.hub.sessions))
-        log.info("connected user=%s from %s", identity.user, ws.remote_address)
+        log.info("event=connect user=%s addr=%s", identity.user, _addr(ws))
         try:
             await session.run()
         finally:
             self.hub.remove(session)
             self.metrics.connections.set(len(self.hub.sessions))
-            log.info("disconnected user=%s code=%s", identity.user, ws.close_code)
+            log.info(
+                "event=disconnect user=%s client=%s code=%s seconds=%.1f",
+                identity.user,
+                session.client_id,
+                ws.close_code,
+                time.monotonic() - session.opened_at,
+            )
             if session.client_id is not None and not self.closing:
                 self.broadcast_presence()
 
@@ -190,3 +197,8 @@ class FrontdeskServer:
             for s in sorted(latest.values(), key=lambda s: s.user)
         ]
         self.hub.send_all(dumps({"type": "presence", "users": users}))
+
+
+def _addr(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    return str(address[0]) if address else "?"

@@ -173,7 +173,11 @@ class HttpRoutes:
         """Refuse the WebSocket upgrade unless Origin and bearer token are acceptable."""
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.server.config.allowed_origins:
-            log.warning("refused origin %r from %s", origin[:100], peer_address(connection))
+            log.warning(
+                "event=refused reason=origin origin=%r addr=%s",
+                origin[:100],
+                peer_address(connection),
+            )
             return respond_json(connection, 403, {"error": "origin not allowed"})
         if "token" in query:
             return respond_json(
@@ -182,7 +186,7 @@ class HttpRoutes:
         token = bearer_token(request)
         identity = await self.server.accounts.check_token(token) if token else None
         if identity is None:
-            log.warning("refused /ws: bad or missing token from %s", peer_address(connection))
+            log.warning("event=refused reason=token addr=%s", peer_address(connection))
             return respond_json(
                 connection,
                 401,
@@ -255,13 +259,15 @@ class HttpRoutes:
         if role is None:
             self.throttle.failed(*keys)
             self.server.metrics.sign_ins.labels("failed").inc()
-            log.warning("sign-in failed user=%r from %s", user[:64], peer_address(connection))
+            log.warning(
+                "event=sign-in outcome=failed user=%r addr=%s", user[:64], peer_address(connection)
+            )
             return respond_json(
                 connection, 401, {"error": "wrong user name or password"}, challenge
             )
         self.throttle.succeeded(*keys)
         self.server.metrics.sign_ins.labels("ok").inc()
-        log.info("sign-in user=%s from %s", user, peer_address(connection))
+        log.info("event=sign-in outcome=ok user=%s addr=%s", user, peer_address(connection))
         answer = await accounts.issue_token(user)
         return respond_json(connection, 200, answer)
 

@@ -133,7 +133,7 @@ class Hub:
         if session.closing or session.ws is None:
             return
         session.closing = True
-        log.info("closing connection user=%s code=%s reason=%s", session.user, code, reason)
+        log.info("event=close user=%s code=%s reason=%r", session.user, code, reason)
         task = asyncio.get_running_loop().create_task(
             _close(session.ws, code, reason, self.close_timeout)
         )

@@ -53,8 +53,9 @@ async def _every(
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("job %s failed; retrying in %.0f s", name, period)
+            log.exception("event=job job=%s outcome=failed retry_s=%.0f", name, period)
         server.job_runs[name] += 1
+        log.debug("event=job job=%s", name)
 
 
 async def check_tokens(server: FrontdeskServer) -> None:
@@ -99,7 +100,7 @@ async def check_sla(server: FrontdeskServer) -> None:
         store.breaches.add((row.id, row.due_at.timestamp()))
         server.metrics.alerts.labels("sla_breach").inc()
         server.hub.publish_alert(alert_frame("sla_breach", row), row)
-    log.info("sla job: %d new breaches", len(breached))
+    log.info("event=job job=sla breaches=%d", len(breached))
     if not server.config.escalate:
         return
     for row in breached:
@@ -137,7 +138,7 @@ async def compact_log(server: FrontdeskServer) -> None:
             ),
         ]
     )
-    log.info("compaction: change log now starts after seq %d", through)
+    log.info("event=job job=compaction through_seq=%d", through)
 
 
 async def prune_outcomes(server: FrontdeskServer) -> None:
@@ -152,7 +153,7 @@ async def prune_outcomes(server: FrontdeskServer) -> None:
         (cutoff, config.outcome_keep_per_client),
     )
     if removed:
-        log.info("pruned %d stored outcomes", removed)
+        log.info("event=job job=outcomes pruned=%d", removed)
 
 
 async def keepalive(server: FrontdeskServer) -> None:
@@ -169,7 +170,7 @@ async def keepalive(server: FrontdeskServer) -> None:
         waiter = session.ping_waiter
         if waiter is not None and not waiter.done():  # type: ignore[attr-defined]
             if now - session.ping_sent > timeout:
-                log.info("keepalive: dropping unresponsive user=%s", session.user)
+                log.info("event=close user=%s reason=%r", session.user, "no pong")
                 session.closing = True
                 if session.ws.transport is not None:
                     session.ws.transport.abort()

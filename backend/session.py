@@ -191,7 +191,7 @@ class Session:
         if self.chatter.take():
             return True
         self.error(ErrorCode.RATE_LIMITED, "too many invalid or chatter frames; closing")
-        log.warning("rate limited user=%s", self.user)
+        log.warning("event=violation kind=rate_limited user=%s", self.user)
         self.server.hub.close(self, CloseCode.POLICY, "rate limited")
         return False
 
@@ -255,7 +255,9 @@ class Session:
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
         }
         await self.ws.send(dumps(welcome))
-        log.info("hello user=%s client=%s last_seq=%d", self.user, self.client_id, hello.last_seq)
+        log.info(
+            "event=hello user=%s client=%s last_seq=%d", self.user, self.client_id, hello.last_seq
+        )
         last = hello.last_seq
         if last > store.head_seq:  # a log this server never had (restored from backup?)
             last = await self._send_snapshot()
