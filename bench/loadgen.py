@@ -192,11 +192,12 @@ async def creates(
 
     tasks = [asyncio.create_task(one(ws, cid)) for ws, cid in conns]
     await asyncio.sleep(0.2)  # let every reader task start before the clock does
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     start.set()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
-    return {**stats, "elapsed": elapsed, "per_second": stats["acked"] / elapsed}
+    cpu = time.process_time() - cpu0
+    return {**stats, "elapsed": elapsed, "per_second": stats["acked"] / elapsed, "cpu_s": cpu}
 
 
 # latency ---------------------------------------------------------------------------------------
@@ -278,6 +279,8 @@ async def latency(
         "max_ms": max(samples) if samples else None,
         "task_p50_ms": pct(task_samples, 50),
         "task_p99_ms": pct(task_samples, 99),
+        "samples_ms": [round(x, 3) for x in samples],
+        "task_samples_ms": [round(x, 3) for x in task_samples],
     }
 
 
