@@ -90,6 +90,19 @@ def cold_start(http_url: str, data_dir: Path, timeout: float = 30.0) -> float | 
     return found
 
 
+def _press_note(got: dict) -> str:
+    press = got["press_ms"]
+    if press["p50"] is None:
+        return "no samples"
+    note = f"p50 {press['p50']:.1f} ms"
+    gen2 = got.get("gc", {}).get("gen2")
+    if gen2 and gen2["count"]:
+        note += (
+            f"; {gen2['count']} full GC runs in the TUI process, longest {gen2['max_ms']:.0f} ms"
+        )
+    return note
+
+
 def run(quick: bool, work: Path) -> list[Result]:
     root = work.parent
     stored = root / RUN_FILE
@@ -109,7 +122,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             press["p99"],
             "ms",
             target_abs=33.0,
-            note=f"p50 {press['p50']:.1f} ms" if press["p50"] is not None else "no samples",
+            note=_press_note(got),
             extra={"tui": got},
         ),
         Result(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import inspect
 import json
 import os
@@ -40,6 +41,27 @@ from textual.widgets import DataTable, Static
 from bench.harness import PYTHON, bench_env, percentile, profiled, rss_kib
 
 SIZE = (160, 50)
+
+
+class GcPauses:
+    """Durations of the cyclic garbage collector's runs, by generation (a pause the UI feels)."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"gen{g}": {"count": len(p), "max_ms": max(p) if p else 0.0, "total_ms": sum(p)}
+            for g, p in self.pauses.items()
+        }
 
 
 class PaintProbe:
@@ -161,6 +183,7 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
 
     first = probe.when(lambda: isinstance(app.screen, QueueScreen) and len(app.screen.model) > 0)
     out: dict[str, Any] = {}
+    gc_pauses = GcPauses()
     async with app.run_test(size=SIZE, headless=True) as pilot:
         t_first = await _wait(first, 120)
         out["first_paint_ms"] = (t_first - t0) * 1000 if t_first else None
@@ -277,6 +300,8 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
             await pilot.press("down")
             moves += 1
         out["press_ms"] = _summary(press_ms)
+        out["press_samples_ms"] = [round(x, 2) for x in press_ms]
+        out["gc"] = gc_pauses.summary()
         out["rss_kib"] = rss_kib(os.getpid())
         out["paints"] = probe.paints
     return out
