@@ -684,14 +684,15 @@ class Engine:
         """Start writing ``batch`` after the previous queued write (which is awaited first)."""
         previous = self._write_task
         if previous is not None:
-            await previous  # a failed write surfaces here, ending the connection
+            # Shielded: stopping the sync task must not cancel a write half way.
+            await asyncio.shield(previous)  # a failed write surfaces here, ending the connection
         self._write_task = asyncio.create_task(self._replica.apply(batch)) if batch else None
 
     async def settle(self) -> None:
         """Wait for queued replica writes (tests, close)."""
         task, self._write_task = self._write_task, None
         if task is not None:
-            await task
+            await asyncio.shield(task)
 
     def _answered(
         self, n: int, batch: Batch, touched: set[str], outcome: FrameOutcome
