@@ -11,8 +11,14 @@ from helpers import token_for, wait_for
 from offline_kit import Restartable, drained, new_request, online, open_engine
 
 from backend.jobs import compact_log
-from offline.events import EngineEvent, MutationRejected, StatusChanged, ViewChanged
-from protocol import Role, Status
+from offline.events import (
+    AlertReceived,
+    EngineEvent,
+    MutationRejected,
+    StatusChanged,
+    ViewChanged,
+)
+from protocol import Role, Status, utcnow
 
 
 @pytest.fixture
@@ -226,3 +232,30 @@ async def test_terminal_away_longer_than_the_log_is_kept_gets_a_snapshot(tmp_pat
         await bob.close()
     finally:
         await server.close()
+
+
+async def test_manager_bulk_change_and_urgent_alert_reach_other_terminals(server, tmp_path):
+    meg = await open_engine(tmp_path, server, "meg")
+    bob = await open_engine(tmp_path, server, "bob")
+    alerts: list[EngineEvent] = []
+    meg.subscribe(lambda e: alerts.append(e) if isinstance(e, AlertReceived) else None)
+    try:
+        await wait_for(lambda: online(meg) and online(bob), message="both online")
+        assert abs(meg.clock_offset) < 2 and abs((meg.server_now() - utcnow()).total_seconds()) < 2
+        leak = await new_request(bob, description="Water through the ceiling", priority="urgent")
+        towels = await new_request(bob, room="1205")
+        await wait_for(lambda: any(a.request.id == leak.id for a in alerts), message="alert")
+        assert next(a for a in alerts if a.request.id == leak.id).kind == "urgent"
+
+        await wait_for(lambda: meg.get(towels.id) is not None, message="meg has both")
+        rows = await meg.bulk_set_status([leak.id, towels.id], "acknowledged")
+        assert [r.status for r in rows] == [Status.ACKNOWLEDGED] * 2
+        await wait_for(lambda: drained(meg), message="bulk acked")
+        await wait_for(
+            lambda: all(bob.get(i).status == Status.ACKNOWLEDGED for i in (leak.id, towels.id)),
+            message="bob sees the bulk change",
+        )
+        assert meg.get(leak.id).version == 2 and not meg.is_pending(towels.id)
+    finally:
+        await meg.close()
+        await bob.close()
