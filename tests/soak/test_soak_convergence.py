@@ -266,6 +266,8 @@ async def test_ten_terminal_processes_through_faults_and_sigkills_end_identical(
         differing_replicas=differing_replicas,
     )
     print(f"soak convergence: {figures.line()}")
+    close_errors = sum(1 for r in results.values() if r and r.get("close_error"))
+    print(f"soak: engine.close() raised in {close_errors} of {len(desks)} final desk runs")
     print(
         f"soak faults: {proxy.counts}, server SIGKILLs {server_kills}, desk SIGKILLs "
         f"{sum(d.kills for d in desks)}, elapsed {loop.time() - started:.0f} s"
