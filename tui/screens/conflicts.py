@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from offline.errors import OfflineError, Rejected
@@ -24,6 +24,7 @@ from offline.events import ConflictParked, StatusChanged, ViewChanged
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.text import literal, plain
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from offline.conflicts import Conflict
@@ -73,7 +74,7 @@ class ConflictsScreen(Screen):
         self._unsubscribe = lambda: None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="⌂")
+        yield TitleBar()
         yield Static("", id="conflicts-empty")
         yield OptionList(id="conflicts")
         yield StatusBar(self.engine.config.user, str(self.engine.config.role.value))

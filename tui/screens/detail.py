@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Footer, Static
 
 from offline.errors import Rejected
 from offline.events import StatusChanged, ViewChanged
@@ -26,6 +26,7 @@ from tui.server_api import ServerApiError, fetch_history
 from tui.text import literal, plain
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -126,7 +127,7 @@ class DetailScreen(Screen):
         self._unsubscribe = lambda: None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="⌂")
+        yield TitleBar()
         with VerticalScroll(id="detail-body"):
             yield Static(id="detail")
             yield Static(Text("\nHistory", style="bold"), id="history-title")

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Label, Sparkline, Static
+from textual.widgets import Footer, Label, Sparkline, Static
 
 from offline.events import StatusChanged
 from protocol.models import utcnow
@@ -26,6 +26,7 @@ from tui.server_api import ServerApiError, fetch_stats
 from tui.text import literal
 from tui.widgets.cells import span
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -98,7 +99,7 @@ class PerformanceScreen(Screen):
         self._last_stats_at: datetime | None = None
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="⌂")
+        yield TitleBar()
         with Horizontal(id="panels"):
             with Vertical(classes="panel", id="server-panel"):
                 yield Label("Server", classes="panel-title")

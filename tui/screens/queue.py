@@ -13,7 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Static
 
 from offline.errors import Rejected
 from offline.events import ConflictParked, StatusChanged, ViewChanged
@@ -22,8 +22,10 @@ from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, brid
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
 from tui.screens.request_form import RequestForm
 from tui.text import literal, plain
+from tui.widgets.filter_bar import FilterBar
 from tui.widgets.request_table import COLUMNS, RequestTable
 from tui.widgets.status_bar import StatusBar
+from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -86,7 +88,7 @@ class QueueScreen(Screen):
     # -- layout ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Header(icon="⌂")
+        yield TitleBar()
         yield Static("", id="alert-banner")
         yield RequestTable(
             self.model,
@@ -94,7 +96,7 @@ class QueueScreen(Screen):
             has_conflict=self._conflicted.__contains__,
             id="requests",
         )
-        yield Input(id="filter", placeholder="filter: room, description, guest, assignee")
+        yield FilterBar(id="filter")
         yield StatusBar(
             self.engine.config.user, str(self.engine.config.role.value), id="status-bar"
         )
@@ -288,30 +290,27 @@ class QueueScreen(Screen):
             self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
 
     def action_filter(self) -> None:
-        self._open_input("filter", self.model.query, "filter: room, description, guest, assignee")
+        self._open_input("filter", self.model.query, "room, description, guest, assignee")
 
     def action_jump(self) -> None:
         names = ", ".join((*QUICK_VIEWS, *SCREENS))
-        self._open_input("jump", "", f"view: {names}")
+        self._open_input("jump", "", names)
 
     def _open_input(self, mode: str, value: str, placeholder: str) -> None:
         self._mode = mode
-        field = self.query_one("#filter", Input)
-        field.placeholder = placeholder
-        field.value = value
-        field.display = True
-        field.focus()
+        prompt = "/" if mode == "filter" else ":"
+        self.query_one(FilterBar).open(prompt, value, placeholder)
 
-    @on(Input.Changed, "#filter")
-    def _filter_typed(self, event: Input.Changed) -> None:
+    @on(FilterBar.Changed)
+    def _filter_typed(self, event: FilterBar.Changed) -> None:
         if self._mode != "filter":
             return
         self.model.set_query(event.value)
         self.table.reload()
         self._update_title()
 
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
+    @on(FilterBar.Submitted)
+    def _filter_done(self, event: FilterBar.Submitted) -> None:
         if self._mode == "jump":
             name = event.value.strip().lower().replace(" ", "_")
             matches = [v for v in (*QUICK_VIEWS, *SCREENS) if v.startswith(name)] if name else []
@@ -323,22 +322,24 @@ class QueueScreen(Screen):
                 self.notify(f"No view named {plain(event.value)!r}", markup=False)
         self._close_input(keep=True)
 
+    @on(FilterBar.Cancelled)
+    def _filter_cancelled(self) -> None:
+        self._close_input(keep=False)
+
     def _close_input(self, *, keep: bool) -> None:
-        field = self.query_one("#filter", Input)
+        """Back to the table; Esc on the filter also clears it (Enter keeps it shown)."""
+        bar = self.query_one(FilterBar)
         if not keep and self._mode == "filter" and self.model.query:
             self.model.set_query("")
             self.table.reload()
             self._update_title()
         self._mode = "filter"
-        field.display = bool(self.model.query)
-        if self.model.query:
-            field.value = self.model.query
+        bar.prompt, bar.value = "/", self.model.query
+        bar.display = bool(self.model.query)
         self.table.focus()
 
     def action_back(self) -> None:
-        if self.query_one("#filter", Input).has_focus:
-            self._close_input(keep=False)
-        elif self.table.marked:
+        if self.table.marked:
             self.table.clear_marks()
         elif self.model.query:
             self._close_input(keep=False)

@@ -282,7 +282,21 @@ class RequestTable(ScrollView, can_focus=True):
         return self.scrollable_content_region.width
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(self._width, len(self.model) + 1)
+        """Set the scrollable height to the row count (plus the header line).
+
+        Assigning ``virtual_size`` re-lays out the whole screen (it is a layout reactive), which
+        costs more than the repaint on every filter keystroke; the table's own size never
+        depends on its row count, so only the scrollbars and the scroll bounds are updated.
+        """
+        size = Size(self._width, len(self.model) + 1)
+        if size == self.virtual_size:
+            return
+        if not self.is_mounted or not self.container_size:
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
 
     # -- drawing -----------------------------------------------------------------------------
 

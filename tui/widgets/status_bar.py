@@ -89,4 +89,4 @@ class StatusBar(Static):
             text.append(" · ")
             text.append_text(literal(self.user))
             text.append(f" ({self.role})", self._style("dim"))
-        self.update(text)
+        self.update(text, layout=False)  # one line, always: no layout pass
