@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -22,43 +23,26 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from offline.conflicts import Conflict, mutation_for, plan, strategies_with
+from offline import salvage
+from offline.conflicts import Conflict, mutation_for, strategies_with
 from offline.errors import EngineClosed, Rejected, UnknownConflict
 from offline.events import (
-    AlertReceived,
-    ConflictParked,
-    Connection,
     EngineEvent,
     EngineStatus,
-    MutationRejected,
     StatusChanged,
     ViewChanged,
 )
 from offline.index import ViewIndex
 from offline.outbox import Outbox, PendingMutation
+from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
-from offline.shared import Follower, LeaderWatch, notice_for, open_lock
+from offline.shared import Follower, LeaderWatch, open_lock
 from offline.view import OptimisticView
-from protocol import Actor, Code, Rejection, Request, Role, utcnow
-from protocol.frames import (
-    Ack,
-    Alert,
-    Change,
-    Changes,
-    Error,
-    Reject,
-    Snapshot,
-    Synced,
-)
-from protocol.wire import ServerFrame
+from protocol import Actor, Rejection, Request, Role, utcnow
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "replica.lock"
-TRANSIENT_ERRORS = frozenset({"unavailable", "internal", "rate_limited"})
-"""``error`` codes answering a ``mutate`` that mean "try again later", not "no"."""
-MAX_ATTEMPTS = 5
-"""A mutation the server fails on this many times is dropped with a notice (a poison edit)."""
 
 
 @dataclass(frozen=True)
@@ -80,18 +64,7 @@ class EngineConfig:
     ``offline.conflicts.DEFAULT_STRATEGIES``."""
 
 
-@dataclass
-class FrameOutcome:
-    """What a batch of server frames asks of the sync client."""
-
-    synced: bool = False
-    answered: int = 0
-    """Mutations answered (ack, reject, error): room in the push window."""
-    retry_later: str | None = None
-    """Set when the server asked to come back later: close and back off."""
-
-
-class Engine:
+class Engine(Reconciler):
     """Replica + outbox + optimistic view + sync client, behind one small API."""
 
     def __init__(
@@ -127,8 +100,9 @@ class Engine:
         self._write_lock = asyncio.Lock()
         self._closed = False
         self._clock_offset = float(replica.meta.get("clock_offset", "0"))
-        self._drop_upto = 0
-        """Outbox rows up to this ``n`` were processed by the server (``welcome``)."""
+        self._resend_upto = 0
+        """Outbox rows up to this ``n`` were processed by the server (``welcome``): resending
+        them only fetches their recorded outcome."""
         self._sent_unrecorded: list[int] = []
         self._last_seq = replica.last_seq
         self._write_task: asyncio.Task[None] | None = None
@@ -149,24 +123,26 @@ class Engine:
 
     @classmethod
     async def open(cls, config: EngineConfig) -> Engine:
-        """Open (or create) the replica under ``config.data_dir``; no network."""
+        """Open (or create) the replica under ``config.data_dir``; no network.
+
+        A damaged replica (SQLite reports corruption) is moved aside and rebuilt by the leader:
+        the outbox, the parked conflicts and the installation id are kept, the confirmed rows
+        come back with the next catch-up.
+        """
         data_dir = Path(config.data_dir)
         lock_fd, leader = _lock_data_dir(data_dir)
         try:
-            replica = await Replica.open(data_dir)
             try:
-                confirmed: dict[str, Request] = {}
-                for data in await replica.load_requests():
-                    row = Request.model_validate_json(data)
-                    confirmed[row.id] = row
-                outbox = Outbox(await replica.load_outbox())
-                conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
-            except BaseException:
-                await replica.close()
-                raise
+                loaded = await _load(data_dir)
+            except sqlite3.DatabaseError as exc:
+                if not leader:
+                    raise
+                await salvage.rebuild(data_dir, exc)
+                loaded = await _load(data_dir)
         except BaseException:
             os.close(lock_fd)
             raise
+        replica, confirmed, outbox, conflicts = loaded
         return cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
 
     async def start(self) -> None:
@@ -413,237 +389,6 @@ class Engine:
             self._sync.wake_push()
         return [self._view.rows[i] for i in ids if i in self._view.rows]
 
-    # -- used by the sync client ----------------------------------------------------------------
-
-    def hello(self) -> dict[str, Any]:
-        return {
-            "type": "hello",
-            "v": 1,
-            "client_id": self._replica.client_id,
-            "last_seq": self._last_seq,
-        }
-
-    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
-        """Record the server's clock and what it already has; False asks for a fresh hello."""
-        server_time = welcome.get("server_time")
-        batch = Batch()
-        if isinstance(server_time, str):
-            with contextlib.suppress(ValueError):
-                received = utcnow()
-                midpoint = sent_at + (received - sent_at) / 2
-                offset = (datetime.fromisoformat(server_time) - midpoint).total_seconds()
-                self._clock_offset = offset
-                batch.meta["clock_offset"] = repr(offset)
-        last_mutation = int(welcome.get("last_mutation") or 0)
-        self._drop_upto = last_mutation
-        if last_mutation >= self._next_n:
-            # Never reuse an n the server has seen: it would be taken for a duplicate.
-            self._next_n = last_mutation + 1
-            batch.next_n = self._next_n
-        server_id = str(welcome.get("server_id") or "")
-        known = self._replica.meta.get("server_id")
-        fresh = True
-        async with self._write_lock:
-            if known is None:
-                batch.meta["server_id"] = server_id
-            elif server_id and known != server_id:
-                await self.settle()
-                await self._replica.forget_server(server_id)
-                self._last_seq = 0
-                self._view.confirmed.clear()
-                changed = self._view.rebuild(list(self._view.rows))
-                self._view_changed(changed)
-                fresh = False
-            await self._replica.apply(batch)
-        self._set_status(catching_up=fresh, catchup_done=0)
-        return fresh
-
-    def take_unsent(self, limit: int) -> list[PendingMutation]:
-        """The next mutations to put on the wire (marked in flight)."""
-        found = [m for m in self._outbox.next_unsent(limit + 64) if m.n > self._drop_upto]
-        found = found[:limit]
-        for mutation in found:
-            mutation.inflight = True
-            mutation.attempts += 1
-            self._sent_unrecorded.append(mutation.n)
-        return found
-
-    def untake(self, mutations: list[PendingMutation]) -> None:
-        """Put back mutations chosen for sending but not sent."""
-        for mutation in mutations:
-            mutation.inflight = False
-            mutation.attempts = max(0, mutation.attempts - 1)
-            with contextlib.suppress(ValueError):
-                self._sent_unrecorded.remove(mutation.n)
-
-    async def foreign_outbox_rows(self) -> bool:
-        """True (after adopting them) when another process queued edits in the replica."""
-        return await LeaderWatch(self).check()
-
-    def disconnected(self) -> None:
-        """Nothing is on the wire any more: everything unanswered is sent again next time."""
-        self._outbox.reset_inflight()
-
-    def set_connection(
-        self, connection: Connection, reason: str | None = None, **more: Any
-    ) -> None:
-        self._set_status(connection=connection, reason=reason, **more)
-
-    def set_rtt(self, rtt_ms: float | None) -> None:
-        if rtt_ms != self._status.rtt_ms:
-            self._set_status(rtt_ms=rtt_ms)
-
-    async def apply_frames(self, frames: list[ServerFrame]) -> FrameOutcome:
-        """Apply a burst of server frames, then rebase the view and announce once.
-
-        The burst's writes are one transaction, queued behind the previous one and not awaited
-        here: while SQLite commits, the next frames are parsed and collect into a bigger burst.
-        Server rows need no durability before they are shown (catch-up would resend them), and
-        ``last_seq`` only moves in the same transaction as the rows it covers.
-        """
-        outcome = FrameOutcome()
-        batch = Batch()
-        touched: set[str] = set()
-        events: list[EngineEvent] = []
-        reissues: list[tuple[PendingMutation, str, dict[str, Any]]] = []
-        last_seq = self._last_seq
-        catchup = 0
-        confirmed = self._view.confirmed
-
-        def confirm(row: Request, seq: int) -> None:
-            old = confirmed.get(row.id)
-            if old is None or row.version >= old.version:
-                confirmed[row.id] = row
-                batch.upsert(row, seq)
-            touched.add(row.id)
-
-        for frame in frames:
-            if isinstance(frame, Changes):
-                for entry in frame.changes:
-                    confirm(entry.request, entry.seq)
-                    last_seq = max(last_seq, entry.seq)
-                catchup += len(frame.changes)
-            elif isinstance(frame, Snapshot):
-                for row in frame.requests:
-                    confirm(row, frame.seq)
-                catchup += len(frame.requests)
-                if not frame.more:
-                    last_seq = max(last_seq, frame.seq)
-            elif isinstance(frame, Change):
-                confirm(frame.request, frame.seq)
-                last_seq = max(last_seq, frame.seq)
-            elif isinstance(frame, Synced):
-                last_seq = max(last_seq, frame.seq)
-                outcome.synced = True
-                for mutation in self._outbox.entries():
-                    if mutation.n > self._drop_upto:
-                        break
-                    # Processed before this connection: its outcome came with the catch-up.
-                    self._answered(mutation.n, batch, touched, outcome)
-            elif isinstance(frame, Ack):
-                self._answered(frame.n, batch, touched, outcome)
-                for row in frame.requests or ([frame.request] if frame.request else []):
-                    confirm(row, frame.seq)
-            elif isinstance(frame, Reject):
-                mutation = self._answered(frame.n, batch, touched, outcome)
-                if frame.current is not None:
-                    confirm(frame.current, 0)
-                if mutation is None or frame.code == Code.DUPLICATE:
-                    continue
-                if frame.code == Code.CONFLICT:
-                    events.extend(self._on_conflict(mutation, frame, batch, reissues))
-                else:
-                    events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
-            elif isinstance(frame, Error):
-                failing = self._outbox.get(frame.n) if frame.n is not None else None
-                if frame.code in TRANSIENT_ERRORS and (
-                    failing is None or failing.attempts < MAX_ATTEMPTS
-                ):
-                    outcome.retry_later = f"server said {frame.code}: {frame.message}"
-                elif frame.n is not None:
-                    # Refused outright, or failing again and again: it must not block the rest.
-                    mutation = self._answered(frame.n, batch, touched, outcome)
-                    if mutation is not None:
-                        events.append(_rejected(mutation, frame.code, frame.message, {}))
-                else:
-                    log.warning("server error %s: %s", frame.code, frame.message)
-            elif isinstance(frame, Alert):
-                events.append(AlertReceived(frame.kind, frame.request))
-        if last_seq > self._last_seq:
-            self._last_seq = last_seq
-            batch.meta["last_seq"] = str(last_seq)
-        batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
-        for event in events:
-            notice = notice_for(event)
-            if notice is not None:
-                batch.notices.append(notice)
-        await self._queue_write(batch)
-        changed = self._view.rebuild(touched) if touched else set()
-        if changed:
-            self._view_changed(changed)
-        for event in events:
-            self._emit(event)
-        for mutation, name, args in reissues:
-            # A new mutation on the version the server just sent (client-wins, merge).
-            try:
-                await self._mutate(name, args, mutation.request_ids)
-            except Rejected as refused:
-                self._emit(_rejected(mutation, refused.code, str(refused), refused.fields))
-        more: dict[str, Any] = {}
-        if catchup:
-            more["catchup_done"] = self._status.catchup_done + catchup
-        if outcome.synced:
-            more.update(catching_up=False, last_synced_at=utcnow())
-        self._refresh_status(**more)
-        return outcome
-
-    def _on_conflict(
-        self,
-        mutation: PendingMutation,
-        frame: Reject,
-        batch: Batch,
-        reissues: list[tuple[PendingMutation, str, dict[str, Any]]],
-    ) -> list[EngineEvent]:
-        """Apply the field group's strategy to a mutation refused with ``conflict``."""
-        current = frame.current or self._view.confirmed.get(
-            mutation.request_ids[0] if mutation.request_ids else ""
-        )
-        decided = plan(
-            mutation.name,
-            mutation.args,
-            mutation.base_version,
-            current,
-            sorted(frame.fields),
-            frame.message,
-            self._strategies,
-            self.server_now(),
-        )
-        events: list[EngineEvent] = []
-        for name, args in decided.reissue:
-            reissues.append((mutation, name, args))
-        if decided.park is not None:
-            conflict = decided.park
-            self._conflicts[conflict.id] = conflict
-            batch.parked.append(
-                (
-                    conflict.id,
-                    conflict.request_id,
-                    json.dumps(conflict.to_json(), ensure_ascii=False),
-                    conflict.created_at.isoformat(),
-                )
-            )
-            events.append(ConflictParked(conflict.id, conflict.request_id))
-        if decided.dropped:
-            events.append(
-                _rejected(
-                    mutation,
-                    Code.CONFLICT,
-                    f"{frame.message}; kept the other change to {', '.join(decided.dropped)}",
-                    {f: "changed by someone else first" for f in decided.dropped},
-                )
-            )
-        return events
-
     # -- conflicts parked for a person ---------------------------------------------------------
 
     def conflicts(self) -> list[Conflict]:
@@ -679,41 +424,6 @@ class Engine:
         self._conflicts.pop(conflict_id, None)
         self._refresh_status()
         return rows[0] if rows else None
-
-    async def _queue_write(self, batch: Batch) -> None:
-        """Start writing ``batch`` after the previous queued write (which is awaited first)."""
-        previous = self._write_task
-        if previous is not None:
-            # Shielded: stopping the sync task must not cancel a write half way.
-            await asyncio.shield(previous)  # a failed write surfaces here, ending the connection
-        self._write_task = asyncio.create_task(self._replica.apply(batch)) if batch else None
-
-    async def settle(self) -> None:
-        """Wait for queued replica writes (tests, close)."""
-        task, self._write_task = self._write_task, None
-        if task is not None:
-            await asyncio.shield(task)
-
-    def _answered(
-        self, n: int, batch: Batch, touched: set[str], outcome: FrameOutcome
-    ) -> PendingMutation | None:
-        mutation = self._outbox.remove(n)
-        if mutation is None:
-            return None
-        outcome.answered += 1
-        if len(self._answered_recently) > 100_000:
-            self._answered_recently.clear()
-        self._answered_recently.add(n)
-        self._view.forget(n)
-        batch.deleted.append(n)
-        touched.update(mutation.request_ids)
-        return mutation
-
-    async def _flush_sent(self) -> None:
-        if self._sent_unrecorded:
-            batch = Batch(sent=self._sent_unrecorded)
-            self._sent_unrecorded = []
-            await self._replica.apply(batch)
 
     # -- status and events ----------------------------------------------------------------------
 
@@ -799,17 +509,21 @@ class Engine:
             raise EngineClosed("the engine is closed")
 
 
-def _rejected(
-    mutation: PendingMutation, code: str, message: str, fields: dict[str, str]
-) -> MutationRejected:
-    return MutationRejected(
-        name=mutation.name,
-        request_id=mutation.request_ids[0] if len(mutation.request_ids) == 1 else None,
-        code=code,
-        message=message,
-        fields=dict(fields),
-        n=mutation.n,
-    )
+async def _load(
+    data_dir: Path,
+) -> tuple[Replica, dict[str, Request], Outbox, list[Conflict]]:
+    replica = await Replica.open(data_dir)
+    try:
+        confirmed: dict[str, Request] = {}
+        for data in await replica.load_requests():
+            row = Request.model_validate_json(data)
+            confirmed[row.id] = row
+        outbox = Outbox(await replica.load_outbox())
+        conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
+    except BaseException:
+        await replica.close()
+        raise
+    return replica, confirmed, outbox, conflicts
 
 
 def _shared_part(status: EngineStatus) -> tuple[Any, ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 import uuid
 from pathlib import Path
@@ -131,3 +132,31 @@ async def test_replica_file_lives_in_the_data_dir(tmp_path):
     assert db.exists()
     assert stat.S_ISREG(os.stat(db).st_mode)
     assert uuid.UUID(engine.client_id)
+
+
+async def test_a_damaged_replica_is_rebuilt_keeping_pending_edits_and_identity(tmp_path):
+    engine = await Engine.open(config(tmp_path))
+    request = await new_request(engine, description="typed before the disk went bad")
+    client_id = engine.client_id
+    await engine.close()
+    path = tmp_path / "ann" / "replica.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'requests'").fetchone()
+    (size,) = db.execute("PRAGMA page_size").fetchone()
+    db.close()
+    with open(path, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\xde\xad" * (size // 2))
+
+    again = await Engine.open(config(tmp_path))
+    try:
+        assert again.client_id == client_id, "exactly-once needs the same installation id"
+        assert again.get(request.id).description == "typed before the disk went bad"
+        assert [m.n for m in again.pending_mutations()] == [1]
+        later = await again.add_note(request.id, "still works")
+        assert later.notes[-1].text == "still works"
+        assert [m.n for m in again.pending_mutations()] == [1, 2]
+        assert list((tmp_path / "ann").glob("replica.sqlite3.corrupt-*")), "kept for a look"
+    finally:
+        await again.close()

@@ -259,3 +259,36 @@ async def test_manager_bulk_change_and_urgent_alert_reach_other_terminals(server
     finally:
         await meg.close()
         await bob.close()
+
+
+async def test_a_refusal_whose_answer_was_lost_is_still_told_after_reconnect(server, tmp_path):
+    ann = await open_engine(tmp_path, server, "ann")
+    request = await new_request(ann)
+    await wait_for(lambda: drained(ann), message="created")
+    bob = await open_engine(tmp_path, server, "bob", role=Role.MANAGER)
+    await wait_for(lambda: bob.get(request.id) is not None, message="bob has it")
+    await bob.close()
+    offline_bob = await open_engine(tmp_path, None, "bob", role=Role.MANAGER, start=False)
+    await offline_bob.bulk_set_status([request.id], "acknowledged")  # staff may not
+    await offline_bob.close()
+    data_dir, backup = tmp_path / "client-bob", tmp_path / "bob-backup"
+    shutil.copytree(data_dir, backup)
+
+    bob = await open_engine(tmp_path, server, "bob", role=Role.MANAGER)
+    await wait_for(lambda: drained(bob) and online(bob), message="refused once")
+    await bob.close()
+    shutil.rmtree(data_dir)
+    shutil.copytree(backup, data_dir)  # as if the reject had died with the connection
+
+    bob = await open_engine(tmp_path, server, "bob", role=Role.MANAGER, start=False)
+    events: list[EngineEvent] = []
+    bob.subscribe(events.append)
+    try:
+        await bob.start()
+        await wait_for(lambda: drained(bob) and online(bob), message="settled")
+        told = [e for e in events if isinstance(e, MutationRejected)]
+        assert [e.code for e in told] == ["forbidden"], "the server's recorded answer"
+        assert bob.get(request.id).status == Status.PENDING
+    finally:
+        await bob.close()
+        await ann.close()
