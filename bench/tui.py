@@ -47,7 +47,12 @@ def run(quick: bool, work: Path) -> list[Result]:
     (root / RUN_FILE).write_text(json.dumps({"count": count, **got}))
     rows = QUICK_BASELINE_ROWS if quick else BASELINE_ROWS
     log(f"running the DataTable baseline with {rows:,} rows")
-    base = run_json([PYTHON, "-m", "bench.tui_tasks", "datatable", "--rows", str(rows)], 200)
+    cmd = [PYTHON, "-m", "bench.tui_tasks", "datatable", "--rows", str(rows), "--changes", "10"]
+    try:
+        base = run_json(cmd, 200)
+    except Exception as exc:  # a baseline that fails must not take the figures with it
+        log(f"DataTable baseline failed: {exc!r}"[:200])
+        base = {"failed": repr(exc)[:200]}
     floor = run_json([PYTHON, "-m", "bench.tui_tasks", "empty"], 60)["first_paint_ms"]
     base_note = f"baseline: DataTable, {rows:,} rows"
     extra = {"frontdesk": got, "datatable": base, "empty_app_first_paint_ms": floor}
@@ -58,7 +63,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             f"first paint, {n:,} rows",
             got["first_paint_ms"],
             "ms",
-            baseline=base["first_paint_ms"],
+            baseline=base.get("first_paint_ms"),
             target_abs=300.0,
             note=(
                 f"{base_note}; engine open {got['engine_open_s'] * 1000:.0f} ms; "
@@ -71,7 +76,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             "filter keystroke → repaint, p99",
             got["filter_ms"]["p99"],
             "ms",
-            baseline=base["filter_ms"]["p99"],
+            baseline=base.get("filter_ms", {}).get("p99"),
             target_abs=50.0,
             note=f"{base_note}; {got['filter_ms']['n']} keystrokes",
             extra=extra,
@@ -81,7 +86,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             "live change sent → on screen, p99",
             got["live_e2e_ms"]["p99"],
             "ms",
-            baseline=base["live_ms"]["p99"],
+            baseline=base.get("live_ms", {}).get("p99"),
             target_abs=50.0,
             note=f"{base_note} (update_cell → paint)",
             extra=extra,
@@ -91,7 +96,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             "live change in engine → on screen, p99",
             got["live_ms"]["p99"],
             "ms",
-            baseline=base["live_ms"]["p99"],
+            baseline=base.get("live_ms", {}).get("p99"),
             target_abs=50.0,
             extra=extra,
         ),
@@ -100,7 +105,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             f"RSS, {n:,} rows",
             got["rss_kib"] / 1024,
             "MiB",
-            baseline=base["rss_kib"] / 1024,
+            baseline=base["rss_kib"] / 1024 if "rss_kib" in base else None,
             target_abs=250.0,
             note=base_note,
             extra=extra,
