@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import compress, repeat
 from operator import contains, itemgetter
 from typing import Any
@@ -75,7 +75,8 @@ QUICK_VIEWS: dict[str, QuickView] = {
 }
 
 _STATUS_RANK = {s: i for i, s in enumerate(Status)}
-_FAR = datetime.max.replace(tzinfo=utcnow().tzinfo) - timedelta(days=1)
+_FAR = float("inf")
+"""Closed requests sort after every deadline."""
 
 
 def _text(value: str | None) -> str:
@@ -89,11 +90,13 @@ SORT_KEYS: dict[str, Callable[[Request], Any]] = {
     "priority": lambda r: PRIORITY_RANK[r.priority],
     "status": lambda r: _STATUS_RANK[r.status],
     "assignee": lambda r: _text(r.assignee),
-    "sla": lambda r: r.due_at if r.is_open else _FAR,
-    "created": lambda r: r.created_at,
+    "sla": lambda r: r.due_at.timestamp() if r.is_open else _FAR,
+    "created": lambda r: r.created_at.timestamp(),
     "description": lambda r: _text(r.description),
 }
-"""Sortable columns; each key ends with ``created_at`` and the id so ties are stable."""
+"""Sortable columns. Times are POSIX floats: comparing floats sorts 100,000 keys several times
+faster than comparing aware datetimes. Each full key ends with the creation time and the id, so
+ties are stable."""
 
 
 def search_text(request: Request) -> str:
@@ -249,7 +252,7 @@ class QueueModel:
     # -- internals ---------------------------------------------------------------------------
 
     def _make_key(self, request: Request) -> tuple:
-        return (SORT_KEYS[self.sort_column](request), request.created_at, request.id)
+        return (SORT_KEYS[self.sort_column](request), request.created_at.timestamp(), request.id)
 
     def _rebuild_keys(self) -> None:
         self._key = {rid: self._make_key(r) for rid, r in self.requests.items()}
