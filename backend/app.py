@@ -67,7 +67,9 @@ class FrontdeskServer:
 
     async def start(self) -> None:
         """Open the store and bind the port; raises OSError when the port cannot be bound."""
-        self.store = await Store.open(self.config.data_dir, synchronous=self.config.synchronous)
+        self.store = await Store.open(
+            self.config.data_dir, synchronous=self.config.synchronous, background_checkpoint=True
+        )
         try:
             self.accounts = Accounts(self.store, self.config.token_ttl_hours)
             self.writer = Writer(

@@ -69,6 +69,8 @@ class ServerConfig(BaseSettings):
     """How often the SLA job looks for requests past their deadline."""
     escalate: bool = True
     """On an SLA breach, raise the priority one step with a fresh deadline (``escalated``)."""
+    checkpoint_seconds: float = 1.0
+    """How often the WAL is checkpointed into the database, off the group-commit path."""
     cleanup_seconds: float = 3600.0
     """How often the change log is compacted and old mutation outcomes are pruned."""
     token_check_seconds: float = 30.0

@@ -29,6 +29,7 @@ def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
     loop = asyncio.get_running_loop()
     jobs: list[tuple[str, float, Callable[[FrontdeskServer], Awaitable[None]]]] = [
         ("keepalive", config.ping_interval, keepalive),
+        ("checkpoint", config.checkpoint_seconds, checkpoint),
         ("tokens", config.token_check_seconds, check_tokens),
         ("sla", config.sla_check_seconds, check_sla),
         ("compaction", config.cleanup_seconds, compact_log),
@@ -180,3 +181,10 @@ async def keepalive(server: FrontdeskServer) -> None:
             session.ping_sent = now
         except Exception:  # closing or closed: the handler cleans up
             continue
+
+
+async def checkpoint(server: FrontdeskServer) -> None:
+    """Move the WAL into the database file off the commit path (the writer never does it)."""
+    pages, done = await server.store.checkpoint()
+    if pages:
+        log.debug("event=job job=checkpoint wal_pages=%d checkpointed=%d", pages, done)

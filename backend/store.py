@@ -199,6 +199,7 @@ class Store:
         self.db = writer
         self.reader = reader
         self.write_lock = asyncio.Lock()
+        self._checkpointer: aiosqlite.Connection | None = None
         self.requests: dict[str, Request] = {}
         self.request_seq: dict[str, int] = {}
         self.head_seq = 0
@@ -210,8 +211,15 @@ class Store:
         """(request id, due_at timestamp) of every SLA breach already alerted."""
 
     @classmethod
-    async def open(cls, data_dir: Path, *, synchronous: str = "NORMAL") -> Store:
-        """Open (creating if needed) the database in ``data_dir`` and load the in-memory state."""
+    async def open(
+        cls, data_dir: Path, *, synchronous: str = "NORMAL", background_checkpoint: bool = False
+    ) -> Store:
+        """Open (creating if needed) the database in ``data_dir`` and load the in-memory state.
+
+        With ``background_checkpoint`` the writer never checkpoints the WAL itself (that copy and
+        its fsync would sit inside a group commit); the server's job calls ``checkpoint()``
+        instead, on a connection of its own.
+        """
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         path = data_dir / DB_NAME
         writer = await aiosqlite.connect(path, isolation_level=None)
@@ -219,6 +227,8 @@ class Store:
             await writer.execute("PRAGMA journal_mode=WAL")
             await writer.execute(f"PRAGMA synchronous={synchronous}")
             await writer.execute("PRAGMA busy_timeout=5000")
+            if background_checkpoint:
+                await writer.execute("PRAGMA wal_autocheckpoint=0")
             await writer.executescript(SCHEMA)
             reader = await aiosqlite.connect(path, isolation_level=None)
         except BaseException:
@@ -261,9 +271,25 @@ class Store:
         self.client_last_n = {cid: n for cid, n in clients}
 
     async def close(self) -> None:
-        """Close both connections (a clean WAL checkpoint happens on the last close)."""
+        """Close the connections (a clean WAL checkpoint happens on the last close)."""
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
+            self._checkpointer = None
         await self.reader.close()
         await self.db.close()
+
+    async def checkpoint(self) -> tuple[int, int]:
+        """Copy committed WAL pages into the database without blocking the writer (PASSIVE).
+
+        Returns (WAL pages, pages checkpointed). Runs on its own connection and thread, so
+        neither group commits nor reads wait for its I/O.
+        """
+        if self._checkpointer is None:
+            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._checkpointer.execute("PRAGMA busy_timeout=5000")
+        rows = list(await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)"))
+        _busy, pages, done = rows[0]
+        return int(pages), int(done)
 
     async def ping(self) -> bool:
         """True when the database answers (``/readyz``)."""

@@ -155,3 +155,18 @@ async def test_a_terminal_that_stops_reading_is_closed_and_the_others_keep_going
         await ann.close()
     finally:
         await server.close()
+
+
+async def test_the_wal_is_checkpointed_by_the_server_not_by_commits(tmp_path):
+    server = await start_server(make_config(tmp_path, checkpoint_seconds=0.05))
+    try:
+        ann = await connect(server, await token_for(server, "ann", "ann-pass"))
+        for _ in range(20):
+            await ann.create()
+        runs = server.job_runs["checkpoint"]
+        await wait_for(lambda: server.job_runs["checkpoint"] >= runs + 2)
+        pages, done = await server.store.checkpoint()
+        assert pages == done
+        await ann.close()
+    finally:
+        await server.close()
