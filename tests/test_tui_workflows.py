@@ -180,3 +180,37 @@ async def test_the_chosen_theme_is_remembered_for_the_next_start(tmp_path):
     async with again.run_test(size=SIZE) as pilot:
         await ready(again, pilot)
         assert again.theme == "nord"
+
+
+async def test_e_edits_a_request_and_sends_only_what_changed(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        (request,) = await seed(app, ("1204", "towels"))
+        await wait_for(lambda: len(rows(app)) == 1)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, RequestForm))
+        await pilot.press("end", *["backspace"] * 4, *"817", "ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+        assert app.engine is not None
+        edited = app.engine.get(request.id)
+        assert edited.room == "817" and edited.description == "towels"
+        (mutation,) = [m for m in app.engine.pending_mutations() if m.name == "update_request"]
+        assert mutation.args["changes"] == {"room": "817"}
+
+
+async def test_o_and_a_click_on_a_column_title_sort_the_queue(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await seed(app, ("300", "b"), ("100", "c"), ("200", "a"))
+        await wait_for(lambda: len(rows(app)) == 3)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await pilot.click("#requests", offset=(12, 0))  # the Room title
+        await wait_for(lambda: screen.model.sort_column == "room")
+        assert [line.split()[1] for line in rows(app)] == ["100", "200", "300"]
+        await pilot.press("O")
+        await wait_for(lambda: [line.split()[1] for line in rows(app)] == ["300", "200", "100"])
+        await pilot.press("o")
+        await wait_for(lambda: screen.model.sort_column == "category")
