@@ -100,3 +100,12 @@ async def test_markup_and_escape_codes_in_a_description_show_literally():
         header = lines(app.query_one(RequestTable))[0]
         # Columns after the wide room stay aligned with the header.
         assert cell_len(row[: row.index("housekeeping")]) == header.index("Category")
+
+
+async def test_an_80_column_terminal_gives_up_columns_instead_of_cutting_rows():
+    app = TableApp([make(1, description="Leak under the sink in the bathroom")])
+    async with app.run_test(size=(80, 10)):
+        header, row = lines(app.query_one(RequestTable))[:2]
+        assert "Description" in header and "Category" not in header
+        assert "Leak under the sink" in row
+        assert cell_len(row) <= 80

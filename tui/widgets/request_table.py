@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rich.segment import Segment
 from rich.style import Style
@@ -51,11 +52,22 @@ MARKER_WIDTH = 2
 MIN_FLEX = 12
 
 
+DROP_WHEN_NARROW = ("category", "assignee")
+"""Columns given up, in this order, when the terminal is too narrow (80 columns, say)."""
+
+
+@lru_cache(maxsize=32)
 def layout(width: int) -> list[tuple[Column, int]]:
     """Column widths for a table ``width`` cells wide; the description takes what is left."""
-    fixed = MARKER_WIDTH + sum(c.width + 1 for c in COLUMNS if c.width)
-    flex = max(MIN_FLEX, width - fixed)
-    return [(c, c.width or flex) for c in COLUMNS]
+    columns = list(COLUMNS)
+    for key in DROP_WHEN_NARROW:
+        fixed = MARKER_WIDTH + sum(c.width + 1 for c in columns if c.width)
+        if width - fixed >= MIN_FLEX * 2:
+            break
+        columns = [c for c in columns if c.key != key]
+    fixed = MARKER_WIDTH + sum(c.width + 1 for c in columns if c.width)
+    flex = max(MIN_FLEX, width - fixed - 1)
+    return [(c, c.width or flex) for c in columns]
 
 
 class RequestTable(ScrollView, can_focus=True):
