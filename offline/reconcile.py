@@ -178,8 +178,11 @@ class Reconciler:
                 mutation = self._answered(frame.n, batch, touched, outcome)
                 if frame.current is not None:
                     confirm(frame.current, 0)
-                if mutation is None or frame.code == Code.DUPLICATE:
+                if mutation is None:
                     continue
+                # Even ``duplicate`` (the server's record of this n is gone) is told: the edit
+                # was processed long ago, or someone reused this terminal's id; either way the
+                # person should know it is not coming.
                 if frame.code == Code.CONFLICT:
                     events.extend(self._on_conflict(mutation, frame, batch, reissues))
                 else:
