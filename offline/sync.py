@@ -32,6 +32,8 @@ MAX_BURST = 2000
 """Most frames applied in one transaction."""
 QUEUE_FRAMES = 256
 """Frames read ahead of the applier; past it the reader waits (TCP pushes back)."""
+WELCOME_TIMEOUT = 15.0
+"""Seconds to wait for ``welcome`` after ``hello`` before giving up on the connection."""
 PING_INTERVAL = 5.0
 PING_TIMEOUT = 10.0
 
@@ -172,7 +174,10 @@ class SyncClient:
         engine = self.engine
         sent_at = utcnow()
         await ws.send(dumps(engine.hello()))
-        first = json.loads(await ws.recv())
+        try:
+            first = json.loads(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
+        except TimeoutError:
+            raise SyncFailed("the server did not answer hello") from None
         if first.get("type") != "welcome":
             raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
         if not await engine.on_welcome(first, sent_at):
