@@ -7,6 +7,8 @@ the widgets. Writes go through the engine, which refuses what the rule book refu
 
 from __future__ import annotations
 
+import heapq
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from textual import on
@@ -29,6 +31,11 @@ from tui.widgets.title_bar import TitleBar
 
 if TYPE_CHECKING:
     from offline.engine import Engine
+
+EAGER_ROWS = 5000
+"""Up to this many requests, the first paint shows them all at once."""
+FIRST_PAINT_ROWS = 200
+"""Otherwise the first paint shows this many of the newest, the rest follow a frame later."""
 
 FULL_RELOAD_ABOVE = 2000
 """A burst touching more ids than this reloads the whole model (a long catch-up)."""
@@ -82,6 +89,8 @@ class QueueScreen(Screen):
         self.model = QueueModel(engine.config.user, clock=engine.server_now)
         self._mode = "filter"
         self._unsubscribe = lambda: None
+        self._loading = False
+        """True between the first paint (newest rows only) and the full queue."""
         self._conflicted: set[str] = set()
         """Requests with a parked conflict (marked ≠ in the table)."""
 
@@ -111,7 +120,16 @@ class QueueScreen(Screen):
         return self.query_one(StatusBar)
 
     def on_mount(self) -> None:
-        self.model.replace_all(self.engine.requests())
+        requests = self.engine.requests()
+        if len(requests) > EAGER_ROWS:
+            # First paint with the newest screenful (the default order), the rest a frame later:
+            # sorting and indexing 100,000 rows takes longer than a first paint may.
+            newest = heapq.nlargest(FIRST_PAINT_ROWS, requests, key=attrgetter("created_at"))
+            self.model.replace_all(newest)
+            self._loading = True
+            self.call_after_refresh(self._load_all)
+        else:
+            self.model.replace_all(requests)
         kinds = (ViewChanged, StatusChanged, ConflictParked)
         self._unsubscribe = bridge(self.engine, self, kinds=kinds)
         self._refresh_conflicts()
@@ -126,12 +144,20 @@ class QueueScreen(Screen):
     def on_unmount(self) -> None:
         self._unsubscribe()
 
+    def _load_all(self) -> None:
+        self.model.replace_all(self.engine.requests())
+        self._loading = False
+        self.table.reload()
+        self._update_title()
+
     def _update_title(self) -> None:
         total = len(self.model.requests)
         shown = len(self.model)
         self.title = "frontdesk"
         view = self.model.view.title
         counts = f"{shown:,}" if shown == total else f"{shown:,} of {total:,}"
+        if self._loading:
+            counts = f"loading {len(self.engine.requests()):,} requests…"
         query = f" · /{plain(self.model.query)}" if self.model.query else ""
         alerts = self.app.alert_count  # type: ignore[attr-defined]
         bell = f" · ⚠ {alerts}" if alerts else ""
