@@ -43,6 +43,8 @@ from protocol import Actor, Rejection, Request, Role, utcnow
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "replica.lock"
+LOAD_CHUNK = 5000
+"""Rows validated between two yields to the event loop while a big replica opens."""
 
 
 @dataclass(frozen=True)
@@ -515,9 +517,12 @@ async def _load(
     replica = await Replica.open(data_dir)
     try:
         confirmed: dict[str, Request] = {}
-        for data in await replica.load_requests():
-            row = Request.model_validate_json(data)
-            confirmed[row.id] = row
+        datas = await replica.load_requests()
+        for start in range(0, len(datas), LOAD_CHUNK):
+            for data in datas[start : start + LOAD_CHUNK]:
+                row = Request.model_validate_json(data)
+                confirmed[row.id] = row
+            await asyncio.sleep(0)  # let the UI breathe while 100,000 rows load
         outbox = Outbox(await replica.load_outbox())
         conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
     except BaseException:
