@@ -214,3 +214,24 @@ async def test_o_and_a_click_on_a_column_title_sort_the_queue(tmp_path):
         await wait_for(lambda: [line.split()[1] for line in rows(app)] == ["300", "200", "100"])
         await pilot.press("o")
         await wait_for(lambda: screen.model.sort_column == "category")
+
+
+async def test_a_large_queue_paints_the_newest_rows_first_then_all(tmp_path, monkeypatch):
+    from offline.engine import Engine
+    from tui.screens import queue
+
+    monkeypatch.setattr(queue, "EAGER_ROWS", 3)
+    monkeypatch.setattr(queue, "FIRST_PAINT_ROWS", 2)
+    config = offline_app(tmp_path).engine_config
+    engine = await Engine.open(config)
+    for i in range(6):
+        await engine.create_request(
+            room=str(100 + i), category="other", description="x", priority="low"
+        )
+    await engine.close()
+    app = FrontdeskApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await wait_for(lambda: len(rows(app)) == 6, message="\n".join(rows(app)))
+        assert rows(app)[0].split()[1] == "105", "newest first"
+        assert "loading" not in app.screen.sub_title
