@@ -87,6 +87,17 @@ class Desk:
             self.refused_locally += 1
 
 
+def client_of(key: str) -> str:
+    """The client_id in a server's exactly-once key (``client_id`` or ``user/client_id``)."""
+    return key.rsplit("/", 1)[-1]
+
+
+def server_last_n(server, user: str, client_id: str) -> int:
+    """The highest ``n`` the running server has processed for this user's terminal."""
+    known = server.store.client_last_n
+    return max(known.get(client_id, 0), known.get(f"{user}/{client_id}", 0))
+
+
 @dataclass
 class Audit:
     """What the server committed, per client."""
@@ -104,10 +115,10 @@ class Audit:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
             outcomes: dict[str, list[tuple[int, str]]] = {}
-            for cid, n, frame in db.execute(
+            for key, n, frame in db.execute(
                 "SELECT client_id, n, frame FROM outcomes ORDER BY client_id, n"
             ):
-                outcomes.setdefault(cid, []).append((n, json.loads(frame)["type"]))
+                outcomes.setdefault(client_of(key), []).append((n, json.loads(frame)["type"]))
             keys: Counter[tuple[str, int, str]] = Counter()
             order: dict[str, list[int]] = {}
             for cid, n, rid in db.execute(

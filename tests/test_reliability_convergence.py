@@ -15,12 +15,11 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from conftest import USERS
 from faults import FaultyProxy, pick_seed
 from helpers import token_for, wait_for
 from offline_kit import Restartable, drained, new_request, online, open_engine
-from reliability_kit import Audit, Desk, differing, note_counts, server_rows
+from reliability_kit import Audit, Desk, differing, note_counts, server_last_n, server_rows
 
 from offline.events import EngineEvent, MutationRejected
 from protocol import Role
@@ -191,22 +190,17 @@ async def test_four_terminals_through_a_flaky_network_and_two_restarts_end_ident
     assert figures.doubled == 0, figures.line()
     assert figures.out_of_order == 0, figures.line()
     assert figures.rejected > 0, "bob's cancels should have been refused"
-    # Each refusal told is a real one. That *every* one is told, even when its answer was lost
-    # in a cut, is pinned by the strict xfail below until the engine is fixed.
-    assert figures.surfaced <= figures.rejected, figures.line()
+    # Every refusal is told, even one whose answer was lost in a cut (the engine resends and
+    # the server answers from its record).
+    assert figures.surfaced == figures.rejected, figures.line()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offline/engine.py Engine.apply_frames, on Synced: outbox mutations with n <= "
-    "welcome.last_mutation are dropped through _answered() with no event, so a mutation the "
-    "server REJECTED while its reject frame was lost in a disconnect is rolled back silently "
-    "(no MutationRejected); the engine should fetch/receive the stored outcome (e.g. resend it: "
-    "the server answers duplicates with the stored reject) instead of assuming it was applied",
-)
 async def test_a_refusal_whose_answer_was_lost_in_a_cut_is_still_shown(tmp_path):
     """The server refuses, the connection dies before the ``reject`` arrives, the terminal
-    reconnects: the person must still be told (DESIGN: "rolled back visibly, never silently")."""
+    reconnects: the person must still be told (DESIGN: "rolled back visibly, never silently").
+
+    Found by this test; fixed in offline (commit 74a8735: answers lost in a cut are resent and
+    the server replies from its record)."""
     box = Restartable(tmp_path)
     server = await box.start()
     proxy = await FaultyProxy(box.port, pick_seed()).start()
@@ -222,7 +216,7 @@ async def test_a_refusal_whose_answer_was_lost_in_a_cut_is_still_shown(tmp_path)
         proxy.hold_downstream(True)  # bob's terminal stops hearing the server
         await bob.set_status(request.id, "cancelled")  # forbidden for staff
         await wait_for(
-            lambda: server.store.client_last_n.get(bob.client_id, 0) >= 1,
+            lambda: server_last_n(server, "bob", bob.client_id) >= 1,
             message="the server never processed bob's cancel",
         )
         proxy.cut_all()  # the reject dies on the wire
