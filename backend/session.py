@@ -22,7 +22,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts import Identity
-from backend.writer import Lane, error_frame
+from backend.writer import Lane, client_key, error_frame
 from protocol.frames import (
     MAX_SERVER_FRAME,
     PROTOCOL_VERSION,
@@ -251,7 +251,7 @@ class Session:
             "server_id": store.server_id,
             "user": {"name": self.user, "role": self.role.value},
             "seq": store.head_seq,
-            "last_mutation": store.client_last_n.get(hello.client_id, 0),
+            "last_mutation": store.client_last_n.get(client_key(self.user, hello.client_id), 0),
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
         }
         await self.ws.send(dumps(welcome))

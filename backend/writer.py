@@ -82,6 +82,19 @@ def _reject(n: int, rejection: Rejection, current: Request | None) -> str:
 
 
 ESCALATION_CLIENT = "server:escalation"
+
+
+def client_key(user: str, client_id: str) -> str:
+    """Exactly-once state is kept per (user, client_id), as ``user/client_id``.
+
+    A terminal (one client_id per installation) may be shared by several users across shifts,
+    and a client_id is visible to everyone in ``change`` frames: keyed by user too, nobody can
+    spend another user's mutation numbers or read their stored answers. User names cannot hold
+    ``/``, so the key is unambiguous.
+    """
+    return f"{user}/{client_id}"
+
+
 """The ``client_id`` the server's own escalations are logged under."""
 
 
@@ -143,7 +156,8 @@ class Writer:
         """Queue a mutation the server makes itself; returns its ``n``."""
         if self._system_lane is None:
             self._system_lane = Lane(session, self, 1 << 30)  # type: ignore[arg-type]
-        n = max(self.store.client_last_n.get(ESCALATION_CLIENT, 0), self._system_n) + 1
+        key = client_key(session.user, ESCALATION_CLIENT)
+        n = max(self.store.client_last_n.get(key, 0), self._system_n) + 1
         self._system_n = n
         frame = Mutate(client_id=ESCALATION_CLIENT, n=n, name=name, args=args)
         lane = self._system_lane
@@ -241,8 +255,9 @@ class Writer:
 
         for session, m in jobs:
             cid = m.client_id
-            if m.n <= last_n(cid):
-                answers.append(_Answer(session, m, outcomes.get((cid, m.n))))
+            key = client_key(session.user, cid)
+            if m.n <= last_n(key):
+                answers.append(_Answer(session, m, outcomes.get((key, m.n))))
                 continue
             actor = Actor(session.user, session.role)
             ids = target_ids(m.name, m.args)
@@ -289,9 +304,9 @@ class Writer:
                 else:
                     text = f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},"request":{datas[0]}}}'
                 self.metrics.applied(m.name)
-            batch.clients[cid] = (session.user, m.n)
-            batch.outcomes.append((cid, m.n, text, at))
-            outcomes[(cid, m.n)] = text
+            batch.clients[key] = (session.user, m.n)
+            batch.outcomes.append((key, m.n, text, at))
+            outcomes[(key, m.n)] = text
             answers.append(_Answer(session, m, text))
         return prepared
 
@@ -318,7 +333,8 @@ class Writer:
         for answer in prepared.answers:
             text = answer.text
             if text is None:
-                text = await store.get_outcome(answer.frame.client_id, answer.frame.n)
+                key = client_key(answer.session.user, answer.frame.client_id)
+                text = await store.get_outcome(key, answer.frame.n)
                 if text is None:
                     text = self._pruned(answer.frame)
             out[answer.session].append(text.encode())

@@ -8,6 +8,7 @@ from conftest import make_config, start_server
 from helpers import connect, connect_as, token_for, wait_for
 
 from backend.accounts import revoke_tokens
+from backend.writer import client_key
 
 
 async def test_chatter_past_the_rate_limit_is_refused_then_closed(tmp_path):
@@ -102,7 +103,7 @@ async def test_shutdown_finishes_what_was_received_and_says_going_away(tmp_path)
     row = await ann.create()
     for i in range(50):
         await ann.mutate("add_note", {"id": row["id"], "text": f"{i}"})
-    await wait_for(lambda: server.store.client_last_n.get(ann.client_id, 0) >= 2)
+    await wait_for(lambda: server.store.client_last_n.get(client_key("ann", ann.client_id), 0) >= 2)
     await server.close()
     await ann.ws.wait_closed()
     assert ann.ws.close_code == 1001
@@ -110,7 +111,7 @@ async def test_shutdown_finishes_what_was_received_and_says_going_away(tmp_path)
     again = await start_server(config)
     try:
         stored = again.store.requests[row["id"]]
-        applied = again.store.client_last_n[ann.client_id] - 1
+        applied = again.store.client_last_n[client_key("ann", ann.client_id)] - 1
         assert len(stored.notes) == applied
         assert applied >= len(acked) - 1
     finally:

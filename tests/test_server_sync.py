@@ -263,3 +263,28 @@ async def test_the_server_speaks_tls_when_given_a_certificate(tmp_path):
         await ws.close()
     finally:
         await server.close()
+
+
+async def test_another_user_on_the_same_terminal_has_mutation_numbers_of_their_own(server):
+    # One client_id per installation: a terminal shared by two shifts, or a client_id seen in
+    # a change frame and reused on purpose, must not mix up exactly-once state.
+    ann = await connect_as(server, "ann")
+    row = await ann.create()
+    first = await ann.outcome(await ann.mutate("add_note", {"id": row["id"], "text": "ann"}))
+    bob = await connect(server, await token_for(server, "bob", "bob-pass"), hello=False)
+    bob.client_id = ann.client_id
+    welcome = await bob.hello()
+    assert welcome["last_mutation"] == 0
+    n = await bob.mutate("add_note", {"id": row["id"], "text": "bob"}, n=2)
+    theirs = await bob.outcome(n)
+    assert theirs["type"] == "ack" and theirs["seq"] != first["seq"]
+    await bob.mutate("add_note", {"id": row["id"], "text": "bob again"}, n=1000)
+    await bob.outcome(1000)
+    mine = await ann.outcome(await ann.mutate("add_note", {"id": row["id"], "text": "ann 2"}))
+    assert mine["type"] == "ack"
+    again = await ann.outcome(await ann.mutate("add_note", {}, n=2))
+    assert again == first
+    texts = [note.text for note in server.store.requests[row["id"]].notes]
+    assert texts == ["ann", "bob", "bob again", "ann 2"]
+    await ann.close()
+    await bob.close()
