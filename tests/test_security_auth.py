@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from conftest import make_config, start_server
 from helpers import WsClient, connect, token_for
 from websockets.exceptions import InvalidStatus
@@ -335,17 +334,11 @@ async def test_every_endpoint_and_mutation_answers_each_role_and_token_state_as_
     assert not wrong, "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend/session.py Session._hello accepts any client_id from any user, and "
-    "backend/writer.py keys exactly-once state by client_id alone (store.client_last_n, "
-    "clients.user is overwritten): every `change` frame broadcasts by.client_id, so any staff "
-    "user can hello with another terminal's client_id and send mutate n=last+1000; that "
-    "terminal's next 1000 edits are then answered `reject duplicate` and never applied (the "
-    "engine drops duplicates without telling anyone). A client_id should be bound to the user "
-    "who first used it (refuse others with an error), or the state keyed by (user, client_id)",
-)
 async def test_another_user_cannot_take_over_a_terminals_client_id(server):
+    """Every ``change`` frame shows ``by.client_id``; saying ``hello`` with another user's
+    client_id and spending its mutation numbers must not swallow that terminal's next edits.
+    Found by this test; fixed in backend (commit 7c9cca9: exactly-once state keyed by user and
+    client_id)."""
     ann = await connect(server, await token_for(server, "ann", "ann-pass"))
     row = await ann.create()
     bob_token = await token_for(server, "bob", "bob-pass")
