@@ -66,6 +66,28 @@ class OptimisticView:
 
     def rebuild(self, ids: Iterable[str]) -> set[str]:
         """Recompute the view rows of ``ids``; returns the ids whose row changed."""
+        changed: set[str] = set()
+        replay: list[str] = []
+        rows, confirmed, has_pending = self.rows, self.confirmed, self.outbox.has_id
+        for rid in ids:
+            if has_pending(rid):
+                replay.append(rid)
+                continue
+            # Nothing pending: the view row is the confirmed row (the common catch-up case).
+            new = confirmed.get(rid)
+            old = rows.get(rid)
+            if new is None:
+                if old is not None:
+                    del rows[rid]
+                    changed.add(rid)
+            elif new is not old:
+                rows[rid] = new
+                changed.add(rid)
+        if replay:
+            changed |= self._replay(replay)
+        return changed
+
+    def _replay(self, ids: Iterable[str]) -> set[str]:
         ids = self._closure(ids)
         state: dict[str, Request] = {}
         for rid in ids:
