@@ -174,12 +174,18 @@ class Replica:
         async with self._db.execute("SELECT data FROM requests") as cur:
             return [row[0] for row in await cur.fetchall()]
 
-    async def load_outbox(self) -> list[PendingMutation]:
+    async def load_outbox(self, after: int = 0) -> list[PendingMutation]:
+        """Outbox rows with ``n`` above ``after``, in ``n`` order."""
         async with self._db.execute(
             "SELECT n, name, args, base_version, request_ids, created_at, state, attempts"
-            " FROM outbox ORDER BY n"
+            " FROM outbox WHERE n > ? ORDER BY n",
+            (after,),
         ) as cur:
             return [PendingMutation.from_row(tuple(row)) for row in await cur.fetchall()]
+
+    async def outbox_numbers(self) -> set[int]:
+        async with self._db.execute("SELECT n FROM outbox") as cur:
+            return {int(row[0]) for row in await cur.fetchall()}
 
     async def load_parked(self) -> list[dict[str, Any]]:
         async with self._db.execute("SELECT data FROM parked ORDER BY created_at, id") as cur:

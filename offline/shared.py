@@ -118,16 +118,18 @@ class Follower:
             if old is None or row.version >= old.version:
                 view.confirmed[row.id] = row
                 touched.add(row.id)
-        entries = await replica.load_outbox()
-        on_disk = {e.n for e in entries}
+        # Numbers are handed out under SQLite's write lock, so rows added since the last look
+        # all sit above the highest one known; answered rows are simply missing now.
         outbox = engine._outbox
-        for n in outbox.numbers() - on_disk:
+        known = outbox.numbers()
+        on_disk = await replica.outbox_numbers()
+        for n in known - on_disk:
             gone = outbox.remove(n)
             if gone is not None:
                 view.forget(n)
                 touched.update(gone.request_ids)
-        for entry in entries:
-            if entry.n not in outbox:
+        for entry in await replica.load_outbox(after=max(known, default=0)):
+            if entry.n not in outbox and entry.n in on_disk:
                 outbox.add(entry)
                 touched.update(entry.request_ids)
         events: list[EngineEvent] = []
@@ -189,7 +191,9 @@ class LeaderWatch:
         async with engine._write_lock:
             await engine.settle()
             answered, engine._answered_recently = engine._answered_recently, set()
-            entries = await engine._replica.load_outbox()
+            on_disk = await engine._replica.outbox_numbers()
+            missing = on_disk - engine._outbox.numbers() - answered
+            entries = await engine._replica.load_outbox(after=min(missing) - 1) if missing else []
             touched: set[str] = set()
             for entry in entries:
                 if entry.n not in engine._outbox and entry.n not in answered:
