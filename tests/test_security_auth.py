@@ -68,6 +68,7 @@ EXPECTED_SESSION: dict[str, str] = {
     "sign-in of a disabled user": "401",
     "sign-in without credentials": "401",
     "token in the query string (?token=)": "401",
+    "valid token from a browser page (Origin header)": "403",
 }
 
 
@@ -260,6 +261,10 @@ async def observe_sessions(tmp_path) -> dict[str, str]:
             observed["token in the query string (?token=)"] = "101"
         except InvalidStatus as exc:
             observed["token in the query string (?token=)"] = str(exc.response.status_code)
+        headers = {"Authorization": f"Bearer {token}", "Origin": "https://evil.example"}
+        observed["valid token from a browser page (Origin header)"] = await ws_status(
+            server, headers
+        )
     finally:
         await server.close()
     return observed
