@@ -177,6 +177,11 @@ class Session:
                 except FrameError as exc:
                     self._bad(exc)
                     continue
+                except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+                    # Input the decoder did not foresee is still bad input, never a crash.
+                    log.warning("event=violation kind=undecodable user=%s error=%r", self.user, exc)
+                    self._bad(FrameError(ErrorCode.INVALID_JSON, "frame could not be decoded"))
+                    continue
                 await self._handle(frame)
         except ConnectionClosed:
             pass

@@ -288,3 +288,11 @@ async def test_another_user_on_the_same_terminal_has_mutation_numbers_of_their_o
     assert texts == ["ann", "bob", "bob again", "ann 2"]
     await ann.close()
     await bob.close()
+
+
+async def test_a_number_too_big_for_a_float_is_an_error_not_a_crash(server):
+    ann = await connect_as(server, "ann")
+    await ann.send('{"type": "presence", "viewing": null, "editing": false, "x": 1e400}')
+    assert (await ann.recv_until("error"))["code"] == "invalid_json"
+    await ann.create()
+    await ann.close()
