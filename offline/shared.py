@@ -18,6 +18,7 @@ import fcntl
 import json
 import logging
 import os
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from offline.conflicts import Conflict
@@ -95,14 +96,17 @@ class Follower:
         """Follow until the leader's lock is free, then become the leader."""
         engine = self.engine
         while True:
-            if try_lock(engine._lock_fd):
-                await self.refresh()
-                await engine._promote()
-                return
-            version = await engine._replica.data_version()
-            if version != self.seen_version:
-                self.seen_version = version
-                await self.refresh()
+            try:
+                if try_lock(engine._lock_fd):
+                    await self.refresh()
+                    await engine._promote()
+                    return
+                version = await engine._replica.data_version()
+                if version != self.seen_version:
+                    await self.refresh()
+                    self.seen_version = version
+            except (sqlite3.Error, ValueError) as exc:  # busy or half-written: next poll
+                log.warning("following the shared replica: %s", exc)
             await asyncio.sleep(POLL_SECONDS)
 
     async def refresh(self) -> None:
@@ -169,7 +173,10 @@ class LeaderWatch:
         engine._seen_version = await engine._replica.data_version()
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            await self.check()
+            try:
+                await self.check()
+            except (sqlite3.Error, ValueError) as exc:
+                log.warning("reading edits queued by other processes: %s", exc)
 
     async def check(self) -> bool:
         """Adopt foreign outbox rows if another process committed; True when it did commit.
