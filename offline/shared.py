@@ -188,8 +188,8 @@ class LeaderWatch:
         version = await engine._replica.data_version()
         if version == engine._seen_version:
             return False
-        engine._seen_version = version
         await self.adopt()
+        engine._seen_version = version
         return True
 
     async def adopt(self) -> None:
