@@ -17,6 +17,7 @@ from protocol.models import Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.queue import QueueScreen
 from tui.screens.sign_in import SignInScreen
+from tui.widgets.request_table import RequestTable
 
 
 async def config_for(
@@ -117,6 +118,8 @@ async def test_an_urgent_request_from_another_terminal_raises_an_alert_until_ack
             assert "1 alerts" in status_text(app) and "⚠ 1" in app.screen.sub_title
             await pilot.press("exclamation_mark")
             await wait_for(lambda: app.alert_count == 0)
+            table = app.screen.query_one(RequestTable)
+            assert table.cursor_request is not None and table.cursor_request.room == "817"
             await pilot.pause()
             assert not banner.display and "alerts" not in status_text(app)
     finally:

@@ -159,11 +159,13 @@ class FrontdeskApp(App[int]):
             text = ", ".join(kinds) + " — press ! on the queue to acknowledge one by one"
         self.notify(text, title=title, severity="warning", markup=False, timeout=8)
 
-    def acknowledge_alert(self) -> None:
-        """The oldest unacknowledged alert has been seen."""
-        if self.unacknowledged_alerts:
-            self.unacknowledged_alerts.pop(0)
-            self.alert_count = len(self.unacknowledged_alerts)
+    def acknowledge_alert(self) -> AlertReceived | None:
+        """The oldest unacknowledged alert has been seen; returns it (None when there was none)."""
+        if not self.unacknowledged_alerts:
+            return None
+        event = self.unacknowledged_alerts.pop(0)
+        self.alert_count = len(self.unacknowledged_alerts)
+        return event
 
     def action_acknowledge_all_alerts(self) -> None:
         self.acknowledge_all_alerts()

@@ -402,7 +402,14 @@ class QueueScreen(Screen):
         self.app.push_screen(PerformanceScreen(self.engine))
 
     def action_acknowledge_alert(self) -> None:
-        self.app.acknowledge_alert()  # type: ignore[attr-defined]
+        """Acknowledge the oldest alert and put the cursor on its request, filter or not."""
+        event = self.app.acknowledge_alert()  # type: ignore[attr-defined]
+        if event is None or event.request.id not in self.model.requests:
+            return
+        self.model.pinned.add(event.request.id)
+        self.model.upsert([self.model.requests[event.request.id]])
+        self.table.reload()
+        self.table.select_id(event.request.id)
 
 
 def edit_submitter(engine: Engine, request: Request):
