@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -270,7 +270,3 @@ class HttpRoutes:
         log.info("event=sign-in outcome=ok user=%s addr=%s", user, peer_address(connection))
         answer = await accounts.issue_token(user)
         return respond_json(connection, 200, answer)
-
-
-def unquote_path(value: str) -> str:
-    return unquote(value)

@@ -17,7 +17,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
 from protocol.frames import CloseCode
-from protocol.models import Priority, Request
+from protocol.models import Request
 
 if TYPE_CHECKING:
     from backend.session import Session
@@ -72,9 +72,6 @@ class Hub:
         self.catching_up.discard(session)
         self.everything.discard(session)
         self.selective.discard(session)
-
-    def live_sessions(self) -> set[Session]:
-        return self.everything | self.selective
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -140,20 +137,9 @@ class Hub:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
 
-    def publish_change(self, seq: int, text: str, row: Request, old: Request | None) -> None:
-        """Send one ``change`` frame to every session whose channels match (sender included)."""
-        for session in self.catching_up:
-            session.buffer_change(seq, text)
-        if self.selective:
-            chosen = [s for s in self.selective if s.wants(row, old)]
-            self.send([*self.everything, *chosen], text)
-        elif self.everything:
-            self.send(self.everything, text)
-
-    def publish_alert(self, text: str, row: Request) -> None:
+    def publish_alert(self, text: str) -> None:
         """Send an ``alert`` to every live session subscribed to ``all`` or ``urgent``."""
-        chosen = [s for s in self.selective if "urgent" in s.channels]
-        self.send([*self.everything, *chosen], text)
+        self.send(self.alert_recipients(), text)
 
     def send_all(self, text: str) -> None:
         """Send a frame to every session past ``hello`` (presence)."""
@@ -167,7 +153,3 @@ async def _close(ws: ServerConnection, code: int, reason: str, wait: float) -> N
     except Exception:
         if ws.transport is not None:
             ws.transport.abort()
-
-
-def is_urgent(row: Request | None) -> bool:
-    return row is not None and row.priority == Priority.URGENT

@@ -100,7 +100,7 @@ async def check_sla(server: FrontdeskServer) -> None:
     for row in breached:
         store.breaches.add((row.id, row.due_at.timestamp()))
         server.metrics.alerts.labels("sla_breach").inc()
-        server.hub.publish_alert(alert_frame("sla_breach", row), row)
+        server.hub.publish_alert(alert_frame("sla_breach", row))
     log.info("event=job job=sla breaches=%d", len(breached))
     if not server.config.escalate:
         return

@@ -201,7 +201,6 @@ class Store:
         self.write_lock = asyncio.Lock()
         self._checkpointer: aiosqlite.Connection | None = None
         self.requests: dict[str, Request] = {}
-        self.request_seq: dict[str, int] = {}
         self.head_seq = 0
         self.next_number = 1
         self.compacted_through = 0
@@ -254,11 +253,10 @@ class Store:
         self.server_id = meta["server_id"]
         self.next_number = int(meta.get("next_number", "1"))
         self.compacted_through = int(meta.get("compacted_through", "0"))
-        rows = await self.db.execute_fetchall("SELECT data, seq FROM requests")
-        for data, seq in rows:
+        rows = await self.db.execute_fetchall("SELECT data FROM requests")
+        for (data,) in rows:
             request = Request.model_validate_json(data)
             self.requests[request.id] = request
-            self.request_seq[request.id] = seq
         head = await self.db.execute_fetchall(
             "SELECT seq FROM sqlite_sequence WHERE name='changes'"
         )
@@ -308,9 +306,8 @@ class Store:
             # The whole transaction runs as one call on the connection's thread: one hop of
             # the event loop per batch instead of one per statement (each costs ~170 µs).
             await run_in_db_thread(self.db, _write_batch, batch, write_number)
-        for rid, (row, _data, seq) in batch.rows.items():
+        for rid, (row, _data, _seq) in batch.rows.items():
             self.requests[rid] = row
-            self.request_seq[rid] = seq
         for cid, (_user, n) in batch.clients.items():
             self.client_last_n[cid] = n
         if batch.head_seq > self.head_seq:

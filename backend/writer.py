@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from backend.hub import Hub
 from backend.metrics import Metrics
 from backend.store import Batch, Store
-from protocol.frames import CloseCode, ErrorCode, Mutate
+from protocol.frames import CloseCode, Mutate
 from protocol.models import Priority, Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
 from protocol.rules import Actor, Code, Rejection
@@ -381,6 +381,3 @@ def error_frame(code: str, message: str, ref: str | None = None, n: int | None =
     if n is not None:
         frame["n"] = n
     return dumps(frame)
-
-
-UNAVAILABLE = ErrorCode.UNAVAILABLE
