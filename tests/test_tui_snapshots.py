@@ -48,3 +48,9 @@ def test_conflicts_screen_with_nothing_parked(snap_compare, tmp_path):
     assert snap_compare(
         app_for(tmp_path), press=["C", "_"], terminal_size=SIZE, run_before=queue_shown
     )
+
+
+def test_performance_panel_offline(snap_compare, tmp_path):
+    assert snap_compare(
+        app_for(tmp_path), press=["P", "_"], terminal_size=SIZE, run_before=queue_shown
+    )
