@@ -53,7 +53,8 @@ class Metric(Horizontal):
         self.query_one(".metric-value", Static).update(literal(text))
         if sample is not None:
             self.samples.append(sample)
-            self.query_one(Sparkline).data = list(self.samples)
+            # All zeros would draw as full bars (Sparkline scales min..max): draw nothing then.
+            self.query_one(Sparkline).data = list(self.samples) if any(self.samples) else []
 
 
 class StatsArrived(Message, bubble=False):
