@@ -92,6 +92,7 @@ class Session:
         "ping_waiter",
         "presence_at",
         "server",
+        "synced_seq",
         "viewing",
         "ws",
     )
@@ -109,6 +110,8 @@ class Session:
         self.editing = False
         self.presence_at = 0.0
         self.opened_at = time.monotonic()
+        self.synced_seq = 0
+        """The last seq sent by catch-up: live changes at or below it are not sent again."""
         self.ping_waiter: Awaitable[float] | None = None
         self.ping_sent = 0.0
         self._lane: Lane | None = None
@@ -274,6 +277,7 @@ class Session:
                 self.send(text)
                 last = seq
         self._buffer = None
+        self.synced_seq = last
         server.hub.go_live(self)
         server.broadcast_presence()
 

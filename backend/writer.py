@@ -330,20 +330,21 @@ class Writer:
         fan_started = time.perf_counter()
         hub = self.hub
         out: dict[Session, list[bytes]] = defaultdict(list)
+        pruned_or_older: list[_Answer] = []
         for answer in prepared.answers:
-            text = answer.text
-            if text is None:
-                key = client_key(answer.session.user, answer.frame.client_id)
-                text = await store.get_outcome(key, answer.frame.n)
-                if text is None:
-                    text = self._pruned(answer.frame)
-            out[answer.session].append(text.encode())
+            if answer.text is None:
+                pruned_or_older.append(answer)
+            else:
+                out[answer.session].append(answer.text.encode())
         for seq, text, row, old in prepared.changes:
             for session in hub.catching_up:
                 session.buffer_change(seq, text)
             data = text.encode()
             for session in hub.change_recipients(row, old):
-                out[session].append(data)
+                # A session whose catch-up already read this entry (the commit was visible to
+                # its read before this delivery ran) must not get it twice.
+                if seq > session.synced_seq:
+                    out[session].append(data)
         for kind, row in prepared.alerts:
             data = alert_frame(kind, row).encode()
             self.metrics.alerts.labels(kind).inc()
@@ -352,6 +353,12 @@ class Writer:
         hub.deliver(out)
         if prepared.changes:
             self.metrics.fanned_out(time.perf_counter() - fan_started)
+        # Resends of mutations from earlier batches: their answers are read from the store,
+        # after this batch's frames are out (no await between commit and fan-out).
+        for answer in pruned_or_older:
+            key = client_key(answer.session.user, answer.frame.client_id)
+            text = await store.get_outcome(key, answer.frame.n)
+            hub.deliver({answer.session: [(text or self._pruned(answer.frame)).encode()]})
         return True
 
     @staticmethod
