@@ -85,6 +85,8 @@ class Engine(Reconciler):
         """Mutation numbers this process queued (a follower shows only its own rejections)."""
         self._answered_recently: set[int] = set()
         self._seen_version: int | None = None
+        self._followed = False
+        """True once another process opened this replica (then the leader shares its status)."""
         """``PRAGMA data_version`` when the outbox was last read from the file."""
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_task: asyncio.Task[None] | None = None
@@ -175,6 +177,7 @@ class Engine(Reconciler):
         meta = await self._replica.reload_meta()
         await self._replica.max_rev()
         self._leader = True
+        self._followed = True  # other windows may still be following this replica
         self._last_seq = self._replica.last_seq
         self._clock_offset = float(meta.get("clock_offset", "0"))
         last_n = max((m.n for m in self._outbox.entries()), default=0)
@@ -433,7 +436,7 @@ class Engine(Reconciler):
         new = dataclasses.replace(self._status, **changes)
         if new != self._status:
             old, self._status = self._status, new
-            if self._leader and _shared_part(old) != _shared_part(new):
+            if self._leader and self._followed and _shared_part(old) != _shared_part(new):
                 self._publish_status()
             self._emit(StatusChanged(new))
 

@@ -19,10 +19,12 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Any
 
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
+from offline.replica import Batch
 from protocol import Request
 
 if TYPE_CHECKING:
@@ -87,6 +89,8 @@ class Follower:
 
     async def prime(self) -> None:
         replica = self.engine._replica
+        # Say hello (any commit will do): the leader starts sharing its connection state.
+        await replica.apply(Batch(meta={"follower_hello": str(time.time())}))
         self.seen_rev = replica.rev
         self.seen_notice = await replica.last_notice()
         self.seen_version = await replica.data_version()
@@ -190,6 +194,9 @@ class LeaderWatch:
             return False
         await self.adopt()
         engine._seen_version = version
+        if not engine._followed:
+            engine._followed = True  # a follower said hello: share the connection state now
+            engine._publish_status()
         return True
 
     async def adopt(self) -> None:
