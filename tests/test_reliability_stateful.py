@@ -14,6 +14,7 @@ hypothesis calls synchronously) hand coroutines to it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import random
 import tempfile
@@ -46,7 +47,13 @@ class LoopThread:
         self.thread.start()
 
     def call(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        name = getattr(coro, "__qualname__", repr(coro))
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise AssertionError(f"{name} did not finish within {timeout} s") from None
 
     def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
