@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widgets import Static
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
@@ -73,6 +74,8 @@ class FrontdeskApp(App[int]):
         self._load_settings()
         if self._keymap:
             self.set_keymap(self._keymap)
+        # Shown only while a large replica opens; the queue screen covers it.
+        self.screen.mount(Static("Opening the local replica…", id="opening"))
         try:
             self.engine = await Engine.open(self.engine_config)
         except OfflineError as exc:
