@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("frontdesk.jobs")
 
+PING_BACKLOG = 16 * 1024
+"""Bytes waiting to be written above which a connection is not pinged (ping would block)."""
+
 
 def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
     """Start every periodic job of ``server``."""
@@ -161,20 +164,31 @@ async def keepalive(server: FrontdeskServer) -> None:
     """Ping every connection; drop the ones whose last ping went unanswered too long.
 
     One job for all connections instead of websockets' keepalive task per connection keeps an
-    idle connection about a kilobyte smaller.
+    idle connection about a kilobyte smaller. A connection whose write buffer is backed up is
+    not pinged (``ping()`` would wait for it to drain, holding up everybody after it); if it
+    stays backed up past a ping interval plus the timeout, it is dropped as stuck.
     """
     now = time.monotonic()
-    timeout = server.config.ping_timeout
+    config = server.config
     for session in list(server.hub.sessions):
         if session.closing:
             continue
+        transport = session.ws.transport
         waiter = session.ping_waiter
-        if waiter is not None and not waiter.done():  # type: ignore[attr-defined]
-            if now - session.ping_sent > timeout:
-                log.info("event=close user=%s reason=%r", session.user, "no pong")
-                session.closing = True
-                if session.ws.transport is not None:
-                    session.ws.transport.abort()
+        unanswered = waiter is not None and not waiter.done()  # type: ignore[attr-defined]
+        backed_up = transport is not None and transport.get_write_buffer_size() > PING_BACKLOG
+        if session.ping_sent == 0.0:
+            session.ping_sent = now  # first round: start the clock
+        late = now - session.ping_sent > (
+            config.ping_timeout if unanswered else config.ping_interval + config.ping_timeout
+        )
+        if (unanswered or backed_up) and late:
+            log.info("event=close user=%s reason=%r", session.user, "no pong")
+            session.closing = True
+            if transport is not None:
+                transport.abort()
+            continue
+        if unanswered or backed_up:
             continue
         try:
             session.ping_waiter = await session.ws.ping()

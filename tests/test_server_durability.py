@@ -170,3 +170,28 @@ async def test_the_wal_is_checkpointed_by_the_server_not_by_commits(tmp_path):
         await ann.close()
     finally:
         await server.close()
+
+
+async def test_a_stuck_terminal_is_dropped_without_holding_up_the_others(tmp_path):
+    config = make_config(
+        tmp_path, ping_interval=0.2, ping_timeout=0.3, close_timeout=0.2, send_buffer_max=2**30
+    )
+    server = await start_server(config)
+    try:
+        bob = await connect(server, await token_for(server, "bob", "bob-pass"))
+        bob.ws.transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_RCVBUF, 4096)
+        (bob_there,) = [s for s in server.hub.sessions if s.user == "bob"]
+        bob_there.ws.transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, 4096)
+        bob.ws.transport.pause_reading()
+        ann = await connect(server, await token_for(server, "ann", "ann-pass"))
+        while bob_there.ws.transport.get_write_buffer_size() < 64 * 1024:
+            await ann.create(description="y" * 2000)
+        await wait_for(lambda: bob_there not in server.hub.sessions, 5, "stuck bob not dropped")
+        runs = server.job_runs["keepalive"]
+        await wait_for(lambda: server.job_runs["keepalive"] >= runs + 3)
+        assert [s.user for s in server.hub.sessions] == ["ann"]
+        await ann.create()
+        await ann.close()
+        bob.ws.transport.abort()
+    finally:
+        await server.close()
