@@ -5,10 +5,12 @@ from __future__ import annotations
 from helpers import wait_for
 from offline_kit import drained, new_request, open_engine
 from test_tui_queue import SIZE, ready, status_text, table_text
+from textual.widgets import Select
 
 from offline.engine import EngineConfig
 from protocol.models import Role, Status
 from tui.app import FrontdeskApp
+from tui.screens.conflict_form import ConflictForm
 from tui.screens.conflicts import ConflictsScreen
 from tui.screens.performance import PerformanceScreen
 
@@ -76,3 +78,23 @@ async def test_the_performance_panel_shows_server_figures_to_a_manager(server, t
         value = app.screen.query_one("#server-connections .metric-value")
         await wait_for(lambda: str(value.render()) not in ("—", ""), message="no figures")
         assert int(str(value.render())) >= 1
+
+
+async def test_a_conflict_is_settled_field_by_field_with_an_edited_value(server, tmp_path):
+    rid, config = await bob_with_a_parked_status_conflict(server, tmp_path)
+    app = FrontdeskApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await pilot.press("C")
+        await wait_for(lambda: isinstance(app.screen, ConflictsScreen))
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, ConflictForm))
+        form = app.screen
+        assert isinstance(form, ConflictForm)
+        assert form.values() == {"status": "acknowledged"}
+        form.query_one("#field-status", Select).value = "completed"
+        await pilot.press("ctrl+s")
+        assert app.engine is not None
+        await wait_for(lambda: app.engine.conflicts() == [], message="settled")
+        assert app.engine.get(rid).status == Status.COMPLETED
+        await wait_for(lambda: app.engine.status.pending == 0, message="acked by the server")

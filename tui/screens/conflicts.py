@@ -21,6 +21,7 @@ from textual.widgets.option_list import Option
 
 from offline.errors import OfflineError, Rejected
 from offline.events import ConflictParked, StatusChanged, ViewChanged
+from protocol.models import Request
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.text import literal, plain
 from tui.widgets.status_bar import StatusBar
@@ -66,6 +67,7 @@ class ConflictsScreen(Screen):
         Binding("escape", "app.pop_screen", "Back", id="conflicts.back"),
         Binding("m", "resolve('mine')", "Keep mine", id="conflicts.mine"),
         Binding("t", "resolve('theirs')", "Keep theirs", id="conflicts.theirs"),
+        Binding("e", "edit", "Edit mine", id="conflicts.edit"),
     ]
 
     def __init__(self, engine: Engine) -> None:
@@ -114,6 +116,27 @@ class ConflictsScreen(Screen):
         self.query_one(StatusBar).show(message.status)
         if message.status.conflicts != len(self.query_one(OptionList).options):
             self._reload()
+
+    def action_edit(self) -> None:
+        """Field by field: my values to edit, theirs beside them; saving re-issues the mix."""
+        from tui.screens.conflict_form import ConflictForm
+
+        options = self.query_one(OptionList)
+        if options.highlighted is None:
+            return
+        conflict_id = options.get_option_at_index(options.highlighted).id
+        conflict = next((c for c in self.engine.conflicts() if c.id == conflict_id), None)
+        if conflict is None:
+            return
+        engine = self.engine
+
+        async def save(values: dict[str, Any]) -> Request | None:
+            return await engine.resolve_conflict(conflict.id, "mine", edited=values)
+
+        def done(_result: Request | None) -> None:
+            self._reload()
+
+        self.app.push_screen(ConflictForm(save, conflict.mine, conflict.theirs), done)
 
     async def action_resolve(self, choice: str) -> None:
         options = self.query_one(OptionList)
