@@ -38,6 +38,7 @@ SCENARIOS = {
     "replay": "bench.replay",
     "tui": "bench.tui",
     "keypress": "bench.keypress",
+    "costs": "bench.costs",
 }
 
 

@@ -45,7 +45,11 @@ def run(quick: bool, work: Path) -> list[Result]:
             got["elapsed"],
             "s",
             baseline=got["baseline"]["elapsed"],
-            note=f"client RSS after: {got['client_rss_kib'] / 1024:.0f} MiB",
+            note=(
+                f"client RSS after: {got['client_rss_kib'] / 1024:.0f} MiB; CPU per row: client "
+                f"{got['client_cpu_s'] / rows * 1e6:.0f} µs, server "
+                f"{got['server_cpu_s'] / rows * 1e6:.0f} µs"
+            ),
             extra=extra,
         ),
     ]

@@ -80,7 +80,7 @@ async def catchup(server: str, token: str, data_dir: Path, expect: int) -> dict[
         data_dir=data_dir, user=USER, role=Role.MANAGER, server_url=server, token=token
     )
     engine = await Engine.open(config)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await engine.start()
 
     def caught_up() -> bool:
@@ -93,6 +93,7 @@ async def catchup(server: str, token: str, data_dir: Path, expect: int) -> dict[
 
     ok = await _wait(engine, caught_up, 120)
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0  # every thread of this process, aiosqlite's included
     rows = len(engine.requests())
     rss = rss_kib(os.getpid())
     await engine.close()
@@ -104,6 +105,7 @@ async def catchup(server: str, token: str, data_dir: Path, expect: int) -> dict[
         "rows_per_s": rows / elapsed,
         "baseline": base,
         "client_rss_kib": rss,
+        "client_cpu_s": cpu,
     }
 
 

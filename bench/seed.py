@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.creates import _load as pipelined_creates
-from bench.harness import PYTHON, log, run_json
+from bench.harness import PYTHON, cpu_seconds, log, run_json
 from bench.servers import Running, frontdesk_server
 
 
@@ -38,7 +38,9 @@ def catch_up(fd: Running, replica_dir: Path, expect: int) -> dict[str, Any]:
     cmd = [PYTHON, "-m", "bench.engine_tasks", "catchup", "--server", str(fd.http_url)]
     cmd += [f"--token={fd.token}", "--data-dir", str(replica_dir), "--expect", str(expect)]
     log(f"catching up a replica with {expect:,} rows")
+    cpu0 = cpu_seconds(fd.pid)
     got = run_json(cmd, timeout=300)
+    got["server_cpu_s"] = cpu_seconds(fd.pid) - cpu0
     log(f"caught up {got['rows']:,} rows in {got['elapsed']:.1f}s")
     return got
 
