@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
+import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
@@ -105,3 +106,19 @@ class ServerConfig(BaseSettings):
                 )
 
         return ServerConfig.model_validate(_WithFile(**overrides).model_dump())
+
+
+def default_config_file() -> Path:
+    """Where ``frontdesk serve`` looks for its TOML file: ``<user config dir>/server.toml``."""
+    return Path(platformdirs.user_config_dir("frontdesk")) / "server.toml"
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> ServerConfig:
+    """The effective settings: defaults < TOML file < ``FRONTDESK_*`` env vars < ``overrides``.
+
+    ``path`` defaults to ``default_config_file()`` and is skipped when it does not exist.
+    """
+    file = path if path is not None else default_config_file()
+    if file.is_file():
+        return ServerConfig.from_toml(file, **overrides)
+    return ServerConfig(**overrides)
