@@ -38,6 +38,12 @@ class StatusBar(Static):
 
     def on_mount(self) -> None:
         self._redraw()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """The age of the oldest pending edit keeps counting between engine events."""
+        if self.status.pending:
+            self._redraw()
 
     def show(self, status: EngineStatus) -> None:
         self.status = status
