@@ -256,15 +256,10 @@ async def test_a_text_frame_that_is_not_utf8_closes_only_that_connection(fuzz_se
     FIGURES["bad_utf8"] += 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol/wire.py loads_strict: a number literal that overflows a float (1e400) "
-    "parses to inf (parse_constant only sees the NaN/Infinity tokens), then the re-encode "
-    "check (allow_nan=False) raises ValueError, which is not turned into FrameError: the "
-    "connection handler crashes and the client is closed with 1011 instead of getting an "
-    "error frame (fix: parse_float that refuses non-finite values, or catch ValueError there)",
-)
 async def test_a_number_too_big_for_a_float_gets_an_error_frame_not_a_crash(fuzz_server):
+    """Found by this file: ``1e400`` parsed to ``inf`` and the re-encode check in
+    ``protocol.wire.loads_strict`` raised ``ValueError``, crashing the handler (close 1011).
+    The session now answers any undecodable input with ``invalid_json`` (commit cf27640)."""
     prober = await prober_for(fuzz_server)
     try:
         for raw in ('{"type": "mutate", "n": 1e400}', '{"type": "x", "v": -1e999}'):
