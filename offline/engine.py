@@ -94,7 +94,8 @@ class Engine(Reconciler):
         self._conflicts: dict[str, Conflict] = {c.id: c for c in conflicts}
         last_n = max((m.n for m in outbox.entries()), default=0)
         self._next_n = max(replica.next_n, last_n + 1)
-        """The next mutation number, allocated in memory (writes may commit out of order)."""
+        """Lowest number the next mutation may get (``welcome.last_mutation`` raises it); the
+        number itself is taken from the replica inside the outbox write."""
         self.actor = Actor(config.user, Role(config.role))
         self._replica = replica
         self._lock_fd = lock_fd
@@ -104,9 +105,6 @@ class Engine(Reconciler):
         self._write_lock = asyncio.Lock()
         self._closed = False
         self._clock_offset = float(replica.meta.get("clock_offset", "0"))
-        self._resend_upto = 0
-        """Outbox rows up to this ``n`` were processed by the server (``welcome``): resending
-        them only fetches their recorded outcome."""
         self._sent_unrecorded: list[int] = []
         self._last_seq = replica.last_seq
         self._write_task: asyncio.Task[None] | None = None

@@ -71,7 +71,6 @@ class Reconciler:
         # Rows up to last_mutation were processed, but their answer may have died with the
         # last connection: they are sent again as they are, and the server answers each from
         # its record (same ack, or same reject with its reason) without applying it twice.
-        self._resend_upto = last_mutation
         if last_mutation >= self._next_n:
             # Never reuse an n the server has seen: it would be taken for a duplicate.
             self._next_n = last_mutation + 1
