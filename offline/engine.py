@@ -25,7 +25,7 @@ from typing import Any
 
 from offline import salvage
 from offline.conflicts import Conflict, mutation_for, strategies_with
-from offline.errors import EngineClosed, Rejected, UnknownConflict
+from offline.errors import EngineClosed, Rejected, ReplicaUnavailable, UnknownConflict
 from offline.events import (
     EngineEvent,
     EngineStatus,
@@ -132,7 +132,10 @@ class Engine(Reconciler):
         come back with the next catch-up.
         """
         data_dir = Path(config.data_dir)
-        lock_fd, leader = _lock_data_dir(data_dir)
+        try:
+            lock_fd, leader = _lock_data_dir(data_dir)
+        except OSError as exc:
+            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
         try:
             try:
                 loaded = await _load(data_dir)
@@ -141,6 +144,9 @@ class Engine(Reconciler):
                     raise
                 await salvage.rebuild(data_dir, exc)
                 loaded = await _load(data_dir)
+        except (OSError, sqlite3.Error) as exc:
+            os.close(lock_fd)
+            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
         except BaseException:
             os.close(lock_fd)
             raise

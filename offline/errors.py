@@ -35,8 +35,8 @@ class SignInError(OfflineError):
     """Signing in failed; the message says why in one line."""
 
 
-class ReplicaBusy(OfflineError):
-    """Another running frontdesk holds this data directory (one engine per replica)."""
+class ReplicaUnavailable(OfflineError):
+    """The local replica cannot be opened (permissions, a full disk, a damaged follower copy)."""
 
 
 class EngineClosed(OfflineError):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from offline.engine import Engine, EngineConfig
-from offline.errors import Rejected
+from offline.errors import Rejected, ReplicaUnavailable
 from offline.events import EngineEvent, StatusChanged, ViewChanged
 from protocol import Code, Role, Status
 
@@ -160,3 +160,12 @@ async def test_a_damaged_replica_is_rebuilt_keeping_pending_edits_and_identity(t
         assert list((tmp_path / "ann").glob("replica.sqlite3.corrupt-*")), "kept for a look"
     finally:
         await again.close()
+
+
+async def test_a_data_dir_that_cannot_be_used_is_reported_in_one_line(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the data directory should be")
+    with pytest.raises(ReplicaUnavailable) as failed:
+        await Engine.open(EngineConfig(data_dir=blocker / "ann", user="ann", role=Role.STAFF))
+    assert str(failed.value).startswith("cannot open the local replica in ")
+    assert "\n" not in str(failed.value)
