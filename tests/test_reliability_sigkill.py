@@ -30,8 +30,8 @@ from websockets.exceptions import ConnectionClosed
 from backend.accounts import add_user
 
 CLIENTS = ("ann", "bob", "meg")
-CREATES_EACH = 1500
-KILL_AFTER_ACKS = 400
+CREATES_EACH = 1000
+KILL_AFTER_ACKS = 300
 
 
 async def start_serve(data_dir: Path, log: Path) -> tuple[asyncio.subprocess.Process, Any]:

@@ -34,8 +34,8 @@ from protocol import Role
 
 USERS = ("ann", "bob", "meg")
 FAST = {"backoff_base": 0.02, "backoff_cap": 0.2}
-EXAMPLES = int(os.environ.get("FRONTDESK_STATEFUL_EXAMPLES", "3"))
-STEPS = int(os.environ.get("FRONTDESK_STATEFUL_STEPS", "20"))
+EXAMPLES = int(os.environ.get("FRONTDESK_STATEFUL_EXAMPLES", "2"))
+STEPS = int(os.environ.get("FRONTDESK_STATEFUL_STEPS", "15"))
 
 
 class LoopThread:

@@ -339,7 +339,7 @@ def frames(draw: Any, client_id: str) -> str | bytes:
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

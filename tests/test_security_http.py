@@ -98,7 +98,7 @@ query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("
 
 
 @settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
