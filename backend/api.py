@@ -18,6 +18,7 @@ from websockets.http11 import Response
 
 from backend.http import respond, respond_json
 from backend.metrics import percentile
+from protocol.frames import MAX_INT
 from protocol.models import Category, Priority, Request, Role, Status, utcnow
 
 if TYPE_CHECKING:
@@ -146,6 +147,8 @@ class Api:
                 where.append("updated_at >= ?")
                 params.append(moment.timestamp())
             cursor = int(query.get("cursor", ["0"])[0] or 0)
+            if not 0 <= cursor <= MAX_INT:
+                raise ValueError("cursor must be a next_cursor this endpoint gave")
             limit = int(query.get("limit", [str(LIST_DEFAULT)])[0])
             if not 1 <= limit <= LIST_MAX:
                 raise ValueError(f"limit must be 1-{LIST_MAX}")

@@ -89,6 +89,10 @@ async def test_requests_can_be_listed_filtered_and_paged(server):
         assert future.json()["requests"] == []
         bad = await http.get("/api/v1/requests", params={"status": "lost"})
         assert bad.status_code == 400 and "status" in bad.json()["error"]
+        for cursor in ("9" * 30, "-1", "x"):
+            assert (
+                await http.get("/api/v1/requests", params={"cursor": cursor})
+            ).status_code == 400
     await ann.close()
 
 
