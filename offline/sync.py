@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import random
+from collections import deque
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 
 MAX_BURST = 2000
 """Most frames applied in one transaction."""
-QUEUE_FRAMES = 256
-"""Frames read ahead of the applier; past it the reader waits (TCP pushes back)."""
+INBOX_BYTES = 8 * 1024 * 1024
+"""Frame bytes read ahead of the applier; past it the reader waits (TCP pushes back). A byte
+budget, not a frame count: catch-up pages are up to 1 MiB, acks a few hundred bytes."""
 WELCOME_TIMEOUT = 15.0
 """Seconds to wait for ``welcome`` after ``hello`` before giving up on the connection."""
 PING_INTERVAL = 5.0
@@ -43,6 +45,38 @@ class _Closed:
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
+
+
+class _Inbox:
+    """Frames between the reader and the applier, bounded by their total size."""
+
+    def __init__(self, budget: int) -> None:
+        self.items: deque[str | bytes | _Closed] = deque()
+        self.size = 0
+        self.budget = budget
+        self.ready = asyncio.Event()
+        self.room = asyncio.Event()
+
+    async def put(self, item: str | bytes | _Closed) -> None:
+        while self.size > self.budget:
+            self.room.clear()
+            await self.room.wait()
+        self.items.append(item)
+        self.size += len(item) if isinstance(item, str | bytes) else 0
+        self.ready.set()
+
+    async def take(self, limit: int) -> list[str | bytes | _Closed]:
+        """Everything waiting (at least one item, at most ``limit``)."""
+        while not self.items:
+            self.ready.clear()
+            await self.ready.wait()
+        taken = []
+        while self.items and len(taken) < limit:
+            item = self.items.popleft()
+            self.size -= len(item) if isinstance(item, str | bytes) else 0
+            taken.append(item)
+        self.room.set()
+        return taken
 
 
 class SyncFailed(Exception):
@@ -182,17 +216,14 @@ class SyncClient:
             raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
         if not await engine.on_welcome(first, sent_at):
             raise SyncFailed("server was replaced: starting over", synced=True)
-        queue: asyncio.Queue[str | bytes | _Closed] = asyncio.Queue(QUEUE_FRAMES)
-        reader = asyncio.create_task(self._read(ws, queue), name="frontdesk-sync-read")
+        inbox = _Inbox(INBOX_BYTES)
+        reader = asyncio.create_task(self._read(ws, inbox), name="frontdesk-sync-read")
         pusher: asyncio.Task[None] | None = None
         pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
         synced = False
         try:
             while True:
-                item = await queue.get()
-                items = [item]
-                while len(items) < MAX_BURST and not queue.empty():
-                    items.append(queue.get_nowait())
+                items = await inbox.take(MAX_BURST)
                 frames: list[ServerFrame] = []
                 closed: _Closed | None = None
                 for raw in items:
@@ -232,18 +263,18 @@ class SyncClient:
     def _reconnects(self) -> int:
         return self.engine.status.reconnects + 1
 
-    async def _read(self, ws: ClientConnection, queue: asyncio.Queue) -> None:
+    async def _read(self, ws: ClientConnection, inbox: _Inbox) -> None:
         reason = "connection closed"
         try:
             async for message in ws:
-                await queue.put(message)
+                await inbox.put(message)
         except ConnectionClosed as exc:
             reason = f"connection lost: {_say(exc)}"
         except Exception as exc:
             reason = f"connection lost: {_say(exc)}"
         else:
             reason = f"connection closed: {_say_close(ws)}"
-        await queue.put(_Closed(reason))
+        await inbox.put(_Closed(reason))
 
     async def _push(self, ws: ClientConnection) -> None:
         """Send the outbox in ``n`` order, at most ``window`` unanswered at a time."""
