@@ -321,6 +321,8 @@ class RequestTable(ScrollView, can_focus=True):
             return self._header(width, base)
         index = int(self.scroll_y) + y - 1
         if not 0 <= index < len(self.model):
+            if y == 2 and not len(self.model):
+                return self._empty_hint(width, base)
             return Strip.blank(width, base)
         request_id = self.model.ids[index]
         request = self.model.get(request_id)
@@ -348,6 +350,15 @@ class RequestTable(ScrollView, can_focus=True):
             style = self.get_component_rich_style(f"request-table--{name}", partial=True)
             self._styles[name] = style
         return style
+
+    def _empty_hint(self, width: int, base: Style) -> Strip:
+        """What to do when there is nothing to show (rather than a silent blank table)."""
+        if self.model.requests:
+            hint = "Nothing matches this view or filter: Esc clears the filter, 1 shows all."
+        else:
+            hint = "No requests yet: press n to log one."
+        style = base + self._style("dim")
+        return Strip([Segment(hint.center(width)[:width], style)]).adjust_cell_length(width, base)
 
     def _header(self, width: int, base: Style) -> Strip:
         style = base + self.get_component_rich_style("request-table--header")

@@ -66,21 +66,19 @@ class StatusBar(Static):
         return self.get_component_rich_style(f"status-bar--{name}", partial=True)
 
     def _redraw(self) -> None:
+        """State and pending count first, so a narrow terminal never cuts them off; the
+        offline reason, which can be long, comes last and is cut with an ellipsis."""
         status = self.status
         state = status.connection
-        text = Text(end="")
+        dim = self._style("dim")
+        text = Text(end="", no_wrap=True, overflow="ellipsis")
         text.append(f"● {state}", self._style(state))
         if status.catching_up:
-            text.append(f" (catching up: {status.catchup_done:,} rows)", self._style("dim"))
-        elif state == "offline" and status.reason:
-            text.append(" — ", self._style("dim"))
-            text.append_text(literal(status.reason, style=self._style("dim")))
+            text.append(f" (catching up: {status.catchup_done:,} rows)", dim)
         text.append(" · ")
         text.append(f"{status.pending} pending", self._style("pending") if status.pending else "")
         if status.pending and status.oldest_pending_at is not None:
-            text.append(
-                f" (oldest {span(utcnow() - status.oldest_pending_at)})", self._style("dim")
-            )
+            text.append(f" (oldest {span(utcnow() - status.oldest_pending_at)})", dim)
         if status.conflicts:
             text.append(" · ")
             text.append(f"{status.conflicts} conflicts", self._style("alert"))
@@ -90,9 +88,12 @@ class StatusBar(Static):
         if self.marked:
             text.append(f" · {self.marked} marked")
         if status.rtt_ms is not None and state == "online":
-            text.append(f" · {status.rtt_ms:.0f} ms", self._style("dim"))
+            text.append(f" · {status.rtt_ms:.0f} ms", dim)
         if self.user:
             text.append(" · ")
             text.append_text(literal(self.user))
-            text.append(f" ({self.role})", self._style("dim"))
+            text.append(f" ({self.role})", dim)
+        if state != "online" and not status.catching_up and status.reason:
+            text.append(" · ", dim)
+            text.append_text(literal(status.reason, style=dim))
         self.update(text, layout=False)  # one line, always: no layout pass
