@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import ssl
 import time
@@ -95,6 +96,8 @@ class FrontdeskServer:
             await self.store.close()
             raise
         self._start_jobs()
+        if self.config.gc_tuning:
+            tune_gc()
         log.info("frontdesk serving on %s (data in %s)", self.url, self.config.data_dir)
 
     def _tls_context(self) -> ssl.SSLContext | None:
@@ -204,3 +207,17 @@ class FrontdeskServer:
 def _addr(ws: ServerConnection) -> str:
     address = ws.remote_address
     return str(address[0]) if address else "?"
+
+
+def tune_gc() -> None:
+    """Keep the garbage collector off the hot path of a long-running server.
+
+    Everything alive after start-up (modules, the in-memory requests) is frozen out of future
+    collections, and the youngest generation is collected every 10,000 allocations instead of
+    700: each group commit allocates thousands of short-lived objects, and measured under load
+    collections took about 15 % of the server's CPU.
+    """
+    gc.freeze()
+    threshold0, threshold1, threshold2 = gc.get_threshold()
+    if threshold0 < 10_000:
+        gc.set_threshold(10_000, threshold1, threshold2)

@@ -76,6 +76,8 @@ class ServerConfig(BaseSettings):
     """How often the change log is compacted and old mutation outcomes are pruned."""
     token_check_seconds: float = 30.0
     """How often open connections are checked for expired or revoked tokens."""
+    gc_tuning: bool = True
+    """Freeze start-up objects out of garbage collection and collect young objects less often."""
     login_delay_base: float = 0.25
     """First delay after a failed sign-in; doubles per further failure (capped at 8 s)."""
 

@@ -26,6 +26,7 @@ def make_config(tmp_path, **overrides) -> ServerConfig:
         "port": 0,
         "data_dir": tmp_path / "server",
         "login_delay_base": 0.05,
+        "gc_tuning": False,  # many servers in one test process: leave the collector alone
         **overrides,
     }
     return ServerConfig(**values)
