@@ -125,6 +125,7 @@ class DetailScreen(Screen):
         self.engine = engine
         self.request_id = request_id
         self._unsubscribe = lambda: None
+        self._shown: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -183,7 +184,12 @@ class DetailScreen(Screen):
         self.title = "frontdesk"
         self.sub_title = f"Request {number_cell(request)} · room {plain(request.room)}"
         pending = self.engine.is_pending(request.id)
-        body.update(describe(request, self.engine.server_now(), pending))
+        now = self.engine.server_now()
+        shown = (request.version, request.number, pending, sla_cell(request, now)[0])
+        if shown == self._shown:
+            return  # the once-a-second tick only repaints when the countdown text moved
+        self._shown = shown
+        body.update(describe(request, now, pending))
 
     @on(RowsChanged)
     def _rows_changed(self, message: RowsChanged) -> None:
