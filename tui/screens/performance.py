@@ -50,7 +50,7 @@ class Metric(Horizontal):
         yield Sparkline([], classes="metric-spark")
 
     def show(self, text: str, sample: float | None = None) -> None:
-        self.query_one(".metric-value", Static).update(literal(text))
+        self.query_one(".metric-value", Static).update(literal(text), layout=False)
         if sample is not None:
             self.samples.append(sample)
             # All zeros would draw as full bars (Sparkline scales min..max): draw nothing then.
