@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from backend.hub import Hub
 from backend.metrics import Metrics
 from backend.store import Batch, Store
-from protocol.frames import CloseCode, Mutate
+from protocol.frames import CloseCode, ErrorCode, Mutate
 from protocol.models import Priority, Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
 from protocol.rules import Actor, Code, Rejection
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from backend.session import Session
 
 log = logging.getLogger("frontdesk.writer")
+
+INTERNAL_ERROR = 1011
+"""WebSocket close code for an unexpected server error."""
 
 
 @dataclass(slots=True)
@@ -193,7 +196,13 @@ class Writer:
                 await self.wake.wait()
                 continue
             jobs = self._take()
-            prepared = self._prepare(jobs)
+            try:
+                prepared = self._prepare(jobs)
+            except Exception:  # a bug here must not stop every future write
+                log.exception("event=internal preparing a batch failed")
+                for session, _frame in jobs:
+                    self.hub.close(session, INTERNAL_ERROR, "internal error")
+                continue
             if inflight is not None:
                 committed = await inflight
                 inflight = None
@@ -262,15 +271,31 @@ class Writer:
             actor = Actor(session.user, session.role)
             ids = target_ids(m.name, m.args)
             result: Request | list[Request] | Rejection
-            if m.name == "bulk_set_status":
-                rows = {rid: row for rid in ids if (row := current(rid)) is not None}
-                result = apply_bulk(m.args, rows, actor, now)
-                before = None
-            else:
-                before = current(ids[0]) if ids else None
-                result = apply_mutation(
-                    m.name, m.args, before, actor, now, base_version=m.base_version, sla=self.sla
+            before = None
+            try:
+                if m.name == "bulk_set_status":
+                    rows = {rid: row for rid in ids if (row := current(rid)) is not None}
+                    result = apply_bulk(m.args, rows, actor, now)
+                else:
+                    before = current(ids[0]) if ids else None
+                    result = apply_mutation(
+                        m.name,
+                        m.args,
+                        before,
+                        actor,
+                        now,
+                        base_version=m.base_version,
+                        sla=self.sla,
+                    )
+            except Exception:
+                # A bug in a rule must not stop the writer: this mutation is not processed
+                # (the client may resend it), the others go on.
+                log.exception("event=internal mutation=%s user=%s", m.name[:40], session.user)
+                internal = error_frame(
+                    ErrorCode.INTERNAL, "the server failed on this mutation", ref="mutate", n=m.n
                 )
+                answers.append(_Answer(session, m, internal))
+                continue
             if isinstance(result, Rejection):
                 text = _reject(m.n, result, before)
                 self.metrics.rejected(m.name, result.code)
@@ -357,7 +382,12 @@ class Writer:
         # after this batch's frames are out (no await between commit and fan-out).
         for answer in pruned_or_older:
             key = client_key(answer.session.user, answer.frame.client_id)
-            text = await store.get_outcome(key, answer.frame.n)
+            try:
+                text = await store.get_outcome(key, answer.frame.n)
+            except Exception:
+                log.exception("event=internal reading a stored outcome failed")
+                hub.close(answer.session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
+                continue
             hub.deliver({answer.session: [(text or self._pruned(answer.frame)).encode()]})
         return True
 
