@@ -225,7 +225,7 @@ class Accounts:
 @asynccontextmanager
 async def open_accounts(data_dir: Path) -> AsyncIterator[Accounts]:
     """Accounts of the database in ``data_dir`` (opened for one CLI command)."""
-    store = await Store.open(Path(data_dir))
+    store = await Store.open(Path(data_dir), load_requests=False)
     try:
         yield Accounts(store)
     finally:
@@ -269,7 +269,7 @@ async def issue_token(
 
     For the demo launcher, which signs in without typing a password.
     """
-    store = await Store.open(Path(data_dir))
+    store = await Store.open(Path(data_dir), load_requests=False)
     try:
         return await Accounts(store, ttl_hours).issue_token(user)
     finally:

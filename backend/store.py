@@ -211,13 +211,19 @@ class Store:
 
     @classmethod
     async def open(
-        cls, data_dir: Path, *, synchronous: str = "NORMAL", background_checkpoint: bool = False
+        cls,
+        data_dir: Path,
+        *,
+        synchronous: str = "NORMAL",
+        background_checkpoint: bool = False,
+        load_requests: bool = True,
     ) -> Store:
         """Open (creating if needed) the database in ``data_dir`` and load the in-memory state.
 
         With ``background_checkpoint`` the writer never checkpoints the WAL itself (that copy and
         its fsync would sit inside a group commit); the server's job calls ``checkpoint()``
-        instead, on a connection of its own.
+        instead, on a connection of its own. ``load_requests=False`` skips reading every request
+        into memory (account commands need none of them).
         """
         await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         path = data_dir / DB_NAME
@@ -237,13 +243,13 @@ class Store:
         await reader.execute("PRAGMA query_only=1")
         store = cls(path, writer, reader)
         try:
-            await store._load()
+            await store._load(load_requests)
         except BaseException:
             await store.close()
             raise
         return store
 
-    async def _load(self) -> None:
+    async def _load(self, load_requests: bool = True) -> None:
         meta = dict(await self.db.execute_fetchall("SELECT key, value FROM meta"))
         if "server_id" not in meta:
             meta["server_id"] = str(uuid.uuid4())
@@ -253,7 +259,9 @@ class Store:
         self.server_id = meta["server_id"]
         self.next_number = int(meta.get("next_number", "1"))
         self.compacted_through = int(meta.get("compacted_through", "0"))
-        rows = await self.db.execute_fetchall("SELECT data FROM requests")
+        rows = await self.db.execute_fetchall(
+            "SELECT data FROM requests" if load_requests else "SELECT data FROM requests LIMIT 0"
+        )
         for (data,) in rows:
             request = Request.model_validate_json(data)
             self.requests[request.id] = request
