@@ -54,6 +54,15 @@ async def urgent(pilot: Pilot, server: FrontdeskServer) -> None:
     await pilot.press("6")
 
 
+async def performance(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("P")
+    await pilot.pause(2.5)  # one poll of /api/v1/stats, so the panels hold real figures
+
+
+async def conflicts(pilot: Pilot, server: FrontdeskServer) -> None:
+    await pilot.press("C")
+
+
 async def help_screen(pilot: Pilot, server: FrontdeskServer) -> None:
     await pilot.press("question_mark")
 
@@ -69,6 +78,8 @@ SCENES: dict[str, Scene] = {
     "detail": detail,
     "form": form,
     "urgent": urgent,
+    "performance": performance,
+    "conflicts": conflicts,
     "help": help_screen,
     "offline": offline,  # last: it stops the server
 }
