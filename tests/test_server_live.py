@@ -120,3 +120,21 @@ async def test_a_breach_alerted_before_a_restart_is_not_alerted_again(tmp_path):
         await watcher.close()
     finally:
         await server.close()
+
+
+async def test_a_room_channel_sees_a_request_move_out_of_the_room(server):
+    ann = await connect_as(server, "ann")
+    floor = await connect_as(server, "bob")
+    await floor.send({"type": "subscribe", "channels": ["room:817"]})
+    await floor.recv_until("subscribed")
+    row = await ann.create(room="817")
+    await floor.recv_until("change")
+    n = await ann.mutate("update_request", {"id": row["id"], "changes": {"room": "900"}})
+    await ann.outcome(n)
+    moved = await floor.recv_until("change")
+    assert moved["request"]["room"] == "900"
+    await ann.create(room="900")  # no longer anything to do with room 817
+    marker = await ann.create(room="817")
+    assert (await floor.recv_until("change"))["request"]["id"] == marker["id"]
+    await ann.close()
+    await floor.close()
