@@ -22,7 +22,7 @@ import httpx
 from offline.engine import Engine
 from offline.errors import Rejected
 from offline.events import ConflictParked, EngineEvent, MutationRejected
-from protocol.models import Request
+from protocol.models import Request, Role, Status
 from protocol.rules import TRANSITIONS
 
 
@@ -71,17 +71,28 @@ class Desk:
                 text = f"{self.name} note {step}"
                 await engine.add_note(rng.choice(known), text)
                 self.notes.append(text)
-            elif roll < 0.85:
+            elif roll < 0.80:
                 rid = rng.choice(known)
                 row = engine.get(rid)
                 if row is None:
                     return
                 targets = sorted(TRANSITIONS[row.status], key=lambda s: s.value)
                 await engine.set_status(rid, rng.choice(targets).value)
-            else:
+            elif roll < 0.92 or engine.config.role == Role.STAFF:
                 await engine.update_request(
                     rng.choice(known), {"description": f"{self.name} edit {step}"}
                 )
+            else:
+                # A manager acknowledges a few pending requests at once (all or none).
+                pending = [
+                    rid
+                    for rid in known
+                    if (row := engine.get(rid)) is not None and row.status == Status.PENDING
+                ]
+                if not pending:
+                    return
+                ids = rng.sample(pending, min(len(pending), rng.randint(2, 4)))
+                await engine.bulk_set_status(ids, "acknowledged")
             self.made += 1
         except Rejected:
             self.refused_locally += 1
