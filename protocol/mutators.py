@@ -7,6 +7,7 @@ rule of its own. Nothing here does I/O or reads the clock: ``now`` is passed in.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -94,12 +95,18 @@ def _invalid(fields: dict[str, str]) -> Rejection:
     return Rejection(Code.INVALID, summary or "invalid arguments", fields)
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _check_id(value: str) -> str | None:
+    """Ids are canonical lower-case UUIDs, so one request can never have two spellings."""
+    if _CANONICAL_UUID.match(value):
+        return None
     try:
-        canonical = str(uuid.UUID(value))
+        uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
         return "must be a UUID"
-    return None if canonical == value else "must be a lower-case canonical UUID"
+    return "must be a lower-case canonical UUID"
 
 
 def parse_args(name: str, args: Any) -> _Args | Rejection:
@@ -158,7 +165,14 @@ def _check_fields(a: _Args) -> dict[str, str]:
     elif (why := _check_id(a.id)) is not None:  # type: ignore[attr-defined]
         problems["id"] = why
     if isinstance(a, CreateArgs):
-        problems.update(_check_descriptive(a.model_dump(exclude={"id", "assignee"})))
+        descriptive = {
+            "room": a.room,
+            "category": a.category,
+            "description": a.description,
+            "priority": a.priority,
+            "guest_name": a.guest_name,
+        }
+        problems.update(_check_descriptive(descriptive))
         if a.assignee is not None and (why := text.check_user_name(a.assignee, label="assignee")):
             problems["assignee"] = why
     elif isinstance(a, UpdateArgs):
@@ -185,7 +199,10 @@ def _check_fields(a: _Args) -> dict[str, str]:
     return problems
 
 
-_ENUMS: dict[str, type] = {"category": Category, "priority": Priority}
+_ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "category": tuple(c.value for c in Category),
+    "priority": tuple(p.value for p in Priority),
+}
 
 
 def _check_descriptive(values: Mapping[str, Any]) -> dict[str, str]:
@@ -193,8 +210,8 @@ def _check_descriptive(values: Mapping[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for key, value in values.items():
         why: str | None = None
-        if key in _ENUMS:
-            allowed = [m.value for m in _ENUMS[key]]  # type: ignore[attr-defined]
+        if key in _ENUM_VALUES:
+            allowed = _ENUM_VALUES[key]
             if value not in allowed:
                 why = f"must be one of {', '.join(allowed)}"
         elif key == "room":

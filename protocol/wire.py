@@ -7,6 +7,7 @@ surrogates) is turned into a ``FrameError`` with a code for the ``error`` frame,
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,6 +22,7 @@ from protocol.frames import (
 )
 from protocol.frames import ServerFrame as ServerFrame
 
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -57,6 +59,9 @@ def _no_constants(name: str) -> Any:
     raise FrameError(ErrorCode.INVALID_JSON, f"{name} is not valid JSON")
 
 
+_decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 def loads_strict(data: str | bytes) -> Any:
     """Parse JSON refusing NaN/Infinity, duplicate keys, lone surrogates and absurd nesting."""
     if isinstance(data, bytes):
@@ -65,19 +70,22 @@ def loads_strict(data: str | bytes) -> Any:
         except UnicodeDecodeError as exc:
             raise FrameError(ErrorCode.INVALID_JSON, "frame is not valid UTF-8") from exc
     try:
-        value = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = _decoder.decode(data)
     except FrameError:
         raise
     except RecursionError as exc:
         raise FrameError(ErrorCode.INVALID_JSON, "frame is nested too deeply") from exc
     except ValueError as exc:  # JSONDecodeError, and ints past Python's digit limit
         raise FrameError(ErrorCode.INVALID_JSON, f"not JSON: {exc}") from exc
-    try:
-        _encoder.encode(value).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise FrameError(ErrorCode.INVALID_JSON, "frame contains a lone surrogate") from exc
-    except RecursionError as exc:
-        raise FrameError(ErrorCode.INVALID_JSON, "frame is nested too deeply") from exc
+    # A lone surrogate can only come from a \uD8xx-style escape (or a str that already held
+    # one); only then is the parsed value re-encoded to find it. The hot path never pays for it.
+    if _MAYBE_SURROGATE.search(data):
+        try:
+            _encoder.encode(value).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise FrameError(ErrorCode.INVALID_JSON, "frame contains a lone surrogate") from exc
+        except RecursionError as exc:
+            raise FrameError(ErrorCode.INVALID_JSON, "frame is nested too deeply") from exc
     return value
 
 
