@@ -26,6 +26,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _data_dir(parser: argparse.ArgumentParser, what: str = "the server's database") -> None:
+    parser.add_argument("--data-dir", type=Path, default=None, help=f"where {what} lives")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and flag; `frontdesk --help` lists them."""
     parser = _Parser(
@@ -38,26 +42,56 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the backend server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks one)")
-    serve.add_argument("--data-dir", type=Path, default=None, help="where the database lives")
+    _data_dir(serve)
+    serve.add_argument("--config", type=Path, default=None, help="TOML settings file")
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
 
+    config = commands.add_parser("config", help="show the server's effective settings")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION")
+    config_commands.required = True
+    show = config_commands.add_parser("show", help="print the effective settings (no secrets)")
+    show.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    _data_dir(show)
+
     user = commands.add_parser("user", help="manage user accounts (admin)")
-    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", parser_class=_Parser)
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION")
     user_commands.required = True
     add = user_commands.add_parser("add", help="create a user")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    add.add_argument("--data-dir", type=Path, default=None)
+    _data_dir(add)
+    _data_dir(user_commands.add_parser("list", help="list users, roles and whether disabled"))
+    passwd = user_commands.add_parser("passwd", help="set a user's password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
+    _data_dir(passwd)
+    for action, text in (
+        ("disable", "stop a user signing in and close their sessions"),
+        ("enable", "let a disabled user sign in again"),
+        ("revoke", "revoke every token of a user (open terminals must sign in again)"),
+    ):
+        sub = user_commands.add_parser(action, help=text)
+        sub.add_argument("name")
+        _data_dir(sub)
+
+    backup = commands.add_parser("backup", help="copy the database safely while it serves")
+    backup.add_argument("--to", type=Path, required=True, help="file to write (must not exist)")
+    _data_dir(backup)
+
+    export = commands.add_parser("export", help="every request as CSV or JSON")
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
+    _data_dir(export)
 
     tui = commands.add_parser("tui", help="run the terminal app against a server")
     tui.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8765")
     tui.add_argument("--user", required=True, help="your user name")
-    tui.add_argument("--data-dir", type=Path, default=None, help="where the local replica lives")
+    _data_dir(tui, "the local replica")
 
     demo = commands.add_parser("demo", help="run the TUI against an embedded server with demo data")
-    demo.add_argument("--data-dir", type=Path, default=None, help="where the demo data lives")
+    _data_dir(demo, "the demo data")
     return parser
 
 
@@ -66,7 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": _serve,
+        "config": _config,
         "user": _user,
+        "backup": _backup,
+        "export": _export,
         "tui": _tui,
         "demo": _demo,
     }
@@ -77,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `frontdesk export | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if os.environ.get("FRONTDESK_DEBUG"):
             raise
@@ -91,17 +131,34 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
+        config_file=args.config,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
     )
 
 
-def _user(args: argparse.Namespace) -> int:
-    from frontdesk.users import add_user_command
+def _config(args: argparse.Namespace) -> int:
+    from frontdesk.operations import show_config
 
-    if args.user_command == "add":
-        return add_user_command(args.name, args.role, args.password_stdin, args.data_dir)
-    raise CliError(f"unknown user action {args.user_command!r}")
+    return show_config(config_file=args.config, data_dir=args.data_dir)
+
+
+def _user(args: argparse.Namespace) -> int:
+    from frontdesk import users
+
+    return users.run(args.user_command, args)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from frontdesk.operations import backup_command
+
+    return backup_command(args.data_dir, args.to)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from frontdesk.operations import export_command
+
+    return export_command(args.data_dir, args.format, args.output)
 
 
 def _tui(args: argparse.Namespace) -> int:

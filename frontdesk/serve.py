@@ -6,8 +6,10 @@ import asyncio
 import signal
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from backend.app import FrontdeskServer
-from backend.config import ServerConfig
+from backend.config import ServerConfig, load_config
 from frontdesk import paths
 from frontdesk.errors import CliError
 
@@ -17,19 +19,35 @@ def build_config(
     host: str | None = None,
     port: int | None = None,
     data_dir: Path | None = None,
+    config_file: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
 ) -> ServerConfig:
-    """The server's settings: flags override FRONTDESK_* variables, which override defaults."""
+    """The server's settings: flags > FRONTDESK_* variables > the TOML file > defaults.
+
+    The data directory falls back to the user's data directory only when no flag, variable or
+    file names one.
+    """
     if (tls_cert is None) != (tls_key is None):
         raise CliError("--tls-cert and --tls-key go together")
-    given = {"host": host, "port": port, "tls_cert": tls_cert, "tls_key": tls_key}
+    if config_file is not None and not config_file.is_file():
+        raise CliError(f"no settings file at {config_file}")
+    given = {"host": host, "port": port, "data_dir": data_dir}
+    given |= {"tls_cert": tls_cert, "tls_key": tls_key}
     overrides = {key: value for key, value in given.items() if value is not None}
-    overrides["data_dir"] = data_dir or paths.server_data_dir()
     try:
-        return ServerConfig(**overrides)
+        try:
+            return load_config(config_file, **overrides)
+        except ValidationError as exc:
+            if data_dir is None and any(e["loc"] == ("data_dir",) for e in exc.errors()):
+                return load_config(config_file, data_dir=paths.server_data_dir(), **overrides)
+            raise
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CliError(f"bad server setting {where}: {first['msg']}") from exc
     except ValueError as exc:
-        raise CliError(f"bad server setting: {exc}".splitlines()[0]) from exc
+        raise CliError(f"bad server settings: {str(exc).splitlines()[0]}") from exc
 
 
 def run_server(
@@ -37,12 +55,18 @@ def run_server(
     host: str | None,
     port: int | None,
     data_dir: Path | None,
+    config_file: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
 ) -> int:
     """Serve until told to stop; exit status 0 after a clean shutdown."""
     config = build_config(
-        host=host, port=port, data_dir=data_dir, tls_cert=tls_cert, tls_key=tls_key
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        config_file=config_file,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
     )
     return asyncio.run(_serve(config))
 

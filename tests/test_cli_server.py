@@ -153,7 +153,65 @@ def test_tui_against_an_unreachable_server_is_one_clear_line(tmp_path):
         "ana",
         "--data-dir",
         str(tmp_path),
-        stdin="pw\n",
+        stdin="pass-word\n",
     )
     line = one_line_error(result)
     assert "reach" in line
+
+
+def test_operators_manage_accounts_back_up_and_export_from_the_command_line(tmp_path):
+    data = str(tmp_path / "server")
+    run(
+        "user",
+        "add",
+        "ana",
+        "--role",
+        "staff",
+        "--password-stdin",
+        "--data-dir",
+        data,
+        stdin="pass-word\n",
+    )
+    run(
+        "user",
+        "add",
+        "meg",
+        "--role",
+        "manager",
+        "--password-stdin",
+        "--data-dir",
+        data,
+        stdin="pass-word\n",
+    )
+    listing = run("user", "list", "--data-dir", data)
+    assert listing.returncode == 0
+    assert "ana" in listing.stdout and "manager" in listing.stdout
+    assert run("user", "disable", "ana", "--data-dir", data).returncode == 0
+    assert "disabled" in run("user", "list", "--data-dir", data).stdout
+    assert (
+        run(
+            "user", "passwd", "meg", "--password-stdin", "--data-dir", data, stdin="new-pass\n"
+        ).returncode
+        == 0
+    )
+    assert run("user", "revoke", "meg", "--data-dir", data).returncode == 0
+    assert "nobody" in one_line_error(run("user", "revoke", "nobody", "--data-dir", data))
+
+    backup = tmp_path / "copy.sqlite3"
+    assert run("backup", "--to", str(backup), "--data-dir", data).returncode == 0
+    assert backup.stat().st_size > 0
+    assert one_line_error(run("backup", "--to", str(backup), "--data-dir", data))
+
+    export = run("export", "--format", "csv", "--data-dir", data)
+    assert export.returncode == 0 and export.stdout.splitlines()[0].startswith("number,id,")
+
+
+def test_config_show_prints_the_effective_settings(tmp_path):
+    settings = tmp_path / "server.toml"
+    settings.write_text("port = 9123\n", encoding="utf-8")
+    shown = run("config", "show", "--config", str(settings), "--data-dir", str(tmp_path))
+    assert shown.returncode == 0
+    assert '"port": 9123' in shown.stdout
+    assert "no settings file" in one_line_error(
+        run("config", "show", "--config", str(tmp_path / "nope.toml"))
+    )
