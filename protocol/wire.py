@@ -7,6 +7,7 @@ surrogates) is turned into a ``FrameError`` with a code for the ``error`` frame,
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -59,7 +60,17 @@ def _no_constants(name: str) -> Any:
     raise FrameError(ErrorCode.INVALID_JSON, f"{name} is not valid JSON")
 
 
-_decoder = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+def _finite_float(text: str) -> float:
+    """1e400 parses to infinity in Python; JSON has no infinity, so refuse it like NaN."""
+    value = float(text)
+    if math.isinf(value):
+        raise FrameError(ErrorCode.INVALID_JSON, f"number {text[:40]} is out of range")
+    return value
+
+
+_decoder = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_float=_finite_float
+)
 
 
 def loads_strict(data: str | bytes) -> Any:

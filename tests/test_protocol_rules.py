@@ -151,6 +151,7 @@ def test_bulk_status_is_all_or_none_with_a_reason_per_id():
     [
         ("not json", "invalid_json"),
         ('{"a": NaN}', "invalid_json"),
+        ('{"a": 1e400}', "invalid_json"),
         ('{"type": "hello", "type": "mutate"}', "invalid_json"),
         ("[" * 10000 + "]" * 10000, "invalid_json"),
         ('"\\ud800"', "invalid_json"),
