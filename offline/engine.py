@@ -29,11 +29,13 @@ from offline.errors import EngineClosed, Rejected, ReplicaUnavailable, UnknownCo
 from offline.events import (
     EngineEvent,
     EngineStatus,
+    PresenceEntry,
     StatusChanged,
     ViewChanged,
 )
 from offline.index import ViewIndex
 from offline.outbox import Outbox, PendingMutation
+from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
 from offline.shared import Follower, LeaderWatch, open_lock
@@ -102,6 +104,7 @@ class Engine(Reconciler):
         self._outbox = outbox
         self._view = OptimisticView(self.actor, confirmed, outbox)
         self._listeners: list[Callable[[EngineEvent], None]] = []
+        self.presence_link = PresenceLink(self._emit)
         self._write_lock = asyncio.Lock()
         self._closed = False
         self._clock_offset = float(replica.meta.get("clock_offset", "0"))
@@ -292,6 +295,15 @@ class Engine(Reconciler):
     def status(self) -> EngineStatus:
         return self._status
 
+    def set_presence(self, viewing: str | None, editing: bool) -> None:
+        """Tell the others what this user views (a request id or None) and whether they edit
+        it; sent while online (coalesced), again after each reconnect (``offline.presence``)."""
+        self.presence_link.set(viewing, editing)
+
+    def presence(self) -> list[PresenceEntry]:
+        """Who is online (this user included) and what each views or edits; empty offline."""
+        return list(self.presence_link.users)
+
     def server_now(self) -> datetime:
         """The server's clock as best known (local clock + offset measured at ``welcome``)."""
         return utcnow() + timedelta(seconds=self._clock_offset)
@@ -457,6 +469,7 @@ class Engine(Reconciler):
                     status.last_synced_at.isoformat() if status.last_synced_at else None
                 ),
                 "reconnects": status.reconnects,
+                "needs_sign_in": status.needs_sign_in,
             }
         )
         previous = self._publish_task
@@ -481,6 +494,7 @@ class Engine(Reconciler):
             changes["connection"] = body["connection"]
             changes["reason"] = body.get("reason")
             changes["reconnects"] = int(body.get("reconnects") or 0)
+            changes["needs_sign_in"] = body.get("needs_sign_in") is True
             if body.get("last_synced_at"):
                 changes["last_synced_at"] = datetime.fromisoformat(body["last_synced_at"])
         if emit:
@@ -539,7 +553,13 @@ async def _load(
 
 
 def _shared_part(status: EngineStatus) -> tuple[Any, ...]:
-    return (status.connection, status.reason, status.last_synced_at, status.reconnects)
+    return (
+        status.connection,
+        status.reason,
+        status.last_synced_at,
+        status.reconnects,
+        status.needs_sign_in,
+    )
 
 
 def _plain(value: Any) -> Any:

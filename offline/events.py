@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from protocol import Request
+from protocol import Request, Role
 
 Connection = Literal["online", "connecting", "offline"]
 
@@ -40,6 +40,9 @@ class EngineStatus:
     """True when the engine has no server to talk to."""
     follower: bool = False
     """True while another process on this data directory syncs the shared replica for us."""
+    needs_sign_in: bool = False
+    """True when the server refused the token (HTTP 401): only a new token (``set_token``)
+    gets back online; the engine does not retry until then."""
 
 
 @dataclass(frozen=True)
@@ -81,4 +84,28 @@ class ConflictParked:
     request_id: str
 
 
-EngineEvent = ViewChanged | StatusChanged | MutationRejected | AlertReceived | ConflictParked
+@dataclass(frozen=True)
+class PresenceEntry:
+    """One user online: their role, the request they view (or None), whether they edit it."""
+
+    user: str
+    role: Role | None
+    viewing: str | None
+    editing: bool
+
+
+@dataclass(frozen=True)
+class PresenceChanged:
+    """The server's list of who is online changed (``Engine.presence()``; empty offline)."""
+
+    users: tuple[PresenceEntry, ...]
+
+
+EngineEvent = (
+    ViewChanged
+    | StatusChanged
+    | MutationRejected
+    | AlertReceived
+    | ConflictParked
+    | PresenceChanged
+)

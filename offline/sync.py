@@ -22,6 +22,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from offline.session import ws_url
 from protocol import utcnow
+from protocol.frames import Presence
 from protocol.wire import ServerFrame, decode_server_frame, dumps
 
 if TYPE_CHECKING:
@@ -82,11 +83,15 @@ class _Inbox:
 class SyncFailed(Exception):
     """This connection ended; ``reason`` is shown while offline."""
 
-    def __init__(self, reason: str, *, auth: bool = False, synced: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, auth: bool = False, synced: bool = False, token: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.auth = auth
         self.synced = synced
+        self.token = token
+        """The server refused the token (401): only signing in again helps."""
 
 
 class SyncClient:
@@ -135,13 +140,14 @@ class SyncClient:
         failures = 0
         while not self._stopping:
             self._wake.clear()
-            self.engine.set_connection("connecting", None)
+            self.engine.set_connection("connecting", None, needs_sign_in=False)
+            refused = False
             try:
                 await self._connection()
                 reason, auth = "connection closed", False
                 failures = 0
             except SyncFailed as failed:
-                reason, auth = failed.reason, failed.auth
+                reason, auth, refused = failed.reason, failed.auth, failed.token
                 if failed.synced:
                     failures = 0
             except asyncio.CancelledError:
@@ -155,7 +161,9 @@ class SyncClient:
                 self.engine.disconnected()
             if self._stopping:
                 return
-            self.engine.set_connection("offline", reason, rtt_ms=None, catching_up=False)
+            self.engine.set_connection(
+                "offline", reason, rtt_ms=None, catching_up=False, needs_sign_in=refused
+            )
             failures += 1
             if auth:
                 # The token will not get better by retrying: wait for a new one or "sync now".
@@ -186,6 +194,7 @@ class SyncClient:
                 raise SyncFailed(
                     "the server refused the sign-in token (expired or revoked): sign in again",
                     auth=True,
+                    token=True,
                 ) from None
             raise SyncFailed(f"server at {self.url} answered HTTP {status}") from None
         except InvalidURI as exc:
@@ -220,6 +229,7 @@ class SyncClient:
         reader = asyncio.create_task(self._read(ws, inbox), name="frontdesk-sync-read")
         pusher: asyncio.Task[None] | None = None
         pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
+        presence = asyncio.create_task(engine.presence_link.run(ws.send), name="frontdesk-presence")
         synced = False
         try:
             while True:
@@ -231,7 +241,9 @@ class SyncClient:
                         closed = raw
                         break
                     frame = _decode(raw)
-                    if frame is not None:
+                    if isinstance(frame, Presence):
+                        engine.presence_link.received(frame)
+                    elif frame is not None:
                         frames.append(frame)
                 if frames:
                     outcome = await engine.apply_frames(frames)
@@ -252,10 +264,10 @@ class SyncClient:
                 if pusher is not None and pusher.done():
                     pusher.result()  # raises what stopped it
         finally:
-            for task in (reader, pusher, pinger):
+            for task in (reader, pusher, pinger, presence):
                 if task is not None:
                     task.cancel()
-            for task in (reader, pusher, pinger):
+            for task in (reader, pusher, pinger, presence):
                 if task is not None:
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await task
