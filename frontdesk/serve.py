@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
+import sys
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -68,7 +71,21 @@ def run_server(
         tls_cert=tls_cert,
         tls_key=tls_key,
     )
+    configure_logging()
     return asyncio.run(_serve(config))
+
+
+def configure_logging() -> None:
+    """One line per event on stderr (systemd's journal adds the time it received each line).
+
+    FRONTDESK_LOG_LEVEL picks the level (default INFO). Tokens and passwords are never logged.
+    """
+    level = os.environ.get("FRONTDESK_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
 
 
 async def _serve(config: ServerConfig) -> int:
