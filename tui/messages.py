@@ -19,6 +19,8 @@ from offline.events import (
     ConflictParked,
     EngineStatus,
     MutationRejected,
+    PresenceChanged,
+    PresenceEntry,
     StatusChanged,
     ViewChanged,
 )
@@ -82,6 +84,17 @@ class ConflictArrived(Message, bubble=False):
         self.event = event
 
 
+class PresenceUpdated(Message, bubble=False):
+    """Who is online and what each views or edits changed; only the latest list matters."""
+
+    def __init__(self, users: tuple[PresenceEntry, ...]) -> None:
+        super().__init__()
+        self.users = users
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, PresenceUpdated)
+
+
 def bridge(
     engine: Engine, target: MessagePump, *, kinds: tuple[type, ...] = ()
 ) -> Callable[[], None]:
@@ -100,5 +113,7 @@ def bridge(
             target.post_message(AlertArrived([event]))
         elif isinstance(event, ConflictParked):
             target.post_message(ConflictArrived(event))
+        elif isinstance(event, PresenceChanged):
+            target.post_message(PresenceUpdated(event.users))
 
     return engine.subscribe(listen)

@@ -1,15 +1,18 @@
-"""Assign a request: type a name or pick one; you first, then the people seen most often.
+"""Assign a request: type a name or pick one; you, staff online now, then the names seen.
 
-The server has no staff directory for clients yet (presence would list who is online), so the
-suggestions are the names this replica has seen as assignees and creators. The rule book checks
-the name (``protocol.text.check_user_name``); its reason shows under the field.
+The server has no staff directory for clients, so the suggestions are who is online now
+(``Engine.presence()``, admins left out: they manage accounts, not requests), marked as online,
+then the names this replica has seen as assignees and creators, most frequent first. The rule
+book checks the name (``protocol.text.check_user_name``); its reason shows under the field.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,19 +22,37 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from offline.errors import Rejected
-from protocol.models import Request
+from protocol.models import Request, Role
 from tui.text import literal
 
+if TYPE_CHECKING:
+    from offline.engine import Engine
 
-def suggestions(me: str, requests: Iterable[Request]) -> list[str]:
-    """Me first, then everyone seen as assignee or creator, most frequent first."""
+ONLINE_MARK = "  ● online"
+
+
+def suggestions(me: str, requests: Iterable[Request], online: Iterable[str] = ()) -> list[str]:
+    """Me first, then ``online`` in their order, then everyone else seen as assignee or
+    creator, most frequent first."""
     seen: Counter[str] = Counter()
     for r in requests:
         if r.assignee:
             seen[r.assignee] += 1
         seen[r.created_by] += 1
-    seen.pop(me, None)
-    return [me, *(name for name, _count in seen.most_common())]
+    first = list(dict.fromkeys([me, *online]))
+    rest = (name for name, _count in seen.most_common() if name not in first)
+    return [*first, *rest]
+
+
+def picker_for(engine: Engine, request: Request) -> AssignForm:
+    """The assignee picker for ``request``: staff online now first (from presence)."""
+
+    async def assign(name: str | None) -> Request:
+        return await engine.assign(request.id, name)
+
+    online = [e.user for e in engine.presence() if e.role != Role.ADMIN]
+    names = suggestions(engine.config.user, engine.requests(), online)
+    return AssignForm(assign, names, request.assignee, online=online)
 
 
 class AssignForm(ModalScreen[Request | None]):
@@ -47,11 +68,14 @@ class AssignForm(ModalScreen[Request | None]):
         assign: Callable[[str | None], Awaitable[Request]],
         names: list[str],
         current: str | None = None,
+        online: Collection[str] = (),
     ) -> None:
         super().__init__()
         self.assign = assign
         self.names = names
         self.current = current
+        self.online = frozenset(online)
+        """Names shown as online now."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
@@ -70,7 +94,15 @@ class AssignForm(ModalScreen[Request | None]):
         names.clear_options()
         wanted = typed.casefold()
         matching = [n for n in self.names if wanted in n.casefold()][:12]
-        names.add_options(Option(literal(n), id=n) for n in matching)
+        names.add_options(
+            Option(literal(n) + Text(ONLINE_MARK if n in self.online else ""), id=n)
+            for n in matching
+        )
+
+    def shown_names(self) -> list[str]:
+        """The options as listed (name and online mark), for tests."""
+        names = self.query_one(OptionList)
+        return [str(names.get_option_at_index(i).prompt) for i in range(names.option_count)]
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:

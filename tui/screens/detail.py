@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from offline.errors import Rejected
-from offline.events import StatusChanged, ViewChanged
+from offline.events import PresenceChanged, PresenceEntry, StatusChanged, ViewChanged
 from protocol.models import Request
-from tui.messages import EngineStatusChanged, RowsChanged, bridge
+from tui.messages import EngineStatusChanged, PresenceUpdated, RowsChanged, bridge
 from tui.screens.note_form import NoteForm
 from tui.screens.request_form import RequestForm
 from tui.server_api import ServerApiError, fetch_history
@@ -59,6 +60,18 @@ def history_table(entries: list[dict[str, Any]]) -> Table:
             Text(f"→ {row.get('status', '?')} · v{row.get('version', '?')}"),
         )
     return table
+
+
+def others_here(users: Iterable[PresenceEntry], me: str, request_id: str) -> Text:
+    """Who else has this request open, and who is editing it (empty when nobody)."""
+    names = [
+        literal(u.user, style="bold") + Text(" editing" if u.editing else " viewing")
+        for u in users
+        if u.viewing == request_id and u.user != me
+    ]
+    if not names:
+        return Text()
+    return Text("Also here: ", style="dim") + Text(" · ").join(names)
 
 
 class HistoryArrived(Message, bubble=False):
@@ -130,6 +143,7 @@ class DetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield TitleBar()
         with VerticalScroll(id="detail-body"):
+            yield Static(id="detail-presence")
             yield Static(id="detail")
             yield Static(Text("\nHistory", style="bold"), id="history-title")
             yield Static(Text("loading…", style="dim"), id="history")
@@ -137,8 +151,10 @@ class DetailScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._unsubscribe = bridge(self.engine, self, kinds=(ViewChanged, StatusChanged))
+        kinds = (ViewChanged, StatusChanged, PresenceChanged)
+        self._unsubscribe = bridge(self.engine, self, kinds=kinds)
         self.query_one(StatusBar).show(self.engine.status)
+        self._show_presence(tuple(self.engine.presence()))
         self._redraw()
         self.set_interval(1.0, self._redraw)
         self._load_history()
@@ -170,6 +186,26 @@ class DetailScreen(Screen):
 
     def on_unmount(self) -> None:
         self._unsubscribe()
+        self.engine.set_presence(None, False)
+
+    def on_screen_resume(self) -> None:
+        """Shown (again): this user views the request; a form that was on top has closed."""
+        self.engine.set_presence(self.request_id, False)
+
+    @on(PresenceUpdated)
+    def _presence(self, message: PresenceUpdated) -> None:
+        self._show_presence(message.users)
+
+    def _show_presence(self, users: tuple[PresenceEntry, ...]) -> None:
+        text = others_here(users, self.engine.config.user, self.request_id)
+        shown = self.query_one("#detail-presence", Static)
+        shown.update(text)
+        shown.display = bool(text)
+
+    def presence_text(self) -> str:
+        """The "Also here" line as shown (empty when nobody else has it open), for tests."""
+        shown = self.query_one("#detail-presence", Static)
+        return str(shown.render()) if shown.display else ""
 
     @property
     def request(self) -> Request | None:
@@ -206,6 +242,7 @@ class DetailScreen(Screen):
         async def add(text: str) -> Request:
             return await self.engine.add_note(self.request_id, text)
 
+        self.engine.set_presence(self.request_id, True)
         self.app.push_screen(NoteForm(add))
 
     def action_edit(self) -> None:
@@ -214,6 +251,7 @@ class DetailScreen(Screen):
         request = self.request
         if request is not None:
             submit = edit_submitter(self.engine, request)
+            self.engine.set_presence(self.request_id, True)
             self.app.push_screen(RequestForm(submit, request=request))
 
     async def action_set_status(self, status: str) -> None:
@@ -223,19 +261,12 @@ class DetailScreen(Screen):
             self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
 
     def action_assign(self) -> None:
-        """Assign to anyone: a name field over the names this terminal has seen."""
-        from tui.screens.assign_form import AssignForm, suggestions
+        """Assign to anyone: a name field over staff online now, then the names seen here."""
+        from tui.screens.assign_form import picker_for
 
         request = self.request
-        if request is None:
-            return
-        engine = self.engine
-
-        async def assign(name: str | None) -> Request:
-            return await engine.assign(request.id, name)
-
-        names = suggestions(engine.config.user, engine.requests())
-        self.app.push_screen(AssignForm(assign, names, request.assignee))
+        if request is not None:
+            self.app.push_screen(picker_for(self.engine, request))
 
     async def action_assign_me(self) -> None:
         try:

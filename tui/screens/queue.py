@@ -291,19 +291,12 @@ class QueueScreen(Screen):
             self.table.clear_marks()
 
     def action_assign(self) -> None:
-        """Assign to anyone: a name field over the names this terminal has seen."""
-        from tui.screens.assign_form import AssignForm, suggestions
+        """Assign to anyone: a name field over staff online now, then the names seen here."""
+        from tui.screens.assign_form import picker_for
 
         request = self.table.cursor_request
-        if request is None:
-            return
-        engine = self.engine
-
-        async def assign(name: str | None) -> Request:
-            return await engine.assign(request.id, name)
-
-        names = suggestions(engine.config.user, engine.requests())
-        self.app.push_screen(AssignForm(assign, names, request.assignee))
+        if request is not None:
+            self.app.push_screen(picker_for(self.engine, request))
 
     async def action_assign_me(self) -> None:
         rid = self.table.cursor_id

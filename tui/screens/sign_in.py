@@ -22,16 +22,10 @@ from tui.text import literal
 if TYPE_CHECKING:
     from offline.engine import Engine
 
-SIGN_IN_AGAIN = "sign in again"
-"""What the engine's offline reason says when only a new token helps."""
-
 
 def needs_sign_in(status: EngineStatus) -> bool:
     """True when the server refused the token: retrying alone will not get back online."""
-    flag = getattr(status, "needs_sign_in", None)
-    if isinstance(flag, bool):
-        return flag
-    return status.connection == "offline" and SIGN_IN_AGAIN in (status.reason or "")
+    return status.needs_sign_in
 
 
 class SignInScreen(ModalScreen[bool]):
