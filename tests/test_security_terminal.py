@@ -21,13 +21,15 @@ from reliability_kit import server_rows
 from rich.cells import cell_len
 from rich.segment import Segment
 from test_tui_live import config_for
-from test_tui_queue import SIZE, ready, table_text
+from test_tui_queue import SIZE, offline_app, ready, table_text
+from textual.widgets import Input
 
 from offline.engine import Engine
 from offline.errors import Rejected
 from tui.app import FrontdeskApp
 from tui.screens.detail import DetailScreen
 from tui.screens.queue import QueueScreen
+from tui.screens.request_form import RequestForm
 from tui.widgets.request_table import RequestTable
 
 HOSTILE: dict[str, str] = {
@@ -207,3 +209,43 @@ async def test_hostile_text_is_stored_verbatim_and_drawn_literally_everywhere(se
             assert app.is_running
     finally:
         await bob.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/screens/request_form.py RequestForm._input puts the stored room, description and "
+    "guest name into textual.widgets.Input as they are, and Input draws its value raw: opening "
+    "the edit form (e) on a request whose description holds ESC]52;… or ESC[2J sends those "
+    "sequences to the terminal (clipboard write, screen clear), and a U+202E guest name is "
+    "drawn raw (reversing the line); the form needs an Input that neutralizes control, bidi and "
+    "zero-width characters on display while keeping the value exact",
+)
+async def test_the_edit_form_shows_hostile_text_safely_and_saving_it_alters_nothing(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert app.engine is not None
+        description = HOSTILE["osc52"] + HOSTILE["ansi"] + HOSTILE["csi8"] + HOSTILE["markup"]
+        row = await app.engine.create_request(
+            room=ROOMS["rtl"],
+            category="other",
+            description=description,
+            priority="low",
+            guest_name=HOSTILE["rtl"],
+        )
+        await pilot.pause()
+        assert app.screen.query_one(RequestTable).select_id(row.id)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, RequestForm), message="edit form")
+        await pilot.pause()
+        assert app.screen.query_one("#description", Input).value == description
+        assert_drawn_safely(app, "edit form")
+        await pilot.press("ctrl+s")  # saved untouched
+        await wait_for(lambda: isinstance(app.screen, QueueScreen), message="form closed")
+        saved = app.engine.get(row.id)
+        assert saved is not None
+        assert (saved.room, saved.description, saved.guest_name) == (
+            ROOMS["rtl"],
+            description,
+            HOSTILE["rtl"],
+        )
