@@ -39,6 +39,14 @@ class Hub:
         """Live sessions subscribed to ``all``."""
         self.selective: set[Session] = set()
         """Live sessions with narrower channels (``urgent``, ``room:…``, ``assignee:…``)."""
+        self.urgent: set[Session] = set()
+        self.by_room: dict[str, set[Session]] = {}
+        self.by_assignee: dict[str, set[Session]] = {}
+        """The selective sessions indexed by channel: picking a change's recipients costs a few
+        lookups instead of asking every selective session (which was most of the fan-out's
+        CPU with many ``room:…`` listeners)."""
+        self._indexed: dict[Session, frozenset[str]] = {}
+        """The channels each selective session is indexed under (they may change meanwhile)."""
         self._closing: set[asyncio.Task[None]] = set()
 
     # -- membership --------------------------------------------------------------------------
@@ -60,17 +68,45 @@ class Hub:
         """Put a live session into the index matching its channels."""
         if not session.live:
             return
+        self._unindex(session)
         if "all" in session.channels:
             self.selective.discard(session)
             self.everything.add(session)
         else:
             self.everything.discard(session)
             self.selective.add(session)
+            self._indexed[session] = session.channels
+            for channel in session.channels:
+                if channel == "urgent":
+                    self.urgent.add(session)
+                elif channel.startswith("room:"):
+                    self.by_room.setdefault(channel[5:], set()).add(session)
+                elif channel.startswith("assignee:"):
+                    self.by_assignee.setdefault(channel[9:], set()).add(session)
+
+    def _unindex(self, session: Session) -> None:
+        channels = self._indexed.pop(session, None)
+        if channels is None:
+            return
+        self.urgent.discard(session)
+        for channel in channels:
+            if channel.startswith("room:"):
+                index, key = self.by_room, channel[5:]
+            elif channel.startswith("assignee:"):
+                index, key = self.by_assignee, channel[9:]
+            else:
+                continue
+            members = index.get(key)
+            if members is not None:
+                members.discard(session)
+                if not members:
+                    del index[key]
 
     def remove(self, session: Session) -> None:
         self.sessions.discard(session)
         self.catching_up.discard(session)
         self.everything.discard(session)
+        self._unindex(session)
         self.selective.discard(session)
 
     # -- sending -----------------------------------------------------------------------------
@@ -117,13 +153,26 @@ class Hub:
         """Live sessions whose channels match a change of ``row`` (from ``old``)."""
         if not self.selective:
             return self.everything
-        return [*self.everything, *(s for s in self.selective if s.wants(row, old))]
+        picked: set[Session] = set()
+        rooms, assignees = self.by_room, self.by_assignee
+        for r in (row, old):
+            if r is None:
+                continue
+            if rooms and (members := rooms.get(r.room)):
+                picked.update(members)
+            if assignees and r.assignee is not None and (members := assignees.get(r.assignee)):
+                picked.update(members)
+            if r.priority == "urgent" and self.urgent:
+                picked.update(self.urgent)
+        if not picked:
+            return self.everything
+        return [*self.everything, *picked]
 
     def alert_recipients(self) -> Iterable[Session]:
         """Live sessions subscribed to ``all`` or ``urgent``."""
         if not self.selective:
             return self.everything
-        return [*self.everything, *(s for s in self.selective if "urgent" in s.channels)]
+        return [*self.everything, *self.urgent] if self.urgent else self.everything
 
     def close(self, session: Session, code: int, reason: str) -> None:
         """Close a session in the background (the caller never waits for a slow peer)."""

@@ -242,11 +242,14 @@ class Writer:
             base = pending.batch
             batch = Batch(head_seq=base.head_seq, next_number=base.next_number)
             earlier_rows, earlier_clients = base.rows, base.clients
-            outcomes = dict(pending.outcomes)
+            earlier_outcomes = pending.outcomes
         else:
             batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
             earlier_rows, earlier_clients = {}, {}
-            outcomes = {}
+            earlier_outcomes = {}
+        # Only this batch's outcomes and the committing batch's: anything older is committed,
+        # so a resend of it reads the store (copying the chain made every batch O(all so far)).
+        outcomes: dict[tuple[str, int], str] = {}
         prepared = _Prepared(batch, outcomes)
         overlay: dict[str, Request] = {}
         answers, changes, alerts = prepared.answers, prepared.changes, prepared.alerts
@@ -266,7 +269,9 @@ class Writer:
             cid = m.client_id
             key = client_key(session.user, cid)
             if m.n <= last_n(key):
-                answers.append(_Answer(session, m, outcomes.get((key, m.n))))
+                done = (key, m.n)
+                text = outcomes.get(done) or earlier_outcomes.get(done)
+                answers.append(_Answer(session, m, text))
                 continue
             actor = Actor(session.user, session.role)
             ids = target_ids(m.name, m.args)
