@@ -37,8 +37,13 @@ MUTATIONS: tuple[str, ...] = (
     "add_note",
     "bulk_set_status",
 )
-BULK_MAX = 500
-"""Most ids one ``bulk_set_status`` may carry (keeps its ``ack`` under the 1 MiB frame cap)."""
+BULK_MAX = 200
+"""Most ids one ``bulk_set_status`` may carry; with ``BULK_MAX_BYTES`` keeps its ``ack`` (which
+carries every changed row) under the server's 1 MiB frame cap."""
+BULK_MAX_BYTES = 768 * 1024
+"""Most bytes of JSON the rows changed by one bulk change may add up to."""
+ROW_MAX_BYTES = 256 * 1024
+"""Most bytes of JSON one request may take: its notes are append-only, so they are what grows."""
 
 
 class _Args(BaseModel):
@@ -332,7 +337,21 @@ def apply_mutation(
         return _bump(current, now, {"assignee": parsed.assignee})
     assert isinstance(parsed, AddNoteArgs)
     note = Note(author=actor.user, at=now, text=parsed.text)
-    return _bump(current, now, {"notes": (*current.notes, note)})
+    noted = _bump(current, now, {"notes": (*current.notes, note)})
+    if _may_exceed(noted, ROW_MAX_BYTES) and row_bytes(noted) > ROW_MAX_BYTES:
+        return _invalid({"text": "this request's notes are full: log a new request to go on"})
+    return noted
+
+
+def row_bytes(request: Request) -> int:
+    """Bytes of the request's JSON on the wire (how frame sizes are budgeted)."""
+    return len(request.model_dump_json().encode("utf-8"))
+
+
+def _may_exceed(request: Request, limit: int) -> bool:
+    """Cheap upper bound first: 6 bytes a character covers even ``\\u001b``-style escapes."""
+    text = len(request.description) + sum(len(n.text) + 80 for n in request.notes)
+    return 6 * text + 4096 > limit
 
 
 def _create(a: CreateArgs, actor: Actor, now: datetime, sla: SlaTable) -> Request:
@@ -395,6 +414,12 @@ def apply_bulk(
             reasons[rid] = rejection.message
             continue
         results.append(_bump(current, now, _status_changes(current, parsed.status, now)))
+    if not reasons and sum(row_bytes(r) for r in results) > BULK_MAX_BYTES:
+        return Rejection(
+            Code.INVALID,
+            "these requests are too large to change in one go: select fewer",
+            {"ids": f"the changed rows would exceed {BULK_MAX_BYTES // 1024} KiB"},
+        )
     if reasons:
         return Rejection(
             Code.INVALID_TRANSITION,

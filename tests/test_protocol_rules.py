@@ -168,3 +168,33 @@ def test_hostile_frames_become_error_codes_not_crashes(raw, code):
     with pytest.raises(FrameError) as caught:
         decode_client_frame(raw)
     assert caught.value.code == code
+
+
+def test_a_request_whose_notes_are_full_says_so_instead_of_growing_past_the_frame_cap():
+    from protocol.mutators import ROW_MAX_BYTES
+
+    request = create()
+    note = {"id": request.id, "text": "n" * 2000}
+    for _ in range(ROW_MAX_BYTES // 2000 + 10):
+        result = apply_mutation("add_note", note, request, STAFF, utcnow())
+        if isinstance(result, Rejection):
+            break
+        request = result
+    assert isinstance(result, Rejection) and result.code == Code.INVALID
+    assert "full" in result.fields["text"]
+    assert len(request.model_dump_json()) <= ROW_MAX_BYTES
+
+
+def test_a_bulk_change_too_large_for_one_frame_is_refused_whole():
+    from protocol.mutators import BULK_MAX_BYTES
+
+    rows = {}
+    for _ in range(40):
+        request = create()
+        note = {"id": request.id, "text": "\x1b" * 2000}
+        for _ in range(12):
+            request = apply_mutation("add_note", note, request, STAFF, utcnow())
+        rows[request.id] = request
+    assert sum(len(r.model_dump_json()) for r in rows.values()) > BULK_MAX_BYTES
+    refused = apply_bulk({"ids": list(rows), "status": "acknowledged"}, rows, MANAGER, utcnow())
+    assert isinstance(refused, Rejection) and refused.code == Code.INVALID
