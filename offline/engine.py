@@ -38,6 +38,7 @@ from offline.outbox import Outbox, PendingMutation
 from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
+from offline.rows import from_replica, settle_heap
 from offline.shared import Follower, LeaderWatch, open_lock
 from offline.view import OptimisticView
 from protocol import Actor, Rejection, Request, Role, utcnow
@@ -540,10 +541,11 @@ async def _load(
         confirmed: dict[str, Request] = {}
         datas = await replica.load_requests()
         for start in range(0, len(datas), LOAD_CHUNK):
-            for data in datas[start : start + LOAD_CHUNK]:
-                row = Request.model_validate_json(data)
+            for row in from_replica(datas[start : start + LOAD_CHUNK]):
                 confirmed[row.id] = row
+            settle_heap()  # the collector would rescan the growing heap again and again
             await asyncio.sleep(0)  # let the UI breathe while 100,000 rows load
+        del datas
         outbox = Outbox(await replica.load_outbox())
         conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
     except BaseException:

@@ -19,6 +19,7 @@ from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
 from offline.replica import Batch
+from offline.rows import compact, settle_heap
 from offline.shared import LeaderWatch, notice_for
 from protocol import Code, Request, utcnow
 from protocol.frames import Ack, Alert, Change, Changes, Error, Reject, Snapshot, Synced
@@ -147,7 +148,7 @@ class Reconciler:
         def confirm(row: Request, seq: int) -> None:
             old = confirmed.get(row.id)
             if old is None or row.version >= old.version:
-                confirmed[row.id] = row
+                confirmed[row.id] = compact(row)
                 batch.upsert(row, seq)
             touched.add(row.id)
 
@@ -210,6 +211,8 @@ class Reconciler:
             if notice is not None:
                 batch.notices.append(notice)
         await self._queue_write(batch)
+        if catchup:
+            settle_heap()  # a catch-up page's rows are long-lived: keep full GC runs off them
         changed = self._view.rebuild(touched) if touched else set()
         if changed:
             self._view_changed(changed)

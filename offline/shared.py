@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
 from offline.replica import Batch
+from offline.rows import compact
 from protocol import Request
 
 if TYPE_CHECKING:
@@ -121,7 +122,7 @@ class Follower:
         touched: set[str] = set()
         datas, self.seen_rev = await replica.rows_touched_after(self.seen_rev)
         for data in datas:
-            row = Request.model_validate_json(data)
+            row = compact(Request.model_validate_json(data))
             old = view.confirmed.get(row.id)
             if old is None or row.version >= old.version:
                 view.confirmed[row.id] = row

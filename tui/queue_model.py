@@ -16,6 +16,7 @@ from itertools import compress, repeat
 from operator import contains, itemgetter
 from typing import Any
 
+from offline.rows import settle_heap
 from protocol.models import PRIORITY_RANK, Priority, Request, Status, utcnow
 
 Predicate = Callable[[Request, datetime, str], bool]
@@ -181,6 +182,7 @@ class QueueModel:
         self._search = {rid: search_text(r) for rid, r in self.requests.items()}
         self._compute_view()
         self._rebuild_keys()
+        settle_heap()  # 100,000 keys and texts: full GC runs would rescan them on every pause
 
     def upsert(self, changed: Iterable[Request], removed: Iterable[str] = ()) -> None:
         """Apply a few live changes, moving only those rows."""
