@@ -45,3 +45,7 @@ class EngineClosed(OfflineError):
 
 class UnknownConflict(OfflineError):
     """``resolve_conflict`` was given an id that is not (or no longer) parked."""
+
+
+class ServerApiError(OfflineError):
+    """A read from the server's HTTP API (stats, history) failed; the message says why."""

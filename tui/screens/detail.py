@@ -17,13 +17,12 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from offline.errors import Rejected
+from offline.errors import Rejected, ServerApiError
 from offline.events import PresenceChanged, PresenceEntry, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import EngineStatusChanged, PresenceUpdated, RowsChanged, bridge
 from tui.screens.note_form import NoteForm
 from tui.screens.request_form import RequestForm
-from tui.server_api import ServerApiError, fetch_history
 from tui.text import literal, plain
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
 from tui.widgets.status_bar import StatusBar
@@ -160,15 +159,14 @@ class DetailScreen(Screen):
         self._load_history()
 
     def _load_history(self) -> None:
-        url = self.engine.config.server_url
-        if url is None:
+        if self.engine.config.server_url is None:
             self.post_message(HistoryArrived(None, "offline only: no server history"))
             return
-        self.run_worker(self._fetch_history(url), group="history", exclusive=True)
+        self.run_worker(self._fetch_history(), group="history", exclusive=True)
 
-    async def _fetch_history(self, server_url: str) -> None:
+    async def _fetch_history(self) -> None:
         try:
-            entries = await fetch_history(server_url, self.engine.token, self.request_id)
+            entries = await self.engine.fetch_history(self.request_id)
         except ServerApiError as error:
             self.post_message(HistoryArrived(None, str(error)))
             return

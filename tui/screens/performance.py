@@ -19,10 +19,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Sparkline, Static
 
+from offline.errors import ServerApiError
 from offline.events import StatusChanged
 from protocol.models import utcnow
 from tui.messages import EngineStatusChanged, bridge
-from tui.server_api import ServerApiError, fetch_stats
 from tui.text import literal
 from tui.widgets.cells import span
 from tui.widgets.status_bar import StatusBar
@@ -163,11 +163,11 @@ class PerformanceScreen(Screen):
         if config.server_url is None:
             self.post_message(StatsArrived(None, "offline only: no server configured"))
             return
-        self.run_worker(self._fetch(config.server_url), group="stats", exclusive=True)
+        self.run_worker(self._fetch(), group="stats", exclusive=True)
 
-    async def _fetch(self, server_url: str) -> None:
+    async def _fetch(self) -> None:
         try:
-            stats = await fetch_stats(server_url, self.engine.token)
+            stats = await self.engine.fetch_stats()
         except ServerApiError as error:
             self.post_message(StatsArrived(None, str(error)))
             return

@@ -1,25 +1,28 @@
-"""Read-only HTTP calls the dashboards make: server stats and a request's history.
+"""Read-only HTTP calls the dashboards need: server stats and a request's history.
 
-These are plain GETs with the session's bearer token (httpx, like ``offline.session``); they
-never write and never open a WebSocket. Each answers a value or raises ``ServerApiError`` with
-one readable line, so a panel can say "stale" instead of freezing.
+Plain GETs with the engine's bearer token (httpx, like ``offline.session``), behind
+``Engine.fetch_stats`` and ``Engine.fetch_history`` so the TUI does no network I/O of its own.
+They never write and never open a WebSocket. Each answers a value or raises ``ServerApiError``
+with one readable line, so a panel can say "stale" instead of freezing.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
+
+from offline.errors import ServerApiError
 
 TIMEOUT = 3.0
 
 
-class ServerApiError(Exception):
-    """The server could not be asked, or said no; the message says why in one line."""
-
-
-async def get_json(server_url: str, token: str | None, path: str) -> dict[str, Any]:
-    """``GET path`` with the bearer token; the JSON object the server answered."""
+async def get_json(
+    server_url: str, token: str | None, path: str, *, missing: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``GET path`` with the bearer token; the JSON object the server answered (``missing``,
+    when given, for a 404)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     url = server_url.rstrip("/") + path
     try:
@@ -27,6 +30,8 @@ async def get_json(server_url: str, token: str | None, path: str) -> dict[str, A
             response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         raise ServerApiError(f"cannot reach the server: {exc.__class__.__name__}") from None
+    if response.status_code == 404 and missing is not None:
+        return missing
     if response.status_code != 200:
         try:
             why = response.json().get("error", "")
@@ -48,7 +53,9 @@ async def fetch_stats(server_url: str, token: str | None) -> dict[str, Any]:
 
 
 async def fetch_history(server_url: str, token: str | None, request_id: str) -> list[dict]:
-    """``/api/v1/requests/<id>/history``: every kept change of one request, oldest first."""
-    body = await get_json(server_url, token, f"/api/v1/requests/{request_id}/history")
+    """``/api/v1/requests/<id>/history``: every kept change of one request, oldest first; empty
+    for a request the server does not have (yet: its creation may still be pending)."""
+    path = f"/api/v1/requests/{quote(request_id, safe='')}/history"
+    body = await get_json(server_url, token, path, missing={})
     history = body.get("history")
     return history if isinstance(history, list) else []
