@@ -142,10 +142,17 @@ class Hub:
                 self.close(session, CloseCode.TRY_AGAIN_LATER, "too slow: reconnect to catch up")
                 continue
             try:
-                send_text = ws.protocol.send_text
+                protocol = ws.protocol
+                send_text = protocol.send_text
                 for data in datas:
                     send_text(data)
-                ws.send_data()
+                # ``ws.send_data()`` would call ``transport.write`` (a ``send`` syscall) per
+                # frame; joined, a batch's frames for one connection leave in one.
+                chunks = protocol.data_to_send()
+                if all(chunks):
+                    transport.write(b"".join(chunks))
+                else:
+                    _write_with_eof(transport, chunks)
             except Exception as exc:  # the connection broke meanwhile: its handler cleans up
                 log.debug("write to user=%s failed: %s", session.user, exc)
 
@@ -193,6 +200,20 @@ class Hub:
     def send_all(self, text: str) -> None:
         """Send a frame to every session past ``hello`` (presence)."""
         self.send([s for s in self.sessions if s.client_id is not None], text)
+
+
+def _write_with_eof(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
+    """Write ``chunks`` as ``ServerConnection.send_data`` does: an empty one means half-close.
+
+    Not expected on an open connection (only closing queues the EOF), but kept exact.
+    """
+    for chunk in chunks:
+        if chunk:
+            transport.write(chunk)
+        elif transport.can_write_eof():
+            transport.write_eof()
+        else:
+            transport.close()
 
 
 async def _close(ws: ServerConnection, code: int, reason: str, wait: float) -> None:

@@ -151,6 +151,17 @@ class Writer:
         """The batch being committed: the next batch is prepared on top of it."""
         self._system_lane: Lane | None = None
         self._system_n = 0
+        self._by_prefixes: dict[str, str] = {}
+
+    def _by_prefix(self, key: str, user: str, cid: str) -> str:
+        """``{"user":…,"client_id":…,"n":`` of a ``change`` frame's ``by``, made once per client."""
+        prefix = self._by_prefixes.get(key)
+        if prefix is None:
+            if len(self._by_prefixes) >= 10_000:
+                self._by_prefixes.clear()
+            prefix = dumps({"user": user, "client_id": cid})[:-1] + ',"n":'
+            self._by_prefixes[key] = prefix
+        return prefix
 
     def lane(self, session: Session, capacity: int) -> Lane:
         return Lane(session, self, capacity)
@@ -306,12 +317,18 @@ class Writer:
                 self.metrics.rejected(m.name, result.code)
             else:
                 rows_after = result if isinstance(result, list) else [result]
-                by = dumps({"user": actor.user, "client_id": cid, "n": m.n})
+                by = self._by_prefix(key, actor.user, cid) + f"{m.n}}}"
                 datas = []
                 for row in rows_after:
                     old = current(row.id)
                     if row.number is None:
-                        row = row.model_copy(update={"number": batch.next_number})
+                        if old is None:
+                            # A create: ``row`` was just built by the mutator and nothing else
+                            # holds it, so its number is filled in place (``model_copy`` cost
+                            # ~3 µs a create for a shallow copy that is thrown away).
+                            row.__dict__["number"] = batch.next_number
+                        else:
+                            row = row.model_copy(update={"number": batch.next_number})
                         batch.next_number += 1
                     batch.head_seq += 1
                     seq = batch.head_seq
