@@ -52,8 +52,8 @@ from protocol import Actor, Rejection, Request, Role, utcnow
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "replica.lock"
-LOAD_CHUNK = 5000
-"""Rows validated between two yields to the event loop while a big replica opens."""
+LOAD_CHUNK = 2000
+"""Rows validated between two yields to the event loop while a big replica opens (~20 ms)."""
 
 
 @dataclass(frozen=True)
@@ -130,12 +130,20 @@ class Engine(Reconciler):
         self._sync: Any = None
         self._index: ViewIndex | None = None
         self._token = config.token
+        self._rest_before: int | None = None
+        """Set when opened with ``first``: rows below this rowid are not loaded yet."""
+        self._loading: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, config: EngineConfig) -> Engine:
+    async def open(cls, config: EngineConfig, *, first: int | None = None) -> Engine:
         """Open (or create) the replica under ``config.data_dir``; no network.
+
+        ``first``: load only the ``first`` most recently written rows now (a screenful to show
+        at once) and the rest when ``start()`` or ``loaded()`` is called (a ``ViewChanged``
+        announces them). Until then ``requests()`` holds only those rows (``loading`` is
+        True), and writes and syncing wait for the full load.
 
         A damaged replica (SQLite reports corruption) is moved aside and rebuilt by the leader:
         the outbox, the parked conflicts and the installation id are kept, the confirmed rows
@@ -148,26 +156,71 @@ class Engine(Reconciler):
             raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
         try:
             try:
-                loaded = await _load(data_dir)
+                loaded = await _load(data_dir, first)
             except sqlite3.DatabaseError as exc:
                 if not leader:
                     raise
                 await salvage.rebuild(data_dir, exc)
-                loaded = await _load(data_dir)
+                loaded = await _load(data_dir, first)
         except (OSError, sqlite3.Error) as exc:
             os.close(lock_fd)
             raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
         except BaseException:
             os.close(lock_fd)
             raise
-        replica, confirmed, outbox, conflicts = loaded
-        return cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
+        replica, confirmed, outbox, conflicts, rest_before = loaded
+        engine = cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
+        engine._rest_before = rest_before
+        return engine
+
+    @property
+    def loading(self) -> bool:
+        """True while rows of the replica are still to be loaded (opened with ``first``)."""
+        return self._rest_before is not None
+
+    async def loaded(self) -> None:
+        """Wait until every row of the replica is in memory (at once unless opened with
+        ``first``); starts loading them if nothing has yet."""
+        if self._rest_before is None:
+            return
+        if self._loading is None:
+            self._loading = asyncio.create_task(self._load_rest(), name="frontdesk-load")
+        await asyncio.shield(self._loading)
+
+    async def _load_rest(self) -> None:
+        confirmed = self._view.confirmed
+        added: list[str] = []
+        before = self._rest_before
+        while before is not None:
+            await asyncio.sleep(0)  # the UI first: a page is ~20 ms of validation
+            page = await self._replica.load_request_page(before, LOAD_CHUNK)
+            for row in from_replica(data for _, data in page):
+                if row.id not in confirmed:
+                    confirmed[row.id] = row
+                    added.append(row.id)
+            settle_heap()
+            before = page[-1][0] if len(page) == LOAD_CHUNK else None
+        self._rest_before = None
+        changed = self._view.rebuild(added)  # pending edits of these rows replay now
+        if changed:
+            self._view_changed(changed)
 
     async def start(self) -> None:
         """Start syncing (or following the process that syncs) in the background."""
         self._check_open()
         if self._tasks or self._sync is not None:
             return
+        if self._rest_before is not None:
+            # Sync and following compare versions with every confirmed row: load them first.
+            self._tasks.append(asyncio.create_task(self._start_loaded(), name="frontdesk-start"))
+            return
+        await self._begin()
+
+    async def _start_loaded(self) -> None:
+        await self.loaded()
+        await self._begin()
+
+    async def _begin(self) -> None:
         if not self._leader:
             follower = Follower(self)
             await follower.prime()
@@ -213,6 +266,8 @@ class Engine(Reconciler):
         if self._closed:
             return
         self._closed = True
+        if self._loading is not None:
+            self._tasks.append(self._loading)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -405,6 +460,7 @@ class Engine(Reconciler):
         with_batch: Batch | None = None,
     ) -> list[Request]:
         self._check_open()
+        await self.loaded()  # a prediction needs the confirmed row it edits
         async with self._write_lock:
             self._check_open()
             base_version = None
@@ -557,24 +613,32 @@ class Engine(Reconciler):
 
 
 async def _load(
-    data_dir: Path,
-) -> tuple[Replica, dict[str, Request], Outbox, list[Conflict]]:
+    data_dir: Path, first: int | None = None
+) -> tuple[Replica, dict[str, Request], Outbox, list[Conflict], int | None]:
+    """The replica, its rows (``first``: only that many), outbox and parked conflicts, and the
+    rowid below which rows are still to be loaded (None: all are)."""
     replica = await Replica.open(data_dir)
     try:
         confirmed: dict[str, Request] = {}
-        datas = await replica.load_requests()
-        for start in range(0, len(datas), LOAD_CHUNK):
-            for row in from_replica(datas[start : start + LOAD_CHUNK]):
-                confirmed[row.id] = row
+        before: int | None = None
+        while True:
+            limit = LOAD_CHUNK if first is None else max(1, min(LOAD_CHUNK, first - len(confirmed)))
+            page = await replica.load_request_page(before, limit)
+            for row in from_replica(data for _, data in page):
+                confirmed.setdefault(row.id, row)
             settle_heap()  # the collector would rescan the growing heap again and again
-            await asyncio.sleep(0)  # let the UI breathe while 100,000 rows load
-        del datas
+            if len(page) < limit:
+                before = None
+                break
+            before = page[-1][0]
+            if first is not None and len(confirmed) >= first:
+                break
         outbox = Outbox(await replica.load_outbox())
         conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
     except BaseException:
         await replica.close()
         raise
-    return replica, confirmed, outbox, conflicts
+    return replica, confirmed, outbox, conflicts, before
 
 
 def _shared_part(status: EngineStatus) -> tuple[Any, ...]:

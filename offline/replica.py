@@ -174,6 +174,16 @@ class Replica:
         async with self._db.execute("SELECT data FROM requests") as cur:
             return [row[0] for row in await cur.fetchall()]
 
+    async def load_request_page(self, before: int | None, limit: int) -> list[tuple[int, str]]:
+        """Up to ``limit`` confirmed rows as (rowid, JSON) below rowid ``before``, last written
+        first: a page at a time keeps a 100,000-row load from holding all its JSON at once, and
+        the newest rows (written last by catch-up) come first."""
+        async with self._db.execute(
+            "SELECT rowid, data FROM requests WHERE rowid < ? ORDER BY rowid DESC LIMIT ?",
+            (before if before is not None else 1 << 62, limit),
+        ) as cur:
+            return [(int(r[0]), r[1]) for r in await cur.fetchall()]
+
     async def load_outbox(self, after: int = 0) -> list[PendingMutation]:
         """Outbox rows with ``n`` above ``after``, in ``n`` order."""
         async with self._db.execute(

@@ -31,6 +31,8 @@ from tui.screens.sign_in import SignInScreen, needs_sign_in
 from tui.text import plain
 
 SETTINGS_FILE = "tui.json"
+FIRST_ROWS = 1000
+"""Rows of the replica loaded before the first paint; the rest load right after it."""
 """Small UI preferences (the theme) kept next to the replica."""
 
 
@@ -77,14 +79,19 @@ class FrontdeskApp(App[int]):
         # Shown only while a large replica opens; the queue screen covers it.
         self.screen.mount(Static("Opening the local replica…", id="opening"))
         try:
-            self.engine = await Engine.open(self.engine_config)
+            self.engine = await Engine.open(self.engine_config, first=FIRST_ROWS)
         except OfflineError as exc:
             self.exit(1, message=str(exc))
             return
         kinds = (MutationRejected, AlertReceived, StatusChanged)
         self._unsubscribe = bridge(self.engine, self, kinds=kinds)
-        await self.engine.start()
         await self.push_screen(QueueScreen(self.engine))
+        # After the first paint: loading the rest of a big replica, then syncing.
+        self.call_after_refresh(self._start_engine)
+
+    async def _start_engine(self) -> None:
+        if self.engine is not None:
+            await self.engine.start()
 
     async def on_unmount(self) -> None:
         await self.close_engine()
