@@ -185,6 +185,16 @@ class Session:
                     log.warning("event=violation kind=undecodable user=%s error=%r", self.user, exc)
                     self._bad(FrameError(ErrorCode.INVALID_JSON, "frame could not be decoded"))
                     continue
+                # The common case, a mutation with room in the lane, is queued without
+                # building and awaiting two coroutines per frame.
+                lane = self._lane
+                if (
+                    lane is not None
+                    and type(frame) is Mutate
+                    and frame.client_id == self.client_id
+                    and lane.try_put(frame)
+                ):
+                    continue
                 await self._handle(frame)
         except ConnectionClosed:
             pass

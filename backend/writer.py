@@ -48,6 +48,17 @@ class Lane:
     """Set while the reader waits for room in a full lane."""
     queued: bool = False
 
+    def try_put(self, frame: Mutate) -> bool:
+        """Queue a mutation when there is room, without awaiting; False when the lane is full."""
+        if len(self.items) >= self.capacity:
+            return False
+        self.items.append(frame)
+        if not self.queued:
+            self.queued = True
+            self.writer.ready.append(self)
+            self.writer.wake.set()
+        return True
+
     async def put(self, frame: Mutate) -> None:
         """Queue a mutation; waits (so the caller stops reading) while the lane is full."""
         while len(self.items) >= self.capacity:
