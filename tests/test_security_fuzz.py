@@ -371,3 +371,17 @@ def test_generated_frames_never_crash_the_server_nor_drop_the_connection(
     asyncio.run(run())
     assert not crashes(caplog.records), crashes(caplog.records)
     assert integrity(fuzz_server) == "ok"
+
+
+async def test_a_message_over_64_kib_in_small_fragments_closes_with_1009_too(fuzz_server):
+    """The limit is on the whole message, not on each fragment of it."""
+    prober = await prober_for(fuzz_server)
+    head = '{"type":"presence","viewing":"'
+    parts = [head, *("x" * 1024 for _ in range(70)), '","editing":false}']
+    await prober.client.ws.send(iter(parts))  # one text message, sent as 72 fragments
+    with pytest.raises(ConnectionClosed):
+        await prober.client.recv_until("ack", timeout=5)
+    assert prober.client.ws.close_code == 1009
+    again = await prober_for(fuzz_server)
+    await again.client.close()
+    FIGURES["oversize_fragmented"] += 1
