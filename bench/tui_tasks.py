@@ -162,9 +162,9 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
     opened: dict[str, float] = {}
     original_open = Engine.open.__func__  # type: ignore[attr-defined]
 
-    async def timed_open(cls, config):  # measure Engine.open inside first paint
+    async def timed_open(cls, config, **options):  # measure Engine.open inside first paint
         t = time.perf_counter()
-        engine = await original_open(cls, config)
+        engine = await original_open(cls, config, **options)
         opened["s"] = time.perf_counter() - t
         return engine
 
@@ -208,6 +208,7 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
                 await ready.wait()
         finally:
             unsubscribe()
+        out["rows"] = len(engine.requests())  # the whole replica (first paint may show fewer)
 
         # Filter: each keystroke until the first paint with the new query applied.
         filter_ms: list[float] = []

@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from offline.errors import SignInError
 from protocol import Role
+
+if TYPE_CHECKING:
+    import httpx
 
 SESSION_FILE = "session.json"
 SIGN_IN_TIMEOUT = 10.0
@@ -55,6 +57,8 @@ def ws_url(server_url: str) -> str:
 
 async def sign_in(server_url: str, user: str, password: str) -> Session:
     """Exchange a user name and password for a token (``GET /api/v1/token``, HTTP Basic)."""
+    import httpx  # here: opening the TUI with a saved session never pays its ~0.2 s import
+
     url = normalize_server_url(server_url)
     try:
         async with httpx.AsyncClient(timeout=SIGN_IN_TIMEOUT, trust_env=False) as client:
