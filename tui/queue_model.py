@@ -294,8 +294,12 @@ class QueueModel:
 
 
 def _containing(keys: list[tuple], texts: list[str], query: str) -> tuple[list, list]:
-    """The keys (and texts) whose search text contains ``query``."""
+    """The keys (and texts) whose search text contains ``query`` (the same lists when all do:
+    typing the first letters of a filter often keeps every row, and copying 100,000 keys twice
+    costs as much as the scan)."""
     mask = list(map(contains, texts, repeat(query)))
+    if False not in mask:
+        return keys, texts
     return list(compress(keys, mask)), list(compress(texts, mask))
 
 
