@@ -165,8 +165,12 @@ def _insert_rows(
         return
     width = len(rows[0])
     one = "(" + ",".join("?" * width) + ")"
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        chunk = rows[start : start + ROWS_PER_STATEMENT]
+    # SQLite before 3.32 allowed only 999 parameters a statement.
+    per = max(
+        1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
+    )
+    for start in range(0, len(rows), per):
+        chunk = rows[start : start + per]
         params = [value for row in chunk for value in row]
         conn.execute(f"{head} VALUES {','.join([one] * len(chunk))}{tail}", params)
 
