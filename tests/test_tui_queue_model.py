@@ -68,6 +68,29 @@ def test_filtering_sorting_and_live_changes_match_a_full_recompute():
             assert model.ids[model.position(rid)] == rid
 
 
+def test_a_burst_of_changes_gives_what_a_full_recompute_gives():
+    rng = random.Random(7)
+    model = QueueModel("ann", clock=lambda: NOW)
+    model.replace_all(random_request(rng) for _ in range(400))
+    for step in range(30):
+        model.set_view(rng.choice(list(QUICK_VIEWS)))
+        model.set_query(rng.choice(["", "t", "tow", "12", "ann"]))
+        model.set_sort(rng.choice(list(SORT_KEYS)))
+        model.pinned.add(rng.choice(list(model.requests)))
+        ids = rng.sample(list(model.requests), 80)
+        changed = [random_request(rng, rid, version=step + 2) for rid in ids]
+        changed += [random_request(rng) for _ in range(40)]
+        model.upsert(changed, removed=rng.sample(sorted(set(model.requests) - set(ids)), 20))
+        pinned = {rid for rid in model.pinned if rid in model.requests}
+        want = expected(model)
+        assert [rid for rid in model.ids if rid not in pinned] == [
+            rid for rid in want if rid not in pinned
+        ], f"step {step}"
+        assert set(want) <= set(model.ids)
+        for rid in list(model.ids)[:5]:
+            assert model.ids[model.position(rid)] == rid
+
+
 def test_a_row_an_action_touched_stays_visible_until_the_filter_changes():
     rng = random.Random(1)
     model = QueueModel("ann", clock=lambda: NOW)

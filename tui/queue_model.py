@@ -75,6 +75,9 @@ QUICK_VIEWS: dict[str, QuickView] = {
     )
 }
 
+BULK_UPSERT = 64
+"""Changes at once above which ``upsert`` merges instead of moving rows one by one."""
+
 _STATUS_RANK = {s: i for i, s in enumerate(Status)}
 _FAR = float("inf")
 """Closed requests sort after every deadline."""
@@ -185,7 +188,11 @@ class QueueModel:
         settle_heap()  # 100,000 keys and texts: full GC runs would rescan them on every pause
 
     def upsert(self, changed: Iterable[Request], removed: Iterable[str] = ()) -> None:
-        """Apply a few live changes, moving only those rows."""
+        """Apply live changes: a few move by bisect, a burst is merged in one pass."""
+        changed, removed = list(changed), list(removed)
+        if len(changed) + len(removed) > BULK_UPSERT:
+            self._upsert_many(changed, removed)
+            return
         for rid in removed:
             self._drop(rid)
             self.requests.pop(rid, None)
@@ -206,6 +213,39 @@ class QueueModel:
             _insert(self._sorted, self._sorted_text, key, text)
             if self._matches(rid):
                 _insert(self._visible, self._visible_text, key, text)
+
+    def _upsert_many(self, changed: list[Request], removed: list[str]) -> None:
+        """A burst (a catch-up page): each bisect insert or delete moves up to 100,000 list
+        slots, so the burst's keys are merged instead: the old keys minus the burst's, plus
+        the new ones sorted, then one ``sort`` that merges the two sorted runs in linear time.
+        The keys of the other rows are kept (not recomputed as ``replace_all`` would)."""
+        gone = set(removed)
+        gone.update(r.id for r in changed)
+        for rid in removed:
+            self.requests.pop(rid, None)
+            self._search.pop(rid, None)
+            self._key.pop(rid, None)
+            if self._in_view is not None:
+                self._in_view.discard(rid)
+        keys = [k for k in self._sorted if k[-1] not in gone]
+        fresh: list[tuple] = []
+        for request in changed:
+            rid = request.id
+            self.requests[rid] = request
+            self._search[rid] = search_text(request)
+            if self._in_view is not None:
+                if self.view.predicate(request, self._now, self.user):
+                    self._in_view.add(rid)
+                else:
+                    self._in_view.discard(rid)
+            key = self._key[rid] = self._make_key(request)
+            fresh.append(key)
+        fresh.sort()
+        keys.extend(fresh)
+        keys.sort()
+        self._sorted = keys
+        self._sorted_text = list(map(self._search.__getitem__, map(itemgetter(-1), keys)))
+        self._refilter()
 
     def _drop(self, request_id: str) -> None:
         key = self._key.pop(request_id, None)
