@@ -75,6 +75,22 @@ class EngineConfig:
     ``offline.conflicts.DEFAULT_STRATEGIES``."""
 
 
+async def _claim_for(replica: Replica, user: str, pending: int) -> None:
+    """Bind the replica's outbox to ``user``: one person's pending edits are never sent as
+    another's (``created_by`` and note authors are the audit trail). A terminal shared across
+    shifts switches user freely once the outbox is empty; until then it refuses, saying whose
+    edits wait, so they can be sent by their author first."""
+    owner = replica.meta.get("user")
+    if owner == user:
+        return
+    if owner and pending:
+        raise ReplicaUnavailable(
+            f"this terminal still holds {pending} unsent edit(s) by {owner}: "
+            f"sign in as {owner} to send them first"
+        )
+    await replica.apply(Batch(meta={"user": user}))
+
+
 class Engine(Reconciler):
     """Replica + outbox + optimistic view + sync client, behind one small API."""
 
@@ -169,6 +185,12 @@ class Engine(Reconciler):
             os.close(lock_fd)
             raise
         replica, confirmed, outbox, conflicts, rest_before = loaded
+        try:
+            await _claim_for(replica, config.user, len(outbox))
+        except BaseException:
+            await replica.close()
+            os.close(lock_fd)
+            raise
         engine = cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
         engine._rest_before = rest_before
         return engine

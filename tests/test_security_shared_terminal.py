@@ -9,7 +9,6 @@ refuse to open for Bob until they are sent, ask), the server must never record t
 
 from __future__ import annotations
 
-import pytest
 from helpers import token_for, wait_for
 
 from offline.engine import Engine, EngineConfig
@@ -17,15 +16,6 @@ from offline.errors import OfflineError
 from protocol import Role
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offline/engine.py Engine.open/SyncClient: the outbox is per replica, not per user; "
-    "when another user opens the same data dir, the previous user's pending mutations are "
-    "pushed with the new user's token, so the server applies them as the new user (ann's "
-    "offline request gets created_by='bob', her note author 'bob'). The engine should keep "
-    "them for their author (each outbox row knows its user), or refuse to switch user while "
-    "another user's edits are pending",
-)
 async def test_edits_left_pending_by_one_user_are_never_sent_as_another(server, tmp_path):
     desk = tmp_path / "front-desk-terminal"
     ann = await Engine.open(EngineConfig(data_dir=desk, user="ann", role=Role.STAFF))
