@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -213,6 +214,15 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
         raise
 
 
+def make_private(data_dir: Path, db_file: Path) -> None:
+    """Create the data directory 0700 and the database 0600 whatever the umask: it holds
+    password hashes and every guest's name. SQLite gives its -wal and -shm the same mode."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(db_file, 0o600)
+
+
 class Store:
     """One server's database, plus the in-memory state the writer needs."""
 
@@ -247,8 +257,8 @@ class Store:
         instead, on a connection of its own. ``load_requests=False`` skips reading every request
         into memory (account commands need none of them).
         """
-        await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
         path = data_dir / DB_NAME
+        await asyncio.to_thread(make_private, data_dir, path)
         writer = await aiosqlite.connect(path, isolation_level=None)
         try:
             await writer.execute("PRAGMA journal_mode=WAL")

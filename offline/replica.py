@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -358,4 +359,10 @@ class Replica:
 
 
 def _make_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
+    """The terminal's data directory 0700 and its replica 0600 whatever the umask: they hold
+    every request and guest name. SQLite gives the -wal and -shm files the replica's mode."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    replica = path / REPLICA_FILE
+    os.close(os.open(replica, os.O_CREAT | os.O_RDWR, 0o600))
+    os.chmod(replica, 0o600)

@@ -41,13 +41,6 @@ def readable_by_others(root: Path) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend/store.py Store.open creates the data dir and frontdesk.sqlite3 (and its "
-    "-wal/-shm) with the process umask: 0755/0644 under the usual 022, so any local user can "
-    "read the scrypt password hashes and every guest's name; create the dir 0700 and the files "
-    "0600 (e.g. os.umask around the open, or chmod after creating)",
-)
 async def test_the_server_database_is_readable_by_its_owner_only(tmp_path, usual_umask):
     server = await start_server(make_config(tmp_path))
     try:
@@ -58,13 +51,6 @@ async def test_the_server_database_is_readable_by_its_owner_only(tmp_path, usual
         await server.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="offline/replica.py Replica.open (_make_dir) creates the terminal's data dir and "
-    "replica.sqlite3 with the process umask: 0755/0644 under the usual 022, so any local user "
-    "on the terminal host can read every request and guest name (only replica.lock and "
-    "session.json are 0600); create the dir 0700 and the files 0600",
-)
 async def test_a_terminal_replica_is_readable_by_its_owner_only(server, tmp_path, usual_umask):
     data_dir = tmp_path / "terminal"
     engine = await Engine.open(
