@@ -274,7 +274,7 @@ class Session:
         }
         await self.ws.send(dumps(welcome))
         log.info(
-            "event=hello user=%s client=%s last_seq=%d", self.user, self.client_id, hello.last_seq
+            "event=hello user=%s client=%r last_seq=%d", self.user, self.client_id, hello.last_seq
         )
         last = hello.last_seq
         if last > store.head_seq:  # a log this server never had (restored from backup?)

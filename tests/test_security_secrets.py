@@ -11,7 +11,6 @@ import logging
 import time
 
 import httpx
-import pytest
 from helpers import connect, token_for, ws_url
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
@@ -78,14 +77,6 @@ async def test_repeated_wrong_passwords_are_answered_ever_more_slowly(server):
     assert right.status_code == 200 and delayed >= base * 2**4 * 0.9, "no free retry"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="backend/session.py Session._hello logs `event=hello user=%s client=%s` with the "
-    "client_id exactly as the client sent it (any 1-64 characters): an authenticated client can "
-    "forge whole log lines with a newline and drive an operator's terminal with ESC sequences "
-    "(OSC 52, clear screen) when the log is tailed; log it with %r (as the sign-in and origin "
-    "lines do) or refuse control characters in client_id",
-)
 async def test_a_client_cannot_forge_log_lines_or_smuggle_escape_sequences(server, caplog):
     caplog.set_level(logging.INFO)
     forged = "x\nevent=sign-in outcome=ok user=adam\x1b]52;c;aGk=\x07\x1b[2J"  # 52 chars
