@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 from offline.errors import Rejected
 from protocol.models import Request, Role
 from tui.text import literal
+from tui.widgets.safe_input import SafeInput
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -80,7 +81,9 @@ class AssignForm(ModalScreen[Request | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
             yield Label("Assign to", id="form-title")
-            yield Input(value=self.current or "", id="assignee", placeholder="name (empty: nobody)")
+            yield SafeInput(
+                value=self.current or "", id="assignee", placeholder="name (empty: nobody)"
+            )
             yield Static("", id="assign-error", classes="form-error")
             yield OptionList(id="names")
             yield Label("Enter assign · ↓ pick a name · Esc cancel", id="form-help")

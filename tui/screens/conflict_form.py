@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Select, Static
 from offline.errors import Rejected
 from protocol.models import Category, Priority, Request, Status
 from tui.text import literal
+from tui.widgets.safe_input import SafeInput
 
 ENUM_FIELDS: dict[str, type] = {"status": Status, "priority": Priority, "category": Category}
 
@@ -65,7 +66,7 @@ class ConflictForm(ModalScreen[Request | None]):
                 value=str(value) if value is not None else Select.BLANK,
                 id=f"field-{key}",
             )
-        return Input(value="" if value is None else str(value), id=f"field-{key}")
+        return SafeInput(value="" if value is None else str(value), id=f"field-{key}")
 
     def values(self) -> dict[str, Any]:
         values: dict[str, Any] = {}

@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, Static
 from offline.errors import Rejected
 from protocol.models import Request
 from tui.text import literal
+from tui.widgets.safe_input import SafeInput
 
 
 class NoteForm(ModalScreen[Request | None]):
@@ -30,7 +31,7 @@ class NoteForm(ModalScreen[Request | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
             yield Label("Add a note", id="form-title")
-            yield Input(id="note", placeholder="what happened, who called, what is next")
+            yield SafeInput(id="note", placeholder="what happened, who called, what is next")
             yield Static("", id="note-error", classes="form-error")
             yield Label("Enter save · Esc cancel", id="form-help")
 

@@ -23,6 +23,7 @@ from protocol.models import Category, Priority, Request
 from protocol.rules import Rejection
 from tui.text import literal
 from tui.widgets.cells import category_label
+from tui.widgets.safe_input import SafeInput
 
 Submit = Callable[[dict[str, Any]], Awaitable[Request]]
 """Creates or updates the request from the form's values; raises ``Rejected`` when refused."""
@@ -86,7 +87,7 @@ class RequestForm(ModalScreen[Request | None]):
             )
         value = (getattr(r, key) or "") if r else ""
         placeholder = {"room": "e.g. 1204", "guest_name": "optional"}.get(key, "")
-        return Input(value=value, placeholder=placeholder, id=key)
+        return SafeInput(value=value, placeholder=placeholder, id=key)
 
     def on_mount(self) -> None:
         self.query_one("#room", Input).focus()
