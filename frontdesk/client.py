@@ -14,6 +14,7 @@ from pathlib import Path
 from frontdesk import paths
 from frontdesk.errors import CliError
 from frontdesk.prompts import prompt_password
+from frontdesk.tui_settings import load_tui_settings
 from offline.engine import EngineConfig
 from offline.session import Session, SignInError, load_session, save_session, sign_in
 
@@ -59,5 +60,6 @@ def run_tui(*, server_url: str, user: str, data_dir: Path | None) -> int:
         server_url=server_url,
         token=session.token,
     )
-    FrontdeskApp(config).run()
+    settings = load_tui_settings()
+    FrontdeskApp(config, keymap=settings.keymap, bell=settings.bell).run()
     return 0
