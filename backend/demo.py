@@ -185,7 +185,8 @@ async def seed_demo_data(data_dir: Path, count: int = 200, seed: int = 7) -> int
                 continue
             created += 1
             path = rng.choices([p for p, _ in _PATHS], weights=[w for _, w in _PATHS])[0]
-            if age > timedelta(minutes=45) and rng.random() < 0.85:
+            late = row.due_at <= now
+            if (age > timedelta(minutes=45) or late) and rng.random() < 0.95:
                 path = ["acknowledged", "in_progress", "completed"]  # old news is mostly done
             if path and rng.random() < 0.8:
                 at += timedelta(minutes=rng.uniform(0.5, 5))
@@ -197,7 +198,10 @@ async def seed_demo_data(data_dir: Path, count: int = 200, seed: int = 7) -> int
                     "assign", {"id": row.id, "assignee": rng.choice(DEMO_STAFF)}, author, at
                 )
             for status in path:
-                step = timedelta(minutes=rng.uniform(2, 40))
+                # Steps fit in the time since the request came in, so finished ones are finished.
+                step = timedelta(
+                    minutes=rng.uniform(0.2, max(0.5, (now - at).total_seconds() / 240))
+                )
                 if at + step >= now:
                     break
                 at += step
