@@ -325,6 +325,13 @@ def _decode(raw: str | bytes) -> ServerFrame | None:
 
 
 def _say(exc: BaseException) -> str:
+    """The reason in a night clerk's words where we know them, the library's otherwise."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "the server is not running (connection refused)"
+    if isinstance(exc, TimeoutError):
+        return "no answer in time"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
     text = str(exc)
     return text if text else type(exc).__name__
 
