@@ -182,9 +182,15 @@ class QueueModel:
     def replace_all(self, requests: Iterable[Request]) -> None:
         """Load a full set of requests (first paint, or after a big catch-up)."""
         self.requests = {r.id: r for r in requests}
-        self._search = {rid: search_text(r) for rid, r in self.requests.items()}
         self._compute_view()
-        self._rebuild_keys()
+        self._key = {rid: self._make_key(r) for rid, r in self.requests.items()}
+        self._sorted = sorted(self._key.values())
+        # Texts made in display order lie next to each other in memory: a filter keystroke
+        # scans 100,000 of them about twice as fast as texts made in arrival order.
+        requests_by_id = self.requests
+        self._search = {k[-1]: search_text(requests_by_id[k[-1]]) for k in self._sorted}
+        self._sorted_text = list(self._search.values())
+        self._refilter()
         settle_heap()  # 100,000 keys and texts: full GC runs would rescan them on every pause
 
     def upsert(self, changed: Iterable[Request], removed: Iterable[str] = ()) -> None:

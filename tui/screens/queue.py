@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -83,6 +84,11 @@ class QueueScreen(Screen):
         Binding("5", "view('completed_today')", "Done today", show=False, id="view.completed"),
         Binding("6", "view('night')", "Night", show=False, id="view.night"),
     ]
+
+    title: Reactive[str | None] = Reactive(None, compute=False, repaint=False)
+    sub_title: Reactive[str | None] = Reactive(None, compute=False, repaint=False)
+    """Textual repaints the whole screen when a screen's title changes; the subtitle changes
+    on every filter keystroke (row count, query) and ``TitleBar`` repaints its own line."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
