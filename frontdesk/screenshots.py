@@ -70,7 +70,8 @@ async def help_screen(pilot: Pilot, server: FrontdeskServer) -> None:
 async def offline(pilot: Pilot, server: FrontdeskServer) -> None:
     await server.close()
     await until(pilot, lambda: _status(pilot) == "offline")
-    await pilot.press("1", "down", "a", "down", "s")
+    await pilot.press("1", "n", *"817", "tab", *"Leak under the sink", "ctrl+s")
+    await until(pilot, lambda: pilot.app.engine.status.pending >= 1)  # type: ignore[union-attr]
 
 
 SCENES: dict[str, Scene] = {
