@@ -87,9 +87,7 @@ async def check_sla(server: FrontdeskServer) -> None:
     breached = [
         row
         for row in store.requests.values()
-        if row.is_open
-        and row.due_at <= now
-        and (row.id, row.due_at.timestamp()) not in store.breaches
+        if row.is_overdue(now) and (row.id, row.due_at.timestamp()) not in store.breaches
     ]
     if not breached:
         return

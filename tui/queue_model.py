@@ -51,7 +51,7 @@ QUICK_VIEWS: dict[str, QuickView] = {
         QuickView(
             "urgent",
             "Urgent & overdue",
-            lambda r, now, user: r.is_open and (r.priority == Priority.URGENT or now >= r.due_at),
+            lambda r, now, user: (r.priority == Priority.URGENT and r.is_open) or r.is_overdue(now),
             time_dependent=True,
         ),
         QuickView(
@@ -68,7 +68,7 @@ QUICK_VIEWS: dict[str, QuickView] = {
             "night",
             "Night manager",
             lambda r, now, user: (
-                r.is_open and (r.priority in (Priority.URGENT, Priority.HIGH) or now >= r.due_at)
+                (r.priority in (Priority.URGENT, Priority.HIGH) and r.is_open) or r.is_overdue(now)
             ),
             time_dependent=True,
         ),

@@ -41,7 +41,7 @@ def sla_state(request: Request, now: datetime) -> str:
     """``ok``, ``warn`` (past 75 % of the allowed time), ``late`` (overdue) or ``closed``."""
     if not request.is_open:
         return "closed"
-    if now >= request.due_at:
+    if request.is_overdue(now):
         return "late"
     allowed = (request.due_at - request.created_at).total_seconds()
     elapsed = (now - request.created_at).total_seconds()
