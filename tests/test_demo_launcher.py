@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from backend.demo import seed_demo_data
@@ -14,17 +16,16 @@ async def test_demo_data_is_seeded_once_and_reused(tmp_path):
     assert await seed_demo_data(server_dir) == 0  # a second `make demo` keeps what is there
 
 
-async def test_the_demo_manager_is_signed_in_without_typing(tmp_path):
-    token = await prepare(tmp_path / "server")
-    assert token and len(token) >= 32
-
-
-def test_embedded_server_listens_and_stops_cleanly_with_the_app(tmp_path):
+def test_embedded_server_listens_signs_in_the_demo_manager_and_stops_cleanly(tmp_path):
     server_dir = tmp_path / "server"
-    server_dir.mkdir()
+    token = asyncio.run(prepare(server_dir))  # no password typed
     proc, url = start_server(server_dir, tmp_path / "server.log")
     try:
         assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+        stats = httpx.get(
+            f"{url}/api/v1/stats", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert stats.status_code == 200  # a manager's view, so the demo user is a manager
     finally:
         stop_server(proc)
     assert proc.returncode == 0  # SIGTERM is a clean close, not a kill
