@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -154,3 +157,21 @@ async def connect_as(server, user: str, **kwargs: Any) -> WsClient:
 def row(frame: dict[str, Any]) -> Request:
     """The request of an ``ack`` or ``change`` frame, validated."""
     return Request.model_validate(frame["request"])
+
+
+async def spawn_serve(
+    data_dir: Path, log: Path, *, port: int = 0, env: dict[str, str] | None = None
+) -> tuple[asyncio.subprocess.Process, str]:
+    """A real ``python -m frontdesk serve`` on 127.0.0.1; returns the process and its URL once
+    it listens (its one stdout line). Logs go to ``log``; ``env`` adds to the environment."""
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "frontdesk", "serve", "--host", "127.0.0.1"),
+        *("--port", str(port), "--data-dir", str(data_dir)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log.open("ab"),
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    assert "listening on " in line, log.read_text()[-2000:]
+    return proc, line.rsplit("listening on ", 1)[1].strip()

@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import sqlite3
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +22,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from conftest import USERS
-from helpers import connect, token_for, wait_for
+from helpers import connect, spawn_serve, token_for, wait_for
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts import add_user
@@ -36,25 +34,8 @@ KILL_AFTER_ACKS = 300
 
 async def start_serve(data_dir: Path, log: Path) -> tuple[asyncio.subprocess.Process, Any]:
     """``frontdesk serve`` on a free loopback port; returns the process and an object with .url."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "frontdesk",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log.open("ab"),
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "FRONTDESK_LOGIN_DELAY_BASE": "0.01"},
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    assert "listening on " in line, log.read_text()
-    return proc, SimpleNamespace(url=line.rsplit("listening on ", 1)[1].strip())
+    proc, url = await spawn_serve(data_dir, log, env={"FRONTDESK_LOGIN_DELAY_BASE": "0.01"})
+    return proc, SimpleNamespace(url=url)
 
 
 @dataclass

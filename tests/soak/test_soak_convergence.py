@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import USERS
 from faults import FaultyProxy, pick_seed
-from helpers import token_for, wait_for
+from helpers import spawn_serve, token_for, wait_for
 from offline_kit import drained, online
 from reliability_kit import Audit, differing, server_rows
 from test_reliability_convergence import Figures
@@ -60,25 +60,8 @@ class ServerProcess:
         self.url = ""
 
     async def start(self) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "frontdesk",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--data-dir",
-            str(self.data_dir),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self.log.open("ab"),
-            env={**os.environ, "PYTHONUNBUFFERED": "1", "FRONTDESK_LOGIN_DELAY_BASE": "0.01"},
-        )
-        assert proc.stdout is not None
-        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-        assert "listening on " in line, self.log.read_text()[-2000:]
-        self.url = line.rsplit("listening on ", 1)[1].strip()
+        env = {"FRONTDESK_LOGIN_DELAY_BASE": "0.01"}
+        proc, self.url = await spawn_serve(self.data_dir, self.log, port=self.port, env=env)
         self.port = int(self.url.rsplit(":", 1)[1])
         self.proc = proc
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import resource
 import signal
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import USERS
-from helpers import connect, token_for, wait_for
+from helpers import connect, spawn_serve, token_for, wait_for
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts import add_user
@@ -74,30 +72,9 @@ async def test_a_thousand_terminals_get_every_change_while_one_never_reads(tmp_p
     data_dir = tmp_path / "server"
     await add_user(data_dir, "ann", "staff", USERS["ann"][1])
     await add_user(data_dir, "desk", "staff", "desk-pass")
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "FRONTDESK_MAX_CONNECTIONS_PER_USER": str(CONNECTIONS * 2),
-    }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "frontdesk",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--data-dir",
-        str(data_dir),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=(tmp_path / "serve.log").open("ab"),
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    assert "listening on " in line
-    server = type("Remote", (), {"url": line.rsplit("listening on ", 1)[1].strip()})()
+    env = {"FRONTDESK_MAX_CONNECTIONS_PER_USER": str(CONNECTIONS * 2)}
+    proc, url = await spawn_serve(data_dir, tmp_path / "serve.log", env=env)
+    server = type("Remote", (), {"url": url})()
     clients = []
     tasks = []
     try:
