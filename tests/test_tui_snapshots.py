@@ -1,17 +1,39 @@
 """Snapshot tests: each screen looks as approved (``pytest --snapshot-update`` after a review).
 
-Offline-only engines with no rows keep the screens free of clocks and counters that move.
+Offline-only engines with no rows keep the empty screens free of clocks and counters that move.
+The screens full of rows (the live queue, the night manager's view, a request's detail) run
+against a real server holding a fixed shift: fixed ids and times, committed before the server
+starts, so ticket numbers and the server's history are the same every run, and the app is given
+a fixed clock (``FrontdeskApp(clock=...)``), so every SLA countdown and colour is too.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Coroutine, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from conftest import USERS, make_config, start_server
+from helpers import token_for
 from textual.pilot import Pilot
 
+from backend.app import FrontdeskServer
+from backend.demo import _Seeder
+from backend.store import Store
 from offline.engine import EngineConfig
 from protocol.models import Role
+from protocol.rules import Actor
 from tui.app import FrontdeskApp
+from tui.screens.detail import DetailScreen
 from tui.screens.queue import QueueScreen
 
+T = TypeVar("T")
 SIZE = (120, 36)
 
 
@@ -53,4 +75,323 @@ def test_conflicts_screen_with_nothing_parked(snap_compare, tmp_path):
 def test_performance_panel_offline(snap_compare, tmp_path):
     assert snap_compare(
         app_for(tmp_path), press=["P", "_"], terminal_size=SIZE, run_before=queue_shown
+    )
+
+
+# -- a fixed shift on a real server ---------------------------------------------------------
+
+NOW = datetime(2026, 11, 22, 21, 30, tzinfo=UTC)
+"""The time on every clock of these snapshots: the server's history and the app's SLA clock."""
+
+ANN, BOB, MEG = (Actor(name, Role(USERS[name][0])) for name in ("ann", "bob", "meg"))
+
+# (minutes ago, mutation, args without id, by whom) per request, in the order they happened.
+SHIFT: list[list[tuple[float, str, dict[str, Any], Actor]]] = [
+    [
+        (
+            130,
+            "create_request",
+            {
+                "room": "905",
+                "category": "maintenance",
+                "description": "TV remote does not work",
+                "priority": "normal",
+            },
+            BOB,
+        ),
+        (126, "set_status", {"status": "acknowledged"}, BOB),
+        (120, "set_status", {"status": "in_progress"}, BOB),
+        (95, "set_status", {"status": "completed"}, BOB),
+    ],
+    [
+        (
+            110,
+            "create_request",
+            {
+                "room": "210",
+                "category": "other",
+                "description": "Parcel expected by courier today",
+                "priority": "low",
+                "guest_name": "Raj Patel",
+            },
+            ANN,
+        ),
+    ],
+    [
+        (
+            100,
+            "create_request",
+            {
+                "room": "1402",
+                "category": "front_desk",
+                "description": "Late checkout until 14:00",
+                "priority": "normal",
+                "guest_name": "Sophie Martin",
+            },
+            MEG,
+        ),
+        (60, "set_status", {"status": "cancelled"}, MEG),
+    ],
+    [
+        (
+            90,
+            "create_request",
+            {
+                "room": "611",
+                "category": "housekeeping",
+                "description": "Fresh bath robes",
+                "priority": "low",
+                "guest_name": "Zoë Dubois",
+            },
+            ANN,
+        ),
+        (85, "assign", {"assignee": "ann"}, ANN),
+        (80, "set_status", {"status": "in_progress"}, ANN),
+        (40, "set_status", {"status": "completed"}, ANN),
+    ],
+    [
+        (
+            70,
+            "create_request",
+            {
+                "room": "1204",
+                "category": "housekeeping",
+                "description": "Two extra towels",
+                "priority": "normal",
+                "guest_name": "Maria Rossi",
+            },
+            BOB,
+        ),
+        (66, "assign", {"assignee": "bob"}, MEG),
+    ],
+    [
+        (
+            50,
+            "create_request",
+            {
+                "room": "1110",
+                "category": "room_service",
+                "description": "Breakfast for two at 07:30: 和朝食 ×2",
+                "priority": "normal",
+                "guest_name": "田中 由紀 (Yuki Tanaka)",
+            },
+            ANN,
+        ),
+        (49, "set_status", {"status": "acknowledged"}, ANN),
+    ],
+    [
+        (
+            25,
+            "create_request",
+            {
+                "room": "1507",
+                "category": "housekeeping",
+                "description": "Spilled wine on the carpet",
+                "priority": "high",
+                "guest_name": "Jürgen Weiß",
+            },
+            BOB,
+        ),
+        (24, "assign", {"assignee": "ann"}, BOB),
+        (20, "set_status", {"status": "in_progress"}, ANN),
+        (19, "add_note", {"text": "Stain remover from the laundry; carpet crew at 22:00"}, ANN),
+    ],
+    [
+        (
+            28,
+            "create_request",
+            {
+                "room": "817",
+                "category": "maintenance",
+                "description": "Leak under the bathroom sink, water on the floor",
+                "priority": "urgent",
+                "guest_name": "Lars Nilsson",
+            },
+            ANN,
+        ),
+        (26, "add_note", {"text": "Guest moved to 819 for the night"}, ANN),
+        (24, "assign", {"assignee": "meg"}, MEG),
+        (20, "set_status", {"status": "acknowledged"}, MEG),
+        (9, "add_note", {"text": "Plumber called, on his way (~20 min)"}, MEG),
+    ],
+    [
+        (
+            12,
+            "create_request",
+            {
+                "room": "404",
+                "category": "maintenance",
+                "description": "Air conditioning blows warm air",
+                "priority": "high",
+            },
+            BOB,
+        ),
+        (10, "assign", {"assignee": "bob"}, BOB),
+    ],
+    [
+        (
+            10,
+            "create_request",
+            {
+                "room": "302",
+                "category": "concierge",
+                "description": "Taxi to the airport at 05:45",
+                "priority": "high",
+                "guest_name": "James O'Neill",
+            },
+            MEG,
+        ),
+    ],
+    [
+        (
+            4,
+            "create_request",
+            {
+                "room": "1204",
+                "category": "front_desk",
+                "description": "Guest locked out, key card dead",
+                "priority": "urgent",
+                "guest_name": "Maria Rossi",
+            },
+            ANN,
+        ),
+        (2, "assign", {"assignee": "ann"}, ANN),
+    ],
+]
+
+
+async def seed_shift(data_dir: Path) -> None:
+    """Commit the shift straight into a new store (the demo data's way: real mutators, real
+    change log, times in the past), so the server starts with it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = await Store.open(data_dir)
+    try:
+        seeder = _Seeder(store)
+        for k, steps in enumerate(SHIFT, start=1):
+            request_id = str(uuid.UUID(int=k, version=4))
+            for minutes_ago, name, args, actor in steps:
+                at = NOW - timedelta(minutes=minutes_ago)
+                assert seeder.apply(name, {"id": request_id, **args}, actor, at) is not None
+        await store.commit_batch(seeder.batch)
+    finally:
+        await store.close()
+
+
+class ServerThread:
+    """A real server on an event loop of its own: ``snap_compare`` runs the app on another."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def utc_terminal(monkeypatch) -> Iterator[None]:
+    """Times are shown in the terminal's zone: make it UTC, whatever the machine says."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def shift_server(tmp_path, utc_terminal) -> Iterator[tuple[FrontdeskServer, str]]:
+    """A server holding ``SHIFT`` and a token for ann. Its jobs sleep for an hour, so no SLA
+    alert or escalation (judged by the real clock) changes the fixed shift under the test."""
+    config = make_config(tmp_path, sla_check_seconds=3600, cleanup_seconds=3600)
+    asyncio.run(seed_shift(config.data_dir))
+    host = ServerThread()
+    try:
+        server = host.call(start_server(config))
+        try:
+            yield server, host.call(token_for(server, "ann", USERS["ann"][1]))
+        finally:
+            host.call(server.close())
+    finally:
+        host.stop()
+
+
+def live_app(tmp_path, shift_server) -> FrontdeskApp:
+    server, token = shift_server
+    config = EngineConfig(
+        data_dir=tmp_path / "ann-live",
+        user="ann",
+        role=Role.STAFF,
+        server_url=server.url,
+        token=token,
+    )
+    return FrontdeskApp(config, bell=False, clock=lambda: NOW)
+
+
+async def until(pilot: Pilot, condition, timeout: float = 15.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.02)
+
+
+async def shift_shown(pilot: Pilot) -> None:
+    """Online, caught up, every request of the shift in the table."""
+    app = pilot.app
+    await queue_shown(pilot)
+
+    def caught_up() -> bool:
+        engine = app.engine  # type: ignore[attr-defined]
+        status = engine.status if engine is not None else None
+        screen = app.screen
+        return (
+            status is not None
+            and status.connection == "online"
+            and not status.catching_up
+            and isinstance(screen, QueueScreen)
+            and len(screen.model.requests) == len(SHIFT)
+        )
+
+    await until(pilot, caught_up)
+    await pilot.pause()
+
+
+async def history_shown(pilot: Pilot) -> None:
+    """The night view, Enter on its first row (the most overdue), the server's history loaded."""
+    await shift_shown(pilot)
+    await pilot.press("6", "home", "enter")
+
+    def loaded() -> bool:
+        screen = pilot.app.screen
+        if not isinstance(screen, DetailScreen):
+            return False
+        return "loading" not in str(screen.query_one("#history").render())
+
+    await until(pilot, loaded)
+    await pilot.pause()
+
+
+def test_live_queue_with_a_shift_of_requests(snap_compare, tmp_path, shift_server):
+    """Rows of every status and priority, SLA countdowns amber (past 75 %) and red (late),
+    a CJK guest name and accents keeping the columns aligned."""
+    assert snap_compare(
+        live_app(tmp_path, shift_server), terminal_size=SIZE, run_before=shift_shown
+    )
+
+
+def test_night_manager_view_sorted_by_time_left(snap_compare, tmp_path, shift_server):
+    """Urgent, high and overdue requests only, the most overdue first."""
+    assert snap_compare(
+        live_app(tmp_path, shift_server), press=["6"], terminal_size=SIZE, run_before=shift_shown
+    )
+
+
+def test_detail_with_notes_and_server_history(snap_compare, tmp_path, shift_server):
+    """Every field, the notes with author and time, the history as the server keeps it."""
+    assert snap_compare(
+        live_app(tmp_path, shift_server), terminal_size=SIZE, run_before=history_shown
     )

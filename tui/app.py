@@ -8,7 +8,8 @@ app works the same with the server down. ``run_test()`` and ``save_screenshot()`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
+from protocol.models import utcnow
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -55,6 +57,7 @@ class FrontdeskApp(App[int]):
         *,
         keymap: dict[str, str] | None = None,
         bell: bool = True,
+        clock: Callable[[], datetime] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,6 +65,9 @@ class FrontdeskApp(App[int]):
         self.engine: Engine | None = None
         self.bell_on_alert = bell
         """Ring the terminal bell on each new alert (configurable; off in quiet lobbies)."""
+        self._clock = clock
+        """The server time SLAs are judged and shown by; None: the engine's estimate. A fixed
+        clock makes screens that show countdowns reproducible (snapshot tests, screenshots)."""
         self.unacknowledged_alerts: list[AlertReceived] = []
         self._keymap = keymap or {}
         self._unsubscribe = lambda: None
@@ -85,9 +91,15 @@ class FrontdeskApp(App[int]):
             return
         kinds = (MutationRejected, AlertReceived, StatusChanged)
         self._unsubscribe = bridge(self.engine, self, kinds=kinds)
-        await self.push_screen(QueueScreen(self.engine))
+        await self.push_screen(QueueScreen(self.engine, clock=self.now))
         # After the first paint: loading the rest of a big replica, then syncing.
         self.call_after_refresh(self._start_engine)
+
+    def now(self) -> datetime:
+        """The server's time as this terminal knows it: what SLA countdowns count down to."""
+        if self._clock is not None:
+            return self._clock()
+        return self.engine.server_now() if self.engine is not None else utcnow()
 
     async def _start_engine(self) -> None:
         if self.engine is not None:

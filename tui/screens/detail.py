@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -132,10 +132,14 @@ class DetailScreen(Screen):
         Binding("A", "assign", "Assign", id="detail.assign"),
     ]
 
-    def __init__(self, engine: Engine, request_id: str) -> None:
+    def __init__(
+        self, engine: Engine, request_id: str, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        """``clock``: the server time the SLA countdown runs to (default: the engine's)."""
         super().__init__()
         self.engine = engine
         self.request_id = request_id
+        self.clock = clock or engine.server_now
         self._unsubscribe = lambda: None
         self._shown: tuple | None = None
 
@@ -218,7 +222,7 @@ class DetailScreen(Screen):
         self.title = "frontdesk"
         self.sub_title = f"Request {number_cell(request)} · room {plain(request.room)}"
         pending = self.engine.is_pending(request.id)
-        now = self.engine.server_now()
+        now = self.clock()
         shown = (request.version, request.number, pending, sla_cell(request, now)[0])
         if shown == self._shown:
             return  # the once-a-second tick only repaints when the countdown text moved

@@ -8,6 +8,8 @@ the widgets. Writes go through the engine, which refuses what the rule book refu
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
+from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
@@ -90,10 +92,11 @@ class QueueScreen(Screen):
     """Textual repaints the whole screen when a screen's title changes; the subtitle changes
     on every filter keystroke (row count, query) and ``TitleBar`` repaints its own line."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] | None = None) -> None:
+        """``clock``: the server time SLAs are judged by (default: the engine's estimate)."""
         super().__init__()
         self.engine = engine
-        self.model = QueueModel(engine.config.user, clock=engine.server_now)
+        self.model = QueueModel(engine.config.user, clock=clock or engine.server_now)
         self._mode = "filter"
         self._unsubscribe = lambda: None
         self._loading = False
@@ -246,7 +249,7 @@ class QueueScreen(Screen):
     def _open(self, message: RequestTable.Activated) -> None:
         from tui.screens.detail import DetailScreen
 
-        self.app.push_screen(DetailScreen(self.engine, message.request_id))
+        self.app.push_screen(DetailScreen(self.engine, message.request_id, clock=self.model.clock))
 
     @on(RequestTable.MarksChanged)
     def _marks(self, message: RequestTable.MarksChanged) -> None:
