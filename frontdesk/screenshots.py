@@ -2,11 +2,14 @@
 
 A throwaway server is seeded with the demo data, the TUI signs in as the demo manager and is
 driven headless through Pilot, screen by screen. Run: `python -m frontdesk.screenshots DIR`.
+A scene that needs history before the app opens (the conflicts scene: edits that clashed while
+this terminal was offline) prepares its replica first, through real engines and the server.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -17,12 +20,16 @@ from textual.pilot import Pilot
 from backend.app import FrontdeskServer
 from backend.config import ServerConfig
 from backend.demo import issue_token, seed_demo_data
-from offline.engine import EngineConfig
-from protocol.models import Role
+from offline.engine import Engine, EngineConfig
+from protocol.models import Request, Role
 from tui.app import FrontdeskApp
 
 SIZE = (140, 42)
+OTHER_CLERK = "ana"
+"""The demo staff member whose edits clash with the demo manager's in the conflicts scene."""
 Scene = Callable[[Pilot, FrontdeskServer], Awaitable[None]]
+Prepare = Callable[[EngineConfig, str], Awaitable[EngineConfig]]
+"""Before the app opens: given its config and the other clerk's token, returns the config."""
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
@@ -30,6 +37,70 @@ async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
     async with asyncio.timeout(15):
         while not condition():
             await pilot.pause(0.05)
+
+
+async def settled(engine: Engine, condition: Callable[[], bool]) -> None:
+    """Wait (outside any app) until ``condition`` holds, checking at each engine event."""
+    changed = asyncio.Event()
+    unsubscribe = engine.subscribe(lambda _event: changed.set())
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                changed.clear()
+                if condition():
+                    return
+                await changed.wait()
+    finally:
+        unsubscribe()
+
+
+async def _synced(config: EngineConfig) -> Engine:
+    engine = await Engine.open(config)
+    await engine.start()
+    await settled(
+        engine, lambda: engine.status.connection == "online" and not engine.status.catching_up
+    )
+    return engine
+
+
+async def clashing_edits(config: EngineConfig, other_token: str) -> EngineConfig:
+    """Two parked conflicts, made the way they happen: this terminal, offline, takes one
+    request and rewrites another; meanwhile the other clerk, online, assigns the first to
+    herself and rewrites the second. On connecting, the server refuses this terminal's edits
+    (``conflict``), and ``manual`` (the default for assignees, chosen here for descriptive
+    fields) parks them, mine and theirs per field."""
+    engine = await _synced(config)
+    open_rows = sorted(
+        (r for r in engine.requests() if r.is_open and r.assignee != OTHER_CLERK),
+        key=lambda r: r.created_at,
+        reverse=True,
+    )
+    taken, rewritten = open_rows[0], open_rows[1]
+    await engine.close()
+
+    other = await _synced(
+        EngineConfig(
+            data_dir=Path(config.data_dir).parent / f"{OTHER_CLERK}-conflict",
+            user=OTHER_CLERK,
+            role=Role.STAFF,
+            server_url=config.server_url,
+            token=other_token,
+        )
+    )
+    await other.assign(taken.id, OTHER_CLERK)
+    await other.update_request(rewritten.id, _rewrite(rewritten, "getting worse", "urgent"))
+    await settled(other, lambda: other.status.pending == 0)
+    await other.close()
+
+    offline = await Engine.open(dataclasses.replace(config, server_url=None))
+    await offline.assign(taken.id, config.user)
+    await offline.update_request(rewritten.id, _rewrite(rewritten, "guest out until 18:00", "low"))
+    await offline.close()
+    return dataclasses.replace(config, conflict_strategies={"descriptive": "manual"})
+
+
+def _rewrite(request: Request, words: str, priority: str) -> dict[str, str]:
+    return {"description": f"{request.description}: {words}", "priority": priority}
 
 
 def _status(pilot: Pilot) -> str:
@@ -60,6 +131,8 @@ async def performance(pilot: Pilot, server: FrontdeskServer) -> None:
 
 
 async def conflicts(pilot: Pilot, server: FrontdeskServer) -> None:
+    engine = pilot.app.engine  # type: ignore[attr-defined]
+    await until(pilot, lambda: len(engine.conflicts()) == 2)
     await pilot.press("C")
 
 
@@ -84,6 +157,7 @@ SCENES: dict[str, Scene] = {
     "help": help_screen,
     "offline": offline,  # last: it stops the server
 }
+PREPARE: dict[str, Prepare] = {"conflicts": clashing_edits}
 
 
 async def capture(out_dir: Path, names: list[str]) -> list[Path]:
@@ -93,6 +167,7 @@ async def capture(out_dir: Path, names: list[str]) -> list[Path]:
         server_dir = Path(tmp) / "server"
         await seed_demo_data(server_dir)
         token = str((await issue_token(server_dir, "demo"))["token"])
+        other_token = str((await issue_token(server_dir, OTHER_CLERK))["token"])
         server = FrontdeskServer(ServerConfig(host="127.0.0.1", port=0, data_dir=server_dir))
         await server.start()
         try:
@@ -105,6 +180,8 @@ async def capture(out_dir: Path, names: list[str]) -> list[Path]:
                     server_url=server.url,
                     token=token,
                 )
+                if name in PREPARE:
+                    config = await PREPARE[name](config, other_token)
                 app = FrontdeskApp(config, bell=False)
                 async with app.run_test(size=SIZE) as pilot:
                     await until(pilot, lambda: _status(pilot) == "online")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from helpers import wait_for
 from offline_kit import drained, new_request, open_engine
-from test_tui_queue import SIZE, ready, status_text, table_text
+from test_tui_queue import SIZE, ready, screen_text, status_text, table_text
 from textual.widgets import Select
 
 from offline.engine import EngineConfig
@@ -54,6 +54,24 @@ async def test_a_parked_conflict_is_marked_and_resolved_by_keeping_theirs(server
         await wait_for(lambda: app.engine.conflicts() == [], message="conflict settled")
         assert app.engine.get(rid).status == Status.IN_PROGRESS
         await wait_for(lambda: "conflicts" not in status_text(app))
+
+
+async def test_a_parked_conflict_says_why_above_its_mine_and_theirs_table(server, tmp_path):
+    _rid, config = await bob_with_a_parked_status_conflict(server, tmp_path)
+    app = FrontdeskApp(config)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await wait_for(lambda: "1 conflicts" in status_text(app), message=status_text(app))
+        await pilot.press("C")
+        await wait_for(lambda: isinstance(app.screen, ConflictsScreen))
+        await pilot.pause()
+        lines = screen_text(app.export_screenshot()).splitlines()
+        why = next(i for i, line in enumerate(lines) if "changed by someone else" in line)
+        assert "mine" not in lines[why], lines[why]
+        header = lines[why + 1].split()
+        assert header[:3] == ["field", "mine", "theirs"], lines[why + 1]
+        mine_and_theirs = lines[why + 2]
+        assert "acknowledged" in mine_and_theirs and "in_progress" in mine_and_theirs
 
 
 async def test_the_performance_panel_says_its_server_figures_are_missing_offline(tmp_path):

@@ -57,6 +57,7 @@ def describe(conflict: Conflict, engine: Engine) -> Group:
     for field in conflict.fields:
         table.add_row(field, shown(conflict.mine.get(field)), shown(conflict.theirs.get(field)))
     why = literal(f"{conflict.name.replace('_', ' ')}: {conflict.message}", style="dim")
+    why.end = "\n"  # literal() ends without a newline: the table would start on this line
     return Group(head, why, table, Text(""))
 
 
