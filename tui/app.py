@@ -13,18 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
+from tui.keys_in_order import type_into
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -118,6 +119,16 @@ class FrontdeskApp(App[int]):
     async def action_quit(self) -> None:
         await self.close_engine()
         self.exit(0)
+
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and pastes for a text field are handled one by one, in order, however fast
+        they come (``tui.keys_in_order``); everything else as Textual does."""
+        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            focused = self.focused
+            if isinstance(focused, Input):
+                await type_into(self, focused, event)
+                return
+        await super().on_event(event)
 
     # -- engine events -----------------------------------------------------------------------
 

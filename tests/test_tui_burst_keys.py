@@ -1,0 +1,69 @@
+"""Keys that arrive in one burst land where they would have landed typed one by one.
+
+A terminal delivers whatever was typed (or pasted, or sent by ``tmux send-keys``) since the
+last read in one go. Textual queues each key on the focused widget and runs bindings only
+when the key has bubbled back up to the app, so without care a Tab or Enter moves focus after
+the next characters were already queued on the old field, and a priority Ctrl+S saves before
+the field has handled the text before it. These tests post the keys the way the terminal
+driver does, all at once, without waiting in between (``Pilot.press`` waits after each key).
+"""
+
+from __future__ import annotations
+
+from helpers import wait_for
+from test_tui_queue import SIZE, offline_app, ready
+from test_tui_workflows import rows
+from textual import events
+
+from tui.screens.request_form import RequestForm
+
+
+def burst(app, *keys: str | events.Paste) -> None:
+    """Post ``keys`` to the app in one go, as the terminal driver does with one read."""
+    for key in keys:
+        if isinstance(key, events.Paste):
+            app.post_message(key)
+        elif len(key) == 1:
+            app.post_message(events.Key(key, key))
+        else:
+            app.post_message(events.Key(key, "\t" if key == "tab" else None))
+
+
+async def open_form(app, pilot) -> RequestForm:
+    await ready(app, pilot)
+    await pilot.press("n")
+    await wait_for(lambda: isinstance(app.screen, RequestForm), message="form not open")
+    await pilot.pause()
+    return app.screen  # type: ignore[return-value]
+
+
+async def test_a_burst_with_tab_and_ctrl_s_logs_the_request_as_typed(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_form(app, pilot)
+        burst(app, *"1204", "tab", *"Two extra towels", "ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, RequestForm), message="form stays open")
+        assert app.engine is not None
+        [request] = app.engine.requests()
+        assert (request.room, request.description) == ("1204", "Two extra towels")
+        await wait_for(lambda: any("1204" in line for line in rows(app)))
+
+
+async def test_enter_in_a_burst_moves_to_the_next_field_before_the_next_keys(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await open_form(app, pilot)
+        burst(app, *"817", "enter", *"Leak", "backspace", "k")
+        await wait_for(lambda: form.values()["description"] == "Leak", message=str(form.values()))
+        assert form.values()["room"] == "817"
+
+
+async def test_pasted_text_is_in_the_field_before_a_ctrl_s_sent_right_after_it(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_form(app, pilot)
+        burst(app, events.Paste("1204"), "tab", events.Paste("Late checkout"), "ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, RequestForm), message="form stays open")
+        assert app.engine is not None
+        [request] = app.engine.requests()
+        assert (request.room, request.description) == ("1204", "Late checkout")
