@@ -65,8 +65,11 @@ class EngineConfig:
     role: Role
     server_url: str | None = None
     token: str | None = None
-    push_window: int = 64
-    """Mutations on the wire at once, unanswered."""
+    push_window: int = 256
+    """Mutations on the wire at once, unanswered: the server's lane per connection holds 256
+    (``queue_per_connection``), so a replay keeps its group commit full; a bigger window only
+    waits in TCP. 64 left the server's batches small and cost the engine a transaction and a
+    socket write per handful of acks."""
     backoff_base: float = 0.2
     backoff_cap: float = 5.0
     conflict_strategies: Mapping[str, str] | None = None

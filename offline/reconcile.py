@@ -18,6 +18,7 @@ from offline.conflicts import plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
+from offline.pages import Page
 from offline.replica import Batch
 from offline.rows import compact, settle_heap
 from offline.shared import LeaderWatch, notice_for
@@ -128,7 +129,7 @@ class Reconciler:
         if rtt_ms != self._status.rtt_ms:
             self._set_status(rtt_ms=rtt_ms)
 
-    async def apply_frames(self, frames: list[ServerFrame]) -> FrameOutcome:
+    async def apply_frames(self, frames: list[ServerFrame | Page]) -> FrameOutcome:
         """Apply a burst of server frames, then rebase the view and announce once.
 
         The burst's writes are one transaction, queued behind the previous one and not awaited
@@ -145,15 +146,28 @@ class Reconciler:
         catchup = 0
         confirmed = self._view.confirmed
 
-        def confirm(row: Request, seq: int) -> None:
+        def confirm(row: Request, seq: int, data: str | None = None) -> None:
             old = confirmed.get(row.id)
             if old is None or row.version >= old.version:
                 confirmed[row.id] = compact(row)
-                batch.upsert(row, seq)
+                batch.upsert(row, seq, data)
             touched.add(row.id)
 
         for frame in frames:
-            if isinstance(frame, Changes):
+            if isinstance(frame, Page):
+                # A catch-up page read with each row's JSON (``offline.pages``): the replica
+                # stores that text instead of serializing the row again.
+                if frame.snapshot_seq is None:
+                    for seq, row, data in frame.entries:
+                        confirm(row, seq, data)
+                        last_seq = max(last_seq, seq)
+                else:
+                    for seq, row, data in frame.entries:
+                        confirm(row, seq, data)
+                    if not frame.more:
+                        last_seq = max(last_seq, frame.snapshot_seq)
+                catchup += len(frame.entries)
+            elif isinstance(frame, Changes):
                 for entry in frame.changes:
                     confirm(entry.request, entry.seq)
                     last_seq = max(last_seq, entry.seq)

@@ -75,8 +75,9 @@ NOTICES_KEPT = 200
 class Batch:
     """Writes that must land together (one transaction)."""
 
-    upserts: dict[str, tuple[Request, int]] = field(default_factory=dict)
-    """id -> (row, seq); the highest version wins, here and in SQL (serialized once, at write)."""
+    upserts: dict[str, tuple[Request, int, str | None]] = field(default_factory=dict)
+    """id -> (row, seq, its JSON as received or None); the highest version wins, here and in
+    SQL (a row without its JSON is serialized once, at write)."""
     deleted: list[int] = field(default_factory=list)
     """Outbox ``n`` to delete (answered by the server)."""
     added: list[PendingMutation] = field(default_factory=list)
@@ -92,10 +93,10 @@ class Batch:
     """Raise the stored next ``n`` to at least this (it never goes down)."""
     """Outbox ``n`` that went on the wire since the last batch (state and attempts)."""
 
-    def upsert(self, row: Request, seq: int) -> None:
+    def upsert(self, row: Request, seq: int, data: str | None = None) -> None:
         old = self.upserts.get(row.id)
         if old is None or row.version >= old[0].version:
-            self.upserts[row.id] = (row, max(seq, old[1]) if old else seq)
+            self.upserts[row.id] = (row, max(seq, old[1]) if old else seq, data)
 
     def __bool__(self) -> bool:
         parts = (self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked)
@@ -258,8 +259,8 @@ class Replica:
             await db.executemany(
                 UPSERT_REQUEST,
                 [
-                    (rid, row.model_dump_json(), row.version, seq, rev)
-                    for rid, (row, seq) in batch.upserts.items()
+                    (rid, row.model_dump_json() if data is None else data, row.version, seq, rev)
+                    for rid, (row, seq, data) in batch.upserts.items()
                 ],
             )
         if batch.deleted:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from offline.pages import Page, read_page
 from offline.session import ws_url
 from protocol import utcnow
 from protocol.frames import Presence
@@ -39,6 +40,11 @@ WELCOME_TIMEOUT = 15.0
 """Seconds to wait for ``welcome`` after ``hello`` before giving up on the connection."""
 PING_INTERVAL = 5.0
 PING_TIMEOUT = 10.0
+RECV_QUEUE = (64, 16)
+"""Frames websockets parses ahead of our reader before it stops reading the socket (high, low
+water). Its default, 16, paused and resumed reading (two ``epoll_ctl`` calls) on every burst
+of acks; the reader moves frames into the byte-bounded inbox at once, so this only bounds what
+sits between the socket and it (64 catch-up pages of at most 1 MiB in the worst case)."""
 
 
 class _Closed:
@@ -182,6 +188,7 @@ class SyncClient:
                 additional_headers=headers,
                 compression=None,
                 max_size=None,
+                max_queue=RECV_QUEUE,
                 proxy=None,
                 open_timeout=10,
                 ping_interval=PING_INTERVAL,
@@ -234,7 +241,7 @@ class SyncClient:
         try:
             while True:
                 items = await inbox.take(MAX_BURST)
-                frames: list[ServerFrame] = []
+                frames: list[ServerFrame | Page] = []
                 closed: _Closed | None = None
                 for raw in items:
                     if isinstance(raw, _Closed):
@@ -304,8 +311,7 @@ class SyncClient:
                 engine.untake(batch)
                 continue
             self._inflight += len(batch)
-            for mutation in batch:
-                await ws.send(dumps(mutation.to_frame(client_id)))
+            await _send_all(ws, [dumps(mutation.to_frame(client_id)) for mutation in batch])
 
     async def _ping(self, ws: ClientConnection) -> None:
         """Keep the round-trip time fresh for the status bar."""
@@ -315,8 +321,38 @@ class SyncClient:
             self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
 
 
-def _decode(raw: str | bytes) -> ServerFrame | None:
-    """A validated server frame, or None for one this client does not know (logged)."""
+async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
+    """Send text frames in one socket write, as the server's hub does.
+
+    ``ws.send`` writes each frame with its own ``send`` syscall, and the server then reads them
+    one by one; a window of mutations is sent together instead. ``send_context`` checks the
+    connection is open, and on the way out applies flow control (it waits while the write
+    buffer is over its high-water mark) and raises ``ConnectionClosed`` on a broken socket.
+    """
+    if len(texts) == 1:
+        await ws.send(texts[0])
+        return
+    async with ws.send_context():
+        protocol = ws.protocol
+        for text in texts:
+            protocol.send_text(text.encode())
+        chunks = protocol.data_to_send()
+        data = b"".join(chunks)
+        if data:
+            ws.transport.write(data)
+        if not all(chunks):  # the protocol asked to half-close (never while open, but obey it)
+            if ws.transport.can_write_eof():
+                ws.transport.write_eof()
+            else:
+                ws.transport.close()
+
+
+def _decode(raw: str | bytes) -> ServerFrame | Page | None:
+    """A validated server frame (a catch-up page with each row's JSON kept), or None for one
+    this client does not know (logged)."""
+    page = read_page(raw)
+    if page is not None:
+        return page
     try:
         return decode_server_frame(raw)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
