@@ -80,11 +80,11 @@ class Metrics:
         self.stats_hits = 0
         self.stats_misses = 0
 
-    def applied(self, name: str) -> None:
+    def applied(self, name: str, count: int = 1) -> None:
         child = self._acked.get(name)
         if child is None:
             child = self._acked[name] = self.mutations.labels(name, "ack")
-        child.inc()
+        child.inc(count)
 
     def rejected(self, name: str, code: str) -> None:
         self.mutations.labels(name if name in MUTATIONS else "unknown", "reject").inc()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +141,8 @@ class _Prepared:
     answers: list[_Answer] = field(default_factory=list)
     changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
     alerts: list[tuple[str, Request]] = field(default_factory=list)
+    applied: Counter[str] = field(default_factory=Counter)
+    """Acknowledged mutations by name, for the metrics (counted once per batch)."""
 
 
 class Writer:
@@ -361,7 +363,7 @@ class Writer:
                     )
                 else:
                     text = f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},"request":{datas[0]}}}'
-                self.metrics.applied(m.name)
+                prepared.applied[m.name] += 1
             batch.clients[key] = (session.user, m.n)
             batch.outcomes.append((key, m.n, text, at))
             outcomes[(key, m.n)] = text
@@ -384,6 +386,8 @@ class Writer:
             if self._pending is prepared:
                 self._pending = None
         self.metrics.committed(time.perf_counter() - started, len(batch.outcomes))
+        for name, count in prepared.applied.items():
+            self.metrics.applied(name, count)
 
         fan_started = time.perf_counter()
         hub = self.hub

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +69,10 @@ class Role(StrEnum):
 ROLE_RANK: dict[Role, int] = {Role.STAFF: 0, Role.MANAGER: 1, Role.ADMIN: 2}
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (every timestamp here is UTC)."""
     return datetime.now(UTC)
@@ -120,6 +125,21 @@ class Request(BaseModel):
     def is_overdue(self, now: datetime) -> bool:
         """True when the request is open and its SLA deadline has passed."""
         return self.is_open and now >= self.due_at
+
+    @classmethod
+    def trusted(cls, **fields: Any) -> Self:
+        """A request from values already validated by the rule book, every field given.
+
+        What ``model_construct`` does, without its per-field alias and default lookups (a
+        third of a create's cost on the server's hot path). Only ``mutators`` calls it, with
+        every field set; a test holds it equal to ``model_validate`` of the same values.
+        """
+        row = _new(cls)
+        _set(row, "__dict__", fields)
+        _set(row, "__pydantic_fields_set__", set(fields))
+        _set(row, "__pydantic_extra__", None)
+        _set(row, "__pydantic_private__", None)
+        return row
 
     def to_wire(self) -> dict:
         """The JSON-ready dict this request travels as."""

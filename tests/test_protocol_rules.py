@@ -111,6 +111,10 @@ def test_notes_never_conflict():
         ("description", "x" * 2001, "longer than 2000"),
         ("category", "spa", "must be one of"),
         ("priority", 3, "must be text"),
+        ("guest_name", True, "must be text"),
+        ("room", ["1204"], "must be text"),
+        ("id", "6F9619FF-8B86-D011-B42D-00C04FC964FF", "lower-case canonical UUID"),
+        ("assignee", "ann smith", "assignee must be"),
     ],
 )
 def test_bad_fields_are_refused_with_the_reason_per_field(field, value, reason):
@@ -124,6 +128,25 @@ def test_bad_fields_are_refused_with_the_reason_per_field(field, value, reason):
     result = apply_mutation("create_request", {**args, field: value}, None, STAFF, utcnow())
     assert isinstance(result, Rejection) and result.code == Code.INVALID
     assert reason in result.fields[field]
+
+
+def test_a_created_request_is_the_row_full_validation_would_make():
+    """The create path builds its row without a second validation pass: the row must be
+    indistinguishable from one pydantic validated, on the wire and in equality."""
+    row = create(guest_name="Zoë 山田 🧺", assignee="bob", priority="urgent")
+    again = type(row).model_validate(row.model_dump())
+    assert row == again
+    assert row.model_dump_json() == again.model_dump_json()
+    assert row.model_fields_set == again.model_fields_set == set(type(row).model_fields)
+
+
+def test_a_frame_with_non_ascii_text_decodes_exactly():
+    text = "Handtücher für 1204 — 山田様 🧺"
+    raw = (
+        '{"type":"mutate","client_id":"c","n":1,"name":"add_note",'
+        f'"args":{{"id":"x","text":"{text}"}}}}'
+    )
+    assert decode_client_frame(raw).args["text"] == text
 
 
 def test_text_with_markup_and_escapes_is_stored_exactly():
@@ -155,6 +178,7 @@ def test_bulk_status_is_all_or_none_with_a_reason_per_id():
         ('{"type": "hello", "type": "mutate"}', "invalid_json"),
         ("[" * 10000 + "]" * 10000, "invalid_json"),
         ('"\\ud800"', "invalid_json"),
+        ('{"type": "hello", "client_id": "\ud800", "v": 1, "last_seq": 0}', "invalid_json"),
         ("[1]", "invalid_frame"),
         ('{"type": "teleport"}', "unknown_type"),
         (
