@@ -158,17 +158,23 @@ class FrontdeskServer:
         self._limit_connections(identity.user)
         self.hub.add(session)
         self.metrics.connections.set(len(self.hub.sessions))
-        log.info("event=connect user=%s addr=%s", identity.user, _addr(ws))
         try:
             await session.run()
         finally:
             self.hub.remove(session)
             self.metrics.connections.set(len(self.hub.sessions))
+            # One line per connection, when it ends: who, from where, which terminal, where
+            # its catch-up started, how it ended and after how long.
             log.info(
-                "event=disconnect user=%s client=%s code=%s seconds=%.1f",
+                "event=connection user=%s addr=%s client=%r last_seq=%s code=%s closed_by=%s"
+                " reason=%r seconds=%.1f",
                 identity.user,
+                _addr(ws),
                 session.client_id,
+                session.hello_seq,
                 ws.close_code,
+                "server" if session.close_reason is not None else "client",
+                session.close_reason or ws.close_reason or "",
                 time.monotonic() - session.opened_at,
             )
             if session.client_id is not None and not self.closing:

@@ -186,7 +186,7 @@ class Hub:
         if session.closing or session.ws is None:
             return
         session.closing = True
-        log.info("event=close user=%s code=%s reason=%r", session.user, code, reason)
+        session.close_reason = reason
         task = asyncio.get_running_loop().create_task(
             _close(session.ws, code, reason, self.close_timeout)
         )

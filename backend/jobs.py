@@ -181,7 +181,7 @@ async def keepalive(server: FrontdeskServer) -> None:
             config.ping_timeout if unanswered else config.ping_interval + config.ping_timeout
         )
         if (unanswered or backed_up) and late:
-            log.info("event=close user=%s reason=%r", session.user, "no pong")
+            session.close_reason = "no pong"
             session.closing = True
             if transport is not None:
                 transport.abort()

@@ -83,8 +83,10 @@ class Session:
         "channels",
         "chatter",
         "client_id",
+        "close_reason",
         "closing",
         "editing",
+        "hello_seq",
         "identity",
         "live",
         "opened_at",
@@ -105,6 +107,9 @@ class Session:
         self.client_id: str | None = None
         self.live = False
         self.closing = False
+        self.close_reason: str | None = None
+        """Why the server closed this connection, for its one log line."""
+        self.hello_seq: int | None = None
         self.channels: frozenset[str] = ALL
         self.viewing: str | None = None
         self.editing = False
@@ -273,9 +278,7 @@ class Session:
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
         }
         await self.ws.send(dumps(welcome))
-        log.info(
-            "event=hello user=%s client=%r last_seq=%d", self.user, self.client_id, hello.last_seq
-        )
+        self.hello_seq = hello.last_seq
         last = hello.last_seq
         if last > store.head_seq:  # a log this server never had (restored from backup?)
             last = await self._send_snapshot()

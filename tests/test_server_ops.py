@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 
 import pytest
-from helpers import connect_as
+from conftest import make_config, start_server
+from helpers import connect_as, wait_for
 
 from backend.ops import backup, export
 from backend.store import Store
@@ -49,3 +51,34 @@ async def test_export_gives_csv_a_spreadsheet_cannot_run_and_exact_json(server):
     with pytest.raises(ValueError):
         await export(server.config.data_dir, "xml")  # type: ignore[arg-type]
     await ann.close()
+
+
+async def test_each_connection_leaves_one_log_line_saying_how_it_ended(tmp_path, caplog):
+    """An operator reading the log sees one line per connection: who, which terminal, how long,
+    and, when the server closed it, why."""
+    caplog.set_level(logging.INFO, logger="frontdesk")
+    server = await start_server(make_config(tmp_path, chatter_rate=1, chatter_burst=2))
+    try:
+        ann = await connect_as(server, "ann")
+        await ann.create()
+        await ann.close()
+        bob = await connect_as(server, "bob")
+        for _ in range(5):
+            await bob.send({"type": "presence", "viewing": None, "editing": False})
+        await bob.ws.wait_closed()
+
+        def lines() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "event=connection" in r.getMessage()]
+
+        await wait_for(lambda: len(lines()) == 2, message=f"log lines: {lines()}")
+        mine = [
+            m
+            for r in caplog.records
+            if "user=ann" in (m := r.getMessage()) and "event=sign-in" not in m
+        ]
+        assert mine == [lines()[0]], "one line for ann's whole connection (and one sign-in)"
+        assert f"client={ann.client_id!r}" in mine[0] and "closed_by=client" in mine[0]
+        assert "closed_by=server" in lines()[1] and "rate limited" in lines()[1]
+        assert "code=1008" in lines()[1]
+    finally:
+        await server.close()
