@@ -3,6 +3,8 @@
 Each client keeps ``inflight`` ``create_request`` mutations unacknowledged (the offline engine's
 replay does the same), so the figure is the server's write path: validate, group-commit, ack.
 Baseline: ``bench.raw_servers creates``, one INSERT + COMMIT awaited per create before its ack.
+Ceiling: ``bench.raw_servers answer``, which only parses each frame and answers an ack the size
+of frontdesk's (no checks, no database): the most any ``websockets`` server could do here.
 """
 
 from __future__ import annotations
@@ -72,12 +74,16 @@ def run(quick: bool, work: Path) -> list[Result]:
                 raw_runs.append(_measured_load(raw, None, clients, count, duration))
             with frontdesk_server(work / f"fd-creates-{clients}-{i}") as fd:
                 fd_runs.append(_measured_load(fd, fd.token, clients, count, duration))
+        with raw_server("answer") as answer:
+            ceiling = _measured_load(answer, None, clients, count, duration)
         base, got = _pooled(raw_runs), _pooled(fd_runs)
         problem = got.get("first_problem")
         note = (
             f"cores busy: server {got['server_cores']:.2f}, load generator "
             f"{got['loadgen_cores']:.2f}, other processes {got['other_cores']:.2f} of 2 "
-            f"(raw run: server {base['server_cores']:.2f}, others {base['other_cores']:.2f})"
+            f"(raw run: server {base['server_cores']:.2f}, others {base['other_cores']:.2f}); "
+            f"server CPU {got['server_cores'] / got['per_second'] * 1e6:.0f} µs per create; "
+            f"ceiling (websockets + json, no checks, no database) {ceiling['per_second']:,.0f}/s"
         )
         if got["rejected"]:
             note += f"; {got['rejected']} rejected: {problem}"
@@ -92,7 +98,13 @@ def run(quick: bool, work: Path) -> list[Result]:
                 target_ratio=5.0,
                 target_abs=10_000.0 if clients == 8 else None,
                 note=note,
-                extra={"frontdesk": got, "raw": base, "inflight": INFLIGHT, "rounds": rounds},
+                extra={
+                    "frontdesk": got,
+                    "raw": base,
+                    "ceiling": ceiling,
+                    "inflight": INFLIGHT,
+                    "rounds": rounds,
+                },
             )
         )
     return results

@@ -5,9 +5,15 @@ Each runs alone in its own process, like the frontdesk server does:
     python -m bench.raw_servers creates --data-dir DIR   # commit each create, then ack it
     python -m bench.raw_servers broadcast                # websockets.broadcast every frame
     python -m bench.raw_servers idle                     # accept and hold, compression off
+    python -m bench.raw_servers answer                   # parse each create, answer an ack
 
 and prints ``raw: listening on ws://127.0.0.1:PORT`` once it accepts connections. All three turn
 compression off: the baselines are the best the libraries do, not their defaults.
+
+The ``answer`` server is a ceiling, not a baseline: it parses each ``mutate`` with
+``json.loads`` and answers an ``ack`` carrying a request row the size of frontdesk's, with no
+checks and no database. No server built on ``websockets`` and ``json`` can acknowledge creates
+faster than it on this machine with this load generator beside it.
 
 The ``creates`` server is the naive way to be durable: per mutation one INSERT and one COMMIT,
 awaited before the ack, with the same WAL + ``synchronous=NORMAL`` durability as the frontdesk
@@ -44,6 +50,41 @@ async def _creates_handler(db: aiosqlite.Connection, ws: ServerConnection) -> No
         await ws.send(json.dumps({"type": "ack", "n": frame["n"], "seq": cursor.lastrowid}))
 
 
+_ANSWER_ROW = json.dumps(
+    {
+        "id": "c810b8d3-5bf5-443d-859f-000000000005",
+        "number": 1,
+        "room": "105",
+        "category": "housekeeping",
+        "description": "Bench row 000005: two extra towels and a toothbrush kit, please",
+        "guest_name": "Bench Guest",
+        "priority": "normal",
+        "status": "pending",
+        "assignee": None,
+        "created_by": "bench",
+        "created_at": "2026-11-22T19:00:00.000000Z",
+        "updated_at": "2026-11-22T19:00:00.000000Z",
+        "due_at": "2026-11-22T20:00:00.000000Z",
+        "version": 1,
+        "notes": [],
+        "acknowledged_at": None,
+        "started_at": None,
+        "completed_at": None,
+        "field_versions": {},
+    },
+    separators=(",", ":"),
+)
+"""A request row as frontdesk acks it (same fields, same length)."""
+
+
+async def _answer_handler(ws: ServerConnection) -> None:
+    seq = 0
+    async for message in ws:
+        frame = json.loads(message)
+        seq += 1
+        await ws.send(f'{{"type":"ack","n":{frame["n"]},"seq":{seq},"request":{_ANSWER_ROW}}}')
+
+
 async def _broadcast_handler(clients: set[ServerConnection], ws: ServerConnection) -> None:
     clients.add(ws)
     try:
@@ -76,6 +117,8 @@ async def main(kind: str, port: int, data_dir: Path | None) -> None:
     elif kind == "broadcast":
         clients: set[ServerConnection] = set()
         handler = lambda ws: _broadcast_handler(clients, ws)  # noqa: E731
+    elif kind == "answer":
+        handler = _answer_handler
     else:
         handler = _idle_handler
     stop = asyncio.Event()
@@ -100,7 +143,7 @@ async def main(kind: str, port: int, data_dir: Path | None) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["creates", "broadcast", "idle"])
+    parser.add_argument("kind", choices=["creates", "broadcast", "idle", "answer"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--data-dir", type=Path, default=None)
     ns = parser.parse_args()
