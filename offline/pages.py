@@ -74,15 +74,15 @@ def _changes(text: str) -> Page | None:
         return None
     entries: list[tuple[int, Request, str]] = []
     add = entries.append
+    skip = len(_ROW_KEY)
     for part in body[len(_ENTRY_HEAD) : -1].split(_ENTRY_CUT):
         at = part.find(_ROW_KEY)
-        if at <= 0:
+        digits = part[:at]
+        # A JSON non-negative integer written plainly: no sign, no leading zero (as _counter).
+        if at <= 0 or not (digits.isdigit() and digits.isascii()) or (at > 1 and part[0] == "0"):
             return None
-        seq = _counter(part[:at])
-        if seq is None:
-            return None
-        data = part[at + len(_ROW_KEY) :]
-        add((seq, _validate(data), data))
+        data = part[at + skip :]
+        add((int(digits), _validate(data), data))
     return Page(entries, more)
 
 

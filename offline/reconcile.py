@@ -157,15 +157,12 @@ class Reconciler:
             if isinstance(frame, Page):
                 # A catch-up page read with each row's JSON (``offline.pages``): the replica
                 # stores that text instead of serializing the row again.
+                _confirm_page(frame, confirmed, batch, touched)
                 if frame.snapshot_seq is None:
-                    for seq, row, data in frame.entries:
-                        confirm(row, seq, data)
-                        last_seq = max(last_seq, seq)
-                else:
-                    for seq, row, data in frame.entries:
-                        confirm(row, seq, data)
-                    if not frame.more:
-                        last_seq = max(last_seq, frame.snapshot_seq)
+                    newest = max((entry[0] for entry in frame.entries), default=last_seq)
+                    last_seq = max(last_seq, newest)
+                elif not frame.more:
+                    last_seq = max(last_seq, frame.snapshot_seq)
                 catchup += len(frame.entries)
             elif isinstance(frame, Changes):
                 for entry in frame.changes:
@@ -329,6 +326,27 @@ class Reconciler:
             batch = Batch(sent=self._sent_unrecorded)
             self._sent_unrecorded = []
             await self._replica.apply(batch)
+
+
+def _confirm_page(
+    page: Page, confirmed: dict[str, Request], batch: Batch, touched: set[str]
+) -> None:
+    """``confirm`` of ``apply_frames`` for every row of a page, in one loop: a catch-up applies
+    100,000 rows, and a call less per row is ~0.3 µs of ~20 (same rules, same results)."""
+    upserts = batch.upserts
+    get, upserted = confirmed.get, upserts.get
+    add = touched.add
+    for seq, row, data in page.entries:
+        rid = row.id
+        old = get(rid)
+        if old is None or row.version >= old.version:
+            confirmed[rid] = compact(row)
+            queued = upserted(rid)
+            if queued is None:
+                upserts[rid] = (row, seq, data)
+            elif row.version >= queued[0].version:
+                upserts[rid] = (row, max(seq, queued[1]), data)
+        add(rid)
 
 
 def _rejected(

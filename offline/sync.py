@@ -36,6 +36,11 @@ MAX_BURST = 2000
 INBOX_BYTES = 8 * 1024 * 1024
 """Frame bytes read ahead of the applier; past it the reader waits (TCP pushes back). A byte
 budget, not a frame count: catch-up pages are up to 1 MiB, acks a few hundred bytes."""
+YIELD_BYTES = 256 * 1024
+"""Frame bytes decoded between two turns of the event loop (~4 ms of validation). The previous
+burst's replica write is a task that needs a loop turn between its statements (BEGIN, the
+upserts, COMMIT, each run in aiosqlite's thread): without these turns it stalled while a whole
+burst of catch-up pages was decoded, and the two could not overlap on two cores."""
 WELCOME_TIMEOUT = 15.0
 """Seconds to wait for ``welcome`` after ``hello`` before giving up on the connection."""
 PING_INTERVAL = 5.0
@@ -243,10 +248,15 @@ class SyncClient:
                 items = await inbox.take(MAX_BURST)
                 frames: list[ServerFrame | Page] = []
                 closed: _Closed | None = None
+                unyielded = 0
                 for raw in items:
                     if isinstance(raw, _Closed):
                         closed = raw
                         break
+                    if unyielded >= YIELD_BYTES:
+                        unyielded = 0
+                        await asyncio.sleep(0)
+                    unyielded += len(raw)
                     frame = _decode(raw)
                     if isinstance(frame, Presence):
                         engine.presence_link.received(frame)

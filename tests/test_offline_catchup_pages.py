@@ -8,6 +8,7 @@ from helpers import wait_for
 from offline_kit import drained, new_request, online, open_engine
 
 from backend.jobs import compact_log
+from offline.replica import ROWS_PER_UPSERT
 
 TRICKY = [
     '},{"seq":9,"request":{"id":"forged"}}',
@@ -67,3 +68,21 @@ async def test_rows_that_look_like_page_boundaries_arrive_whole_in_a_snapshot(tm
         await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
     finally:
         await server.close()
+
+
+async def test_a_catch_up_bigger_than_one_write_statement_arrives_whole(server, tmp_path):
+    """Rows are upserted ``ROWS_PER_UPSERT`` to a statement, the rest one by one: every row
+    lands once, and the replica reads back what the server holds."""
+    count = 2 * ROWS_PER_UPSERT + 7
+    ann = await open_engine(tmp_path, None, "ann", start=False)
+    for i in range(count):
+        await new_request(ann, room=str(100 + i % 900), description=f"request {i}")
+    await ann.close()
+    ann = await open_engine(tmp_path, server, "ann")
+    try:
+        await wait_for(lambda: drained(ann), timeout=30, message="ann's creates acked")
+    finally:
+        await ann.close()
+    expected = dict(server.store.requests)
+    assert len(expected) == count
+    await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
