@@ -100,7 +100,7 @@ SORT_KEYS: dict[str, Callable[[Request], Any]] = {
 }
 """Sortable columns. Times are POSIX floats: comparing floats sorts 100,000 keys several times
 faster than comparing aware datetimes. Each full key ends with the creation time and the id, so
-ties are stable."""
+ties are stable (sorted by creation time, the key is just that time and the id)."""
 
 
 def search_text(request: Request) -> str:
@@ -143,11 +143,11 @@ class QueueModel:
         self.descending = True
         self.pinned: set[str] = set()
         """Ids shown even when the filter no longer matches: the row an action just touched."""
-        self._search: dict[str, str] = {}
         self._in_view: set[str] | None = None
         """Ids the quick view admits (None: the view admits everything)."""
-        self._key: dict[str, tuple] = {}
         self._sorted: list[tuple] = []
+        """The sort key of every request, sorted. No id → key or id → text map is kept (at
+        100,000 rows each costs ~4 MiB): a key is remade from the request it was made from."""
         self._sorted_text: list[str] = []
         """Search text of each key in ``_sorted`` (parallel lists: filtering stays in C)."""
         self._visible: list[tuple] = []
@@ -169,7 +169,7 @@ class QueueModel:
 
     def position(self, request_id: str) -> int | None:
         """Display index of ``request_id``, or None when it is not visible."""
-        key = self._key.get(request_id)
+        key = self._key_of(request_id)
         if key is None:
             return None
         i = bisect.bisect_left(self._visible, key)
@@ -183,13 +183,11 @@ class QueueModel:
         """Load a full set of requests (first paint, or after a big catch-up)."""
         self.requests = {r.id: r for r in requests}
         self._compute_view()
-        self._key = {rid: self._make_key(r) for rid, r in self.requests.items()}
-        self._sorted = sorted(self._key.values())
+        self._sorted = sorted(map(self._make_key, self.requests.values()))
         # Texts made in display order lie next to each other in memory: a filter keystroke
         # scans 100,000 of them about twice as fast as texts made in arrival order.
         requests_by_id = self.requests
-        self._search = {k[-1]: search_text(requests_by_id[k[-1]]) for k in self._sorted}
-        self._sorted_text = list(self._search.values())
+        self._sorted_text = [search_text(requests_by_id[k[-1]]) for k in self._sorted]
         self._refilter()
         settle_heap()  # 100,000 keys and texts: full GC runs would rescan them on every pause
 
@@ -202,20 +200,19 @@ class QueueModel:
         for rid in removed:
             self._drop(rid)
             self.requests.pop(rid, None)
-            self._search.pop(rid, None)
             if self._in_view is not None:
                 self._in_view.discard(rid)
         for request in changed:
             rid = request.id
             self._drop(rid)
             self.requests[rid] = request
-            text = self._search[rid] = search_text(request)
+            text = search_text(request)
             if self._in_view is not None:
                 if self.view.predicate(request, self._now, self.user):
                     self._in_view.add(rid)
                 else:
                     self._in_view.discard(rid)
-            key = self._key[rid] = self._make_key(request)
+            key = self._make_key(request)
             _insert(self._sorted, self._sorted_text, key, text)
             if self._matches(rid):
                 _insert(self._visible, self._visible_text, key, text)
@@ -227,10 +224,9 @@ class QueueModel:
         The keys of the other rows are kept (not recomputed as ``replace_all`` would)."""
         gone = set(removed)
         gone.update(r.id for r in changed)
+        text_of = self._texts_by_id()  # for this pass only
         for rid in removed:
             self.requests.pop(rid, None)
-            self._search.pop(rid, None)
-            self._key.pop(rid, None)
             if self._in_view is not None:
                 self._in_view.discard(rid)
         keys = [k for k in self._sorted if k[-1] not in gone]
@@ -238,23 +234,23 @@ class QueueModel:
         for request in changed:
             rid = request.id
             self.requests[rid] = request
-            self._search[rid] = search_text(request)
+            text_of[rid] = search_text(request)
             if self._in_view is not None:
                 if self.view.predicate(request, self._now, self.user):
                     self._in_view.add(rid)
                 else:
                     self._in_view.discard(rid)
-            key = self._key[rid] = self._make_key(request)
-            fresh.append(key)
+            fresh.append(self._make_key(request))
         fresh.sort()
         keys.extend(fresh)
         keys.sort()
         self._sorted = keys
-        self._sorted_text = list(map(self._search.__getitem__, map(itemgetter(-1), keys)))
+        self._sorted_text = list(map(text_of.__getitem__, map(itemgetter(-1), keys)))
         self._refilter()
 
     def _drop(self, request_id: str) -> None:
-        key = self._key.pop(request_id, None)
+        """Take ``request_id`` out of the sorted lists (before its stored request changes)."""
+        key = self._key_of(request_id)
         if key is None:
             return
         _remove(self._sorted, self._sorted_text, key)
@@ -300,13 +296,24 @@ class QueueModel:
     # -- internals ---------------------------------------------------------------------------
 
     def _make_key(self, request: Request) -> tuple:
-        return (SORT_KEYS[self.sort_column](request), request.created_at.timestamp(), request.id)
+        created = request.created_at.timestamp()
+        if self.sort_column == "created":
+            return (created, request.id)
+        return (SORT_KEYS[self.sort_column](request), created, request.id)
+
+    def _key_of(self, request_id: str) -> tuple | None:
+        """The key ``request_id`` is filed under (made from the request as stored)."""
+        request = self.requests.get(request_id)
+        return None if request is None else self._make_key(request)
+
+    def _texts_by_id(self) -> dict[str, str]:
+        """Id → search text, from the sorted lists (a temporary map for a whole-list pass)."""
+        return dict(zip(map(itemgetter(-1), self._sorted), self._sorted_text, strict=True))
 
     def _rebuild_keys(self) -> None:
-        self._key = {rid: self._make_key(r) for rid, r in self.requests.items()}
-        self._sorted = sorted(self._key.values())
-        search = self._search
-        self._sorted_text = [search[k[-1]] for k in self._sorted]
+        text_of = self._texts_by_id()
+        self._sorted = sorted(map(self._make_key, self.requests.values()))
+        self._sorted_text = list(map(text_of.__getitem__, map(itemgetter(-1), self._sorted)))
         self._refilter()
 
     def _compute_view(self) -> None:
@@ -320,7 +327,7 @@ class QueueModel:
     def _matches(self, request_id: str) -> bool:
         if request_id in self.pinned:
             return True
-        if self.query and self.query not in self._search[request_id]:
+        if self.query and self.query not in search_text(self.requests[request_id]):
             return False
         return self._in_view is None or request_id in self._in_view
 
@@ -334,9 +341,9 @@ class QueueModel:
             keys, texts = list(compress(keys, mask)), list(compress(texts, mask))
         self._visible, self._visible_text = list(keys), list(texts)
         for rid in self.pinned:
-            key = self._key.get(rid)
+            key = self._key_of(rid)
             if key is not None and self.position(rid) is None:
-                _insert(self._visible, self._visible_text, key, self._search[rid])
+                _insert(self._visible, self._visible_text, key, search_text(self.requests[rid]))
 
 
 def _containing(keys: list[tuple], texts: list[str], query: str) -> tuple[list, list]:
