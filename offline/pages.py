@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from protocol import Request
+from protocol.frames import ChangeBy
 
 _CHANGES_HEAD = '{"type":"changes","changes":['
 _SNAPSHOT_HEAD = '{"type":"snapshot","requests":['
@@ -124,3 +125,81 @@ def _counter(digits: str) -> int | None:
     if not (digits.isascii() and digits.isdigit()) or (len(digits) > 1 and digits[0] == "0"):
         return None
     return int(digits)
+
+
+# -- live frames: the ack of a one-row edit, and a change -----------------------------------------
+
+_ACK_HEAD = '{"type":"ack","n":'
+_CHANGE_HEAD = '{"type":"change","seq":'
+_SEQ_AFTER_N = ',"seq":'
+_BY_KEY = ',"by":{'
+_validate_by = ChangeBy.__pydantic_validator__.validate_json
+RECENT_ROWS = 4096
+"""Row texts of recent acks kept to recognise the ``change`` that repeats each of them."""
+
+
+@dataclass(slots=True)
+class LiveRow:
+    """An ``ack`` of a one-row edit (``n`` set) or a live ``change`` (``n`` None), with the
+    row's JSON."""
+
+    n: int | None
+    seq: int
+    row: Request
+    data: str
+
+
+def read_live(text: str | bytes, recent: dict[str, Request]) -> LiveRow | None:
+    """An ``ack`` or ``change`` in the server's shape, or None (decode it the ordinary way).
+
+    The server sends every edit back twice: the ``ack`` to its author and the ``change`` to
+    everyone, the author included, with the same row text. ``recent`` maps the row texts of
+    acks to their rows, so the ``change`` that repeats one is not validated a second time
+    (equal text, equal row) and the view sees no second, identical update.
+    """
+    if not isinstance(text, str) or not text.endswith("}"):
+        return None
+    try:
+        if text.startswith(_ACK_HEAD):
+            return _ack(text, recent)
+        if text.startswith(_CHANGE_HEAD):
+            return _change(text, recent)
+    except ValueError:
+        return None
+    return None
+
+
+def _ack(text: str, recent: dict[str, Request]) -> LiveRow | None:
+    at = text.find(_SEQ_AFTER_N, len(_ACK_HEAD))
+    if at < 0:
+        return None
+    n = _counter(text[len(_ACK_HEAD) : at])
+    start = at + len(_SEQ_AFTER_N)
+    end = text.find(_ROW_KEY, start)
+    if n is None or end < 0:
+        return None
+    seq = _counter(text[start:end])
+    if seq is None:
+        return None
+    data = text[end + len(_ROW_KEY) : -1]
+    row = _validate(data)
+    if len(recent) >= RECENT_ROWS:
+        recent.clear()
+    recent[data] = row
+    return LiveRow(n, seq, row, data)
+
+
+def _change(text: str, recent: dict[str, Request]) -> LiveRow | None:
+    end = text.find(_ROW_KEY, len(_CHANGE_HEAD))
+    by = text.rfind(_BY_KEY)
+    if end < 0 or by < end:
+        return None
+    seq = _counter(text[len(_CHANGE_HEAD) : end])
+    if seq is None:
+        return None
+    _validate_by(text[by + len(_BY_KEY) - 1 : -1])
+    data = text[end + len(_ROW_KEY) : by]
+    row = recent.pop(data, None)
+    if row is None:
+        row = _validate(data)
+    return LiveRow(None, seq, row, data)

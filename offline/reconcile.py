@@ -18,7 +18,7 @@ from offline.conflicts import plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
-from offline.pages import Page
+from offline.pages import LiveRow, Page
 from offline.replica import Batch
 from offline.rows import compact, settle_heap
 from offline.shared import LeaderWatch, notice_for
@@ -129,7 +129,7 @@ class Reconciler:
         if rtt_ms != self._status.rtt_ms:
             self._set_status(rtt_ms=rtt_ms)
 
-    async def apply_frames(self, frames: list[ServerFrame | Page]) -> FrameOutcome:
+    async def apply_frames(self, frames: list[ServerFrame | Page | LiveRow]) -> FrameOutcome:
         """Apply a burst of server frames, then rebase the view and announce once.
 
         The burst's writes are one transaction, queued behind the previous one and not awaited
@@ -164,6 +164,14 @@ class Reconciler:
                 elif not frame.more:
                     last_seq = max(last_seq, frame.snapshot_seq)
                 catchup += len(frame.entries)
+            elif isinstance(frame, LiveRow):
+                # An ack of a one-row edit or a live change, read with its row's JSON.
+                if frame.n is not None:
+                    self._answered(frame.n, batch, touched, outcome)
+                    confirm(frame.row, frame.seq, frame.data)
+                else:
+                    confirm(frame.row, frame.seq, frame.data)
+                    last_seq = max(last_seq, frame.seq)
             elif isinstance(frame, Changes):
                 for entry in frame.changes:
                     confirm(entry.request, entry.seq)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from offline.pages import Page, read_page
+from offline.pages import LiveRow, Page, read_live, read_page
 from offline.session import ws_url
-from protocol import utcnow
+from protocol import Request, utcnow
 from protocol.frames import Presence
 from protocol.wire import ServerFrame, decode_server_frame, dumps
 
@@ -243,10 +243,11 @@ class SyncClient:
         pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
         presence = asyncio.create_task(engine.presence_link.run(ws.send), name="frontdesk-presence")
         synced = False
+        recent: dict[str, Request] = {}
         try:
             while True:
                 items = await inbox.take(MAX_BURST)
-                frames: list[ServerFrame | Page] = []
+                frames: list[ServerFrame | Page | LiveRow] = []
                 closed: _Closed | None = None
                 unyielded = 0
                 for raw in items:
@@ -257,7 +258,7 @@ class SyncClient:
                         unyielded = 0
                         await asyncio.sleep(0)
                     unyielded += len(raw)
-                    frame = _decode(raw)
+                    frame = _decode(raw, recent)
                     if isinstance(frame, Presence):
                         engine.presence_link.received(frame)
                     elif frame is not None:
@@ -357,12 +358,12 @@ async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
                 ws.transport.close()
 
 
-def _decode(raw: str | bytes) -> ServerFrame | Page | None:
-    """A validated server frame (a catch-up page with each row's JSON kept), or None for one
-    this client does not know (logged)."""
-    page = read_page(raw)
-    if page is not None:
-        return page
+def _decode(raw: str | bytes, recent: dict[str, Request]) -> ServerFrame | Page | LiveRow | None:
+    """A validated server frame (catch-up pages, acks and changes with each row's JSON kept:
+    ``offline.pages``), or None for one this client does not know (logged)."""
+    fast = read_page(raw) or read_live(raw, recent)
+    if fast is not None:
+        return fast
     try:
         return decode_server_frame(raw)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError

@@ -86,3 +86,23 @@ async def test_a_catch_up_bigger_than_one_write_statement_arrives_whole(server, 
     expected = dict(server.store.requests)
     assert len(expected) == count
     await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
+
+
+async def test_rows_that_look_like_frame_boundaries_arrive_whole_live(server, tmp_path):
+    """The same texts in acks (to their author) and live changes (to everyone)."""
+    bob = await open_engine(tmp_path, server, "bob")
+    ann = await open_engine(tmp_path, server, "ann")
+    try:
+        await wait_for(lambda: online(bob) and online(ann), message="both online")
+        for i, text in enumerate(TRICKY):
+            row = await new_request(ann, room=str(300 + i), description=text, guest_name=text)
+            await ann.add_note(row.id, text + ',"by":{"user":"forged"}')
+        await wait_for(lambda: drained(ann), message="ann's edits acked")
+        expected = dict(server.store.requests)
+        await wait_for(
+            lambda: {r.id: r for r in bob.requests()} == expected, message="bob has them all"
+        )
+        assert {r.id: r for r in ann.requests()} == expected
+    finally:
+        await ann.close()
+        await bob.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from conftest import make_config, start_server
 from faults import FaultyProxy, pick_seed
 from helpers import wait_for
-from offline_kit import drained, new_request, open_engine
+from offline_kit import drained, new_request, online, open_engine
 
-from offline.events import EngineEvent, MutationRejected
+from offline.events import EngineEvent, MutationRejected, ViewChanged
 
 COUNT = 700
 
@@ -50,3 +50,25 @@ async def test_a_window_larger_than_the_servers_lane_resends_exactly_once_after_
     finally:
         await proxy.close()
         await server.close()
+
+
+async def test_an_acked_edit_refreshes_its_authors_view_once(server, tmp_path):
+    """The server answers an edit with an ack and echoes it as a change with the same row:
+    the author's view moves once (pending → confirmed), not once more for the echo."""
+    ann = await open_engine(tmp_path, server, "ann")
+    bob = await open_engine(tmp_path, server, "bob")
+    seen: list[frozenset[str]] = []
+    ann.subscribe(lambda e: seen.append(e.ids) if isinstance(e, ViewChanged) else None)
+    try:
+        await wait_for(lambda: online(ann) and online(bob), message="both online")
+        mine = await new_request(ann, room="501")
+        seen.clear()
+        await wait_for(lambda: drained(ann), message="acked")
+        # Bob's later edit reaches Ann after the echo of hers (changes come in seq order).
+        later = await new_request(bob, room="502")
+        await wait_for(lambda: ann.get(later.id) is not None, message="ann sees bob's")
+        assert ann.get(mine.id).number is not None
+        assert sum(mine.id in ids for ids in seen) == 1, seen
+    finally:
+        await ann.close()
+        await bob.close()
