@@ -233,9 +233,9 @@ class Replica:
         async with self._lock:
             await db.execute("BEGIN IMMEDIATE")
             try:
-                async with db.execute("SELECT value FROM meta WHERE key = 'next_n'") as cur:
-                    row = await cur.fetchone()
-                entry.n = max(int(row[0]) if row else 1, floor)
+                # One thread hop (execute_fetchall), not three (execute, fetchone, close).
+                rows = await db.execute_fetchall("SELECT value FROM meta WHERE key = 'next_n'")
+                entry.n = max(int(rows[0][0]) if rows else 1, floor)
                 batch.added.append(entry)
                 batch.next_n = entry.n + 1
                 await self._write(batch)
