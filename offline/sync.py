@@ -45,11 +45,6 @@ WELCOME_TIMEOUT = 15.0
 """Seconds to wait for ``welcome`` after ``hello`` before giving up on the connection."""
 PING_INTERVAL = 5.0
 PING_TIMEOUT = 10.0
-RECV_QUEUE = (64, 16)
-"""Frames websockets parses ahead of our reader before it stops reading the socket (high, low
-water). Its default, 16, paused and resumed reading (two ``epoll_ctl`` calls) on every burst
-of acks; the reader moves frames into the byte-bounded inbox at once, so this only bounds what
-sits between the socket and it (64 catch-up pages of at most 1 MiB in the worst case)."""
 
 
 class _Closed:
@@ -193,7 +188,6 @@ class SyncClient:
                 additional_headers=headers,
                 compression=None,
                 max_size=None,
-                max_queue=RECV_QUEUE,
                 proxy=None,
                 open_timeout=10,
                 ping_interval=PING_INTERVAL,
@@ -250,7 +244,9 @@ class SyncClient:
                 frames: list[ServerFrame | Page | LiveRow] = []
                 closed: _Closed | None = None
                 unyielded = 0
-                for raw in items:
+                items.reverse()  # popped as decoded: a page's text goes once its rows are read
+                while items:
+                    raw = items.pop()
                     if isinstance(raw, _Closed):
                         closed = raw
                         break
