@@ -68,21 +68,31 @@ WHERE excluded.version >= requests.version
 """
 
 
-ROWS_PER_UPSERT = 500 if sqlite3.sqlite_version_info >= (3, 32, 0) else 150
-"""Rows per multi-row ``UPSERT_REQUESTS`` statement (5 parameters each: SQLite allows 32,766
-bound parameters since 3.32, 999 before)."""
-UPSERT_REQUESTS = UPSERT_REQUEST.replace(
-    "VALUES (?, ?, ?, ?, ?)", "VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * ROWS_PER_UPSERT)
-)
-"""``UPSERT_REQUEST`` for ``ROWS_PER_UPSERT`` rows at once.
+ROWS_PER_UPSERT = 4096 if sqlite3.sqlite_version_info >= (3, 32, 0) else 128
+"""Most rows per multi-row upsert statement (5 parameters each: SQLite allows 32,766 bound
+parameters since 3.32, 999 before).
 
-Why: the ``sqlite3`` module lets go of the GIL while SQLite works on a statement and takes it
-back for every row it binds. With ``executemany`` of one row each, aiosqlite's thread needed the
-GIL ~16,000 times per catch-up burst while the event loop was busy validating the next pages,
-and a thread waiting for the GIL gets it only when the holder yields or its 5 ms switch
-interval ends: the write crawled until the loop went idle (measured: 6 µs a row alone, 250 µs
-a row beside a busy Python thread). Binding 500 rows per statement makes the write run on the
-other core while the loop works (15 µs a row beside the same busy thread)."""
+Why: the ``sqlite3`` module lets go of the GIL while SQLite runs a statement and takes it back
+after it, to bind the next one. With ``executemany`` of one row each, aiosqlite's thread needed
+the GIL ~16,000 times per catch-up burst while the event loop was busy validating the next
+pages, and a thread waiting for the GIL gets it only when the holder waits or its 5 ms switch
+interval ends: the write crawled until the loop went idle (measured: 6 µs a row alone, 250 µs a
+row beside a busy Python thread; 15 µs with 500 rows a statement). With thousands of rows a
+statement the write runs on the other core while the loop works."""
+FEW_ROWS = 64
+"""Below this many rows (an ack burst's tail, say) they are upserted one per statement."""
+
+
+def upsert_requests(count: int) -> str:
+    """``UPSERT_REQUEST`` for ``count`` rows at once (statements are cached by their text)."""
+    sql = _UPSERTS.get(count)
+    if sql is None:
+        rows = ", ".join(["(?, ?, ?, ?, ?)"] * count)
+        sql = _UPSERTS[count] = UPSERT_REQUEST.replace("VALUES (?, ?, ?, ?, ?)", "VALUES " + rows)
+    return sql
+
+
+_UPSERTS: dict[int, str] = {}
 
 NOTICES_KEPT = 200
 """Rejections and alerts kept for other processes on this replica (they read them quickly)."""
@@ -277,15 +287,7 @@ class Replica:
                 (rid, row.model_dump_json() if data is None else data, row.version, seq, rev)
                 for rid, (row, seq, data) in batch.upserts.items()
             ]
-            whole = len(rows) - len(rows) % ROWS_PER_UPSERT
-            if whole:
-                flat = [value for row in rows[:whole] for value in row]
-                step = 5 * ROWS_PER_UPSERT
-                await db.executemany(
-                    UPSERT_REQUESTS, [flat[i : i + step] for i in range(0, len(flat), step)]
-                )
-            if whole < len(rows):
-                await db.executemany(UPSERT_REQUEST, rows[whole:])
+            await self._upsert(rows)
         if batch.deleted:
             await db.executemany("DELETE FROM outbox WHERE n = ?", [(n,) for n in batch.deleted])
         if batch.added:
@@ -325,6 +327,22 @@ class Replica:
                 "DELETE FROM notices WHERE id <= (SELECT MAX(id) FROM notices) - ?",
                 (NOTICES_KEPT,),
             )
+
+    async def _upsert(self, rows: list[tuple[Any, ...]]) -> None:
+        """``rows`` in statements of ``ROWS_PER_UPSERT``, then one of the rest, in order (the
+        rowid order is the write order that ``load_request_page`` reads newest first)."""
+        db = self._db
+        whole = len(rows) - len(rows) % ROWS_PER_UPSERT
+        rest = len(rows) - whole
+        if whole:
+            flat = [value for row in rows[:whole] for value in row]
+            step = 5 * ROWS_PER_UPSERT
+            chunks = [flat[i : i + step] for i in range(0, len(flat), step)]
+            await db.executemany(upsert_requests(ROWS_PER_UPSERT), chunks)
+        if rest >= FEW_ROWS:
+            await db.execute(upsert_requests(rest), [v for row in rows[whole:] for v in row])
+        elif rest:
+            await db.executemany(UPSERT_REQUEST, rows[whole:])
 
     # -- reads for a follower (another process on the same replica) ----------------------------
 

@@ -8,7 +8,7 @@ from helpers import wait_for
 from offline_kit import drained, new_request, online, open_engine
 
 from backend.jobs import compact_log
-from offline.replica import ROWS_PER_UPSERT
+from offline import replica
 
 TRICKY = [
     '},{"seq":9,"request":{"id":"forged"}}',
@@ -70,10 +70,14 @@ async def test_rows_that_look_like_page_boundaries_arrive_whole_in_a_snapshot(tm
         await server.close()
 
 
-async def test_a_catch_up_bigger_than_one_write_statement_arrives_whole(server, tmp_path):
-    """Rows are upserted ``ROWS_PER_UPSERT`` to a statement, the rest one by one: every row
-    lands once, and the replica reads back what the server holds."""
-    count = 2 * ROWS_PER_UPSERT + 7
+async def test_a_catch_up_bigger_than_one_write_statement_arrives_whole(
+    server, tmp_path, monkeypatch
+):
+    """Rows are upserted thousands to a statement, then the rest in one (one by one below
+    ``FEW_ROWS``): every row lands once, and the replica reads back what the server holds.
+    The statement size is lowered so that a small catch-up takes every path."""
+    monkeypatch.setattr(replica, "ROWS_PER_UPSERT", 100)
+    count = 2 * 100 + replica.FEW_ROWS + 6
     ann = await open_engine(tmp_path, None, "ann", start=False)
     for i in range(count):
         await new_request(ann, room=str(100 + i % 900), description=f"request {i}")
