@@ -100,6 +100,12 @@ def _press_note(got: dict) -> str:
         note += (
             f"; {gen2['count']} full GC runs in the TUI process, longest {gen2['max_ms']:.0f} ms"
         )
+    slowest = got.get("press_slowest") or []
+    if slowest:
+        worst = slowest[0]
+        collector = ", ".join(f"{k[:4]} {v:.0f} ms" for k, v in worst.items() if k != "ms")
+        note += f"; slowest {worst['ms']:.1f} ms"
+        note += f" (collector: {collector})" if collector else ""
     return note
 
 

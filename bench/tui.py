@@ -40,6 +40,17 @@ def run_frontdesk_tui(root: Path, count: int, work: Path, quick: bool) -> dict[s
         return got
 
 
+def _slowest(got: dict[str, Any]) -> str:
+    """The slowest keystroke and the collector's share of it (a gen1 run lands on one, now
+    and then: ``gc_big_runs`` says in which phase each ran)."""
+    slowest = got.get("filter_slowest") or []
+    if not slowest:
+        return ""
+    worst = slowest[0]
+    collector = ", ".join(f"{k[:4]} {v:.0f} ms" for k, v in worst.items() if k != "ms")
+    return f"; slowest {worst['ms']:.1f} ms" + (f" (collector: {collector})" if collector else "")
+
+
 def run(quick: bool, work: Path) -> list[Result]:
     count = QUICK_COUNT if quick else COUNT
     root = work.parent
@@ -78,7 +89,7 @@ def run(quick: bool, work: Path) -> list[Result]:
             "ms",
             baseline=base.get("filter_ms", {}).get("p99"),
             target_abs=50.0,
-            note=f"{base_note}; {got['filter_ms']['n']} keystrokes",
+            note=f"{base_note}; {got['filter_ms']['n']} keystrokes{_slowest(got)}",
             extra=extra,
         ),
         Result(

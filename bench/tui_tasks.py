@@ -49,13 +49,36 @@ class GcPauses:
     def __init__(self) -> None:
         self.started = 0.0
         self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.spans: list[tuple[int, float, float]] = []
+        """(generation, start, end) of each run, perf_counter seconds: to attribute slow events."""
         gc.callbacks.append(self._callback)
 
     def _callback(self, phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             self.started = time.perf_counter()
         else:
-            self.pauses[info["generation"]].append((time.perf_counter() - self.started) * 1000)
+            end = time.perf_counter()
+            self.pauses[info["generation"]].append((end - self.started) * 1000)
+            self.spans.append((info["generation"], self.started, end))
+
+    def phases(self, marks: list[tuple[str, float]]) -> list[tuple[str, int, float]]:
+        """(phase, generation, ms) of each gen1/gen2 run: the phase that began last before it."""
+        out: list[tuple[str, int, float]] = []
+        for generation, a, b in self.spans:
+            if generation == 0:
+                continue
+            phase = next((name for name, at in reversed(marks) if at <= a), "start")
+            out.append((phase, generation, round((b - a) * 1000, 2)))
+        return out
+
+    def within(self, start: float, end: float) -> dict[str, float]:
+        """Milliseconds of collector runs per generation between ``start`` and ``end``."""
+        out: dict[str, float] = {}
+        for generation, a, b in self.spans:
+            if a < end and b > start:
+                key = f"gen{generation}_ms"
+                out[key] = round(out.get(key, 0.0) + (min(b, end) - max(a, start)) * 1000, 2)
+        return out
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -184,12 +207,14 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
     first = probe.when(lambda: isinstance(app.screen, QueueScreen) and len(app.screen.model) > 0)
     out: dict[str, Any] = {}
     gc_pauses = GcPauses()
+    marks: list[tuple[str, float]] = [("open", time.perf_counter())]
     async with app.run_test(size=SIZE, headless=True) as pilot:
         t_first = await _wait(first, 120)
         out["first_paint_ms"] = (t_first - t0) * 1000 if t_first else None
         out["engine_open_s"] = opened.get("s")
         out["rows"] = len(queue().model.requests)
         out["rss_after_first_paint_kib"] = rss_kib(os.getpid())
+        marks.append(("load+sync", time.perf_counter()))
         engine = app.engine
         assert engine is not None
 
@@ -211,7 +236,9 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
         out["rows"] = len(engine.requests())  # the whole replica (first paint may show fewer)
 
         # Filter: each keystroke until the first paint with the new query applied.
+        marks.append(("filter", time.perf_counter()))
         filter_ms: list[float] = []
+        filter_spans: list[tuple[float, float, float]] = []
         for _ in range(ns.filter_reps):
             await pilot.press("slash")
             await pilot.pause()
@@ -225,12 +252,17 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
                 t_paint = await _wait(done, 10)
                 if t_paint is not None:
                     filter_ms.append((t_paint - t) * 1000)
+                    filter_spans.append(((t_paint - t) * 1000, t, t_paint))
             cleared = probe.when(lambda: queue().model.query == "")
             await pilot.press("escape")
             await _wait(cleared, 10)
             await pilot.press("escape")
             await pilot.pause()
         out["filter_ms"] = _summary(filter_ms)
+        out["filter_slowest"] = [
+            {"ms": round(ms, 2), **gc_pauses.within(a, b)}
+            for ms, a, b in sorted(filter_spans, reverse=True)[:3]
+        ]  # the collector's share of the slowest keystrokes
 
         # Live changes from another process: its send, the engine's event, the first paint.
         arrived: dict[str, float] = {}
@@ -242,6 +274,7 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
                     arrived.setdefault(rid, now)
 
         unsubscribe = engine.subscribe(on_view)
+        marks.append(("live", time.perf_counter()))
         poke = await asyncio.create_subprocess_exec(
             PYTHON, "-m", "bench.loadgen", "poke", "--url", ns.ws_url, f"--token={ns.token}",
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=bench_env(),
@@ -279,6 +312,8 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
 
         # Key press → row on screen, the outbox write included (acknowledge a pending row).
         press_ms: list[float] = []
+        press_spans: list[tuple[float, float, float]] = []
+        marks.append(("press", time.perf_counter()))
         await pilot.press("home")
         await pilot.pause()
         table = queue().table
@@ -298,11 +333,17 @@ async def frontdesk(ns: argparse.Namespace) -> dict[str, Any]:
             t_paint = await _wait(done, 10)
             if t_paint is not None:
                 press_ms.append((t_paint - t) * 1000)
+                press_spans.append(((t_paint - t) * 1000, t, t_paint))
             await pilot.press("down")
             moves += 1
         out["press_ms"] = _summary(press_ms)
         out["press_samples_ms"] = [round(x, 2) for x in press_ms]
+        out["press_slowest"] = [
+            {"ms": round(ms, 2), **gc_pauses.within(a, b)}
+            for ms, a, b in sorted(press_spans, reverse=True)[:3]
+        ]  # the collector's share of the slowest presses
         out["gc"] = gc_pauses.summary()
+        out["gc_big_runs"] = gc_pauses.phases(marks)  # which phase each gen1/gen2 run fell in
         out["rss_kib"] = rss_kib(os.getpid())
         out["paints"] = probe.paints
     return out
