@@ -15,6 +15,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from backend.accounts import Accounts, Identity
 from backend.api import Api
 from backend.config import ServerConfig
+from backend.connection import FrontdeskConnection
 from backend.http import HttpRoutes
 from backend.hub import Hub
 from backend.metrics import Metrics
@@ -94,6 +95,7 @@ class FrontdeskServer:
                 compression=None,
                 max_size=MAX_CLIENT_FRAME,
                 max_queue=READ_QUEUE,
+                create_connection=FrontdeskConnection,
                 ping_interval=None,  # one keepalive job pings everyone: no task per connection
                 ping_timeout=None,
                 close_timeout=self.config.close_timeout,

@@ -22,6 +22,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from backend.accounts import Identity
+from backend.connection import FrontdeskConnection
 from backend.writer import Lane, client_key, error_frame
 from protocol.frames import (
     MAX_SERVER_FRAME,
@@ -78,6 +79,7 @@ class Session:
 
     __slots__ = (
         "_buffer",
+        "_busy",
         "_lane",
         "_overflow",
         "channels",
@@ -120,9 +122,13 @@ class Session:
         self.ping_waiter: Awaitable[float] | None = None
         self.ping_sent = 0.0
         self._lane: Lane | None = None
+        self._busy = False
+        """True while the reader awaits on a frame: later frames must queue behind it."""
         self.chatter = RateLimit(config.chatter_rate, config.chatter_burst)
         self._buffer: list[tuple[int, str]] | None = None
         self._overflow = False
+        if isinstance(ws, FrontdeskConnection):
+            ws.fast_text = self._fast_text
 
     @property
     def user(self) -> str:
@@ -200,9 +206,30 @@ class Session:
                     and lane.try_put(frame)
                 ):
                     continue
-                await self._handle(frame)
+                self._busy = True
+                try:
+                    await self._handle(frame)
+                finally:
+                    self._busy = False
         except ConnectionClosed:
             pass
+
+    def _fast_text(self, data: bytes) -> bool:
+        """Queue a well-formed mutation straight from the frame parser, when it has room.
+
+        Called by ``FrontdeskConnection`` for each complete text frame while nothing is queued
+        ahead of it. Anything else (a bad frame, another type, a full lane, the first mutation
+        that makes the lane, a session that is closing) returns False and takes the reader's
+        path, which decodes it again and answers as always.
+        """
+        lane = self._lane
+        if lane is None or self._busy or self.closing:
+            return False
+        try:
+            frame = decode_client_frame(data.decode())
+        except Exception:  # the reader's path says what is wrong with it
+            return False
+        return type(frame) is Mutate and frame.client_id == self.client_id and lane.try_put(frame)
 
     def _bad(self, exc: FrameError) -> None:
         """Answer a bad frame; past the chatter limit, say so and close with 1008."""
