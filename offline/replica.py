@@ -198,37 +198,47 @@ class Replica:
     def next_n(self) -> int:
         return int(self.meta.get("next_n", "1"))
 
+    async def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Every row of one read, fetched in the same call on the database thread.
+
+        Several tasks share this connection (the queued replica write, the pusher adopting
+        another window's edits, the follow loop). A cursor read across awaits keeps its
+        statement, and so a read snapshot, open while another task's ``BEGIN IMMEDIATE`` runs on
+        the same connection; SQLite then answers "database is locked" at once, without the
+        busy timeout, whenever another process has committed since. Reads here never span an
+        await.
+        """
+        return list(await self._db.execute_fetchall(sql, params))
+
     async def load_requests(self) -> list[str]:
         """The JSON of every confirmed row."""
-        async with self._db.execute("SELECT data FROM requests") as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [row[0] for row in await self._rows("SELECT data FROM requests")]
 
     async def load_request_page(self, before: int | None, limit: int) -> list[tuple[int, str]]:
         """Up to ``limit`` confirmed rows as (rowid, JSON) below rowid ``before``, last written
         first: a page at a time keeps a 100,000-row load from holding all its JSON at once, and
         the newest rows (written last by catch-up) come first."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT rowid, data FROM requests WHERE rowid < ? ORDER BY rowid DESC LIMIT ?",
             (before if before is not None else 1 << 62, limit),
-        ) as cur:
-            return [(int(r[0]), r[1]) for r in await cur.fetchall()]
+        )
+        return [(int(r[0]), r[1]) for r in rows]
 
     async def load_outbox(self, after: int = 0) -> list[PendingMutation]:
         """Outbox rows with ``n`` above ``after``, in ``n`` order."""
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT n, name, args, base_version, request_ids, created_at, state, attempts"
             " FROM outbox WHERE n > ? ORDER BY n",
             (after,),
-        ) as cur:
-            return [PendingMutation.from_row(tuple(row)) for row in await cur.fetchall()]
+        )
+        return [PendingMutation.from_row(tuple(row)) for row in rows]
 
     async def outbox_numbers(self) -> set[int]:
-        async with self._db.execute("SELECT n FROM outbox") as cur:
-            return {int(row[0]) for row in await cur.fetchall()}
+        return {int(row[0]) for row in await self._rows("SELECT n FROM outbox")}
 
     async def load_parked(self) -> list[dict[str, Any]]:
-        async with self._db.execute("SELECT data FROM parked ORDER BY created_at, id") as cur:
-            return [json.loads(row[0]) for row in await cur.fetchall()]
+        rows = await self._rows("SELECT data FROM parked ORDER BY created_at, id")
+        return [json.loads(row[0]) for row in rows]
 
     async def add_mutation(
         self, entry: PendingMutation, floor: int, batch: Batch | None = None
@@ -348,35 +358,28 @@ class Replica:
 
     async def data_version(self) -> int:
         """Changes whenever another connection commits to the file."""
-        async with self._db.execute("PRAGMA data_version") as cur:
-            return int((await cur.fetchone())[0])
+        return int((await self._rows("PRAGMA data_version"))[0][0])
 
     async def rows_touched_after(self, rev: int) -> tuple[list[str], int]:
         """JSON of confirmed rows written after stamp ``rev``, and the newest stamp."""
-        async with self._db.execute(
-            "SELECT data, touched FROM requests WHERE touched > ?", (rev,)
-        ) as cur:
-            rows = await cur.fetchall()
+        rows = await self._rows("SELECT data, touched FROM requests WHERE touched > ?", (rev,))
         return [r[0] for r in rows], max((int(r[1]) for r in rows), default=rev)
 
     async def load_notices(self, after: int) -> list[tuple[int, int | None, str]]:
-        async with self._db.execute(
+        rows = await self._rows(
             "SELECT id, n, data FROM notices WHERE id > ? ORDER BY id", (after,)
-        ) as cur:
-            return [(int(i), n, d) for i, n, d in await cur.fetchall()]
+        )
+        return [(int(i), n, d) for i, n, d in rows]
 
     async def last_notice(self) -> int:
-        async with self._db.execute("SELECT COALESCE(MAX(id), 0) FROM notices") as cur:
-            return int((await cur.fetchone())[0])
+        return int((await self._rows("SELECT COALESCE(MAX(id), 0) FROM notices"))[0][0])
 
     async def reload_meta(self) -> dict[str, str]:
-        async with self._db.execute("SELECT key, value FROM meta") as cur:
-            self.meta = {k: v for k, v in await cur.fetchall()}
+        self.meta = {k: v for k, v in await self._rows("SELECT key, value FROM meta")}
         return self.meta
 
     async def max_rev(self) -> int:
-        async with self._db.execute("SELECT COALESCE(MAX(touched), 0) FROM requests") as cur:
-            self.rev = int((await cur.fetchone())[0])
+        self.rev = int((await self._rows("SELECT COALESCE(MAX(touched), 0) FROM requests"))[0][0])
         return self.rev
 
     async def forget_server(self, server_id: str) -> None:

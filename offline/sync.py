@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import random
@@ -270,6 +271,7 @@ class SyncClient:
                             engine.set_connection("online", None)
                         self._connections += 1
                         pusher = asyncio.create_task(self._push(ws), name="frontdesk-sync-push")
+                        pusher.add_done_callback(functools.partial(_drop_on_failure, ws))
                     if outcome.retry_later:
                         raise SyncFailed(outcome.retry_later, synced=synced)
                     self._push_wake.set()
@@ -326,6 +328,17 @@ class SyncClient:
             await asyncio.sleep(PING_INTERVAL)
             latency = ws.latency
             self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
+
+
+def _drop_on_failure(ws: ClientConnection, pusher: asyncio.Task[None]) -> None:
+    """A pusher that failed must not leave the outbox waiting on a frame that may never come
+    (its failure is otherwise noticed only when the server next sends something): drop the
+    connection, so the sync loop reconnects after its back-off and sends again."""
+    if pusher.cancelled() or pusher.exception() is None:
+        return
+    log.warning("sending the outbox failed, reconnecting: %s", _say(pusher.exception()))
+    if ws.transport is not None:
+        ws.transport.abort()
 
 
 async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
