@@ -137,6 +137,7 @@ class Engine(Reconciler):
         self._sent_unrecorded: list[int] = []
         self._last_seq = replica.last_seq
         self._write_task: asyncio.Task[None] | None = None
+        self._release_task: asyncio.Task[None] | None = None
         self._status = EngineStatus(
             connection="offline",
             offline_only=config.server_url is None,
@@ -229,6 +230,25 @@ class Engine(Reconciler):
         changed = self._view.rebuild(added)  # pending edits of these rows replay now
         if changed:
             self._view_changed(changed)
+        self._release_memory_soon()
+
+    def _release_memory_soon(self) -> None:
+        """Once the bulk work of a full load or a catch-up is written, give its page cache
+        and freed heap back (about 36 MiB at 100,000 rows); in the background, never twice
+        at once."""
+        if self._closed or (self._release_task is not None and not self._release_task.done()):
+            return
+        self._release_task = asyncio.create_task(self._release_memory(), name="frontdesk-trim")
+
+    async def _release_memory(self) -> None:
+        write = self._write_task
+        try:
+            if write is not None:
+                with contextlib.suppress(Exception):  # a failed write is the sync loop's to tell
+                    await asyncio.shield(write)
+            await self._replica.release_memory()
+        except Exception as exc:  # only memory is at stake
+            log.debug("releasing the replica's memory: %s", exc)
 
     async def start(self) -> None:
         """Start syncing (or following the process that syncs) in the background."""
@@ -293,6 +313,8 @@ class Engine(Reconciler):
         self._closed = True
         if self._loading is not None:
             self._tasks.append(self._loading)
+        if self._release_task is not None:
+            self._tasks.append(self._release_task)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

