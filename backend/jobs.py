@@ -84,20 +84,27 @@ async def check_sla(server: FrontdeskServer) -> None:
     store = server.store
     now = utcnow()
     stamp = now.timestamp()
+    due = store.deadlines.take_due(stamp)  # only the requests whose deadline came up
     breached = [
         row
-        for row in store.requests.values()
-        if row.is_overdue(now) and (row.id, row.due_at.timestamp()) not in store.breaches
+        for rid in due
+        if (row := store.requests.get(rid)) is not None
+        and row.is_overdue(now)
+        and (row.id, row.due_at.timestamp()) not in store.breaches
     ]
     if not breached:
         return
-    await store.write_many(
-        (
-            "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
-            (row.id, "sla_breach", row.due_at.timestamp(), stamp),
+    try:
+        await store.write_many(
+            (
+                "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
+                (row.id, "sla_breach", row.due_at.timestamp(), stamp),
+            )
+            for row in breached
         )
-        for row in breached
-    )
+    except BaseException:
+        store.deadlines.put_back(due)  # the next run tries them again
+        raise
     for row in breached:
         store.breaches.add((row.id, row.due_at.timestamp()))
         server.metrics.alerts.labels("sla_breach").inc()

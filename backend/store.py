@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from backend.deadlines import Deadlines
 from protocol.models import Request
 
 SCHEMA = """
@@ -240,6 +241,8 @@ class Store:
         self.compacted_through = 0
         self.server_id = ""
         self.client_last_n: dict[str, int] = {}
+        self.deadlines = Deadlines()
+        """Open requests by SLA deadline (the SLA job reads it)."""
         self.breaches: set[tuple[str, float]] = set()
         """(request id, due_at timestamp) of every SLA breach already alerted."""
 
@@ -299,6 +302,7 @@ class Store:
         for (data,) in rows:
             request = Request.model_validate_json(data)
             self.requests[request.id] = request
+            self.deadlines.track(request)
         head = await self.db.execute_fetchall(
             "SELECT seq FROM sqlite_sequence WHERE name='changes'"
         )
@@ -350,6 +354,7 @@ class Store:
             await run_in_db_thread(self.db, _write_batch, batch, write_number)
         for rid, (row, _data, _seq) in batch.rows.items():
             self.requests[rid] = row
+            self.deadlines.track(row)
         for cid, (_user, n) in batch.clients.items():
             self.client_last_n[cid] = n
         if batch.head_seq > self.head_seq:

@@ -122,6 +122,42 @@ async def test_a_breach_alerted_before_a_restart_is_not_alerted_again(tmp_path):
         await server.close()
 
 
+async def test_deadlines_alert_when_they_come_up_again_when_moved_and_never_when_done(tmp_path):
+    """The SLA job looks only at requests whose deadline came up (a heap, not a scan of every
+    row): a deadline still ahead alerts when it passes, a moved deadline alerts again, and a
+    request completed in time never alerts."""
+    config = make_config(tmp_path, sla_check_seconds=0.05, escalate=False)
+    server = await start_server(config)
+    try:
+        ann = await connect_as(server, "ann")
+        soon, done = await ann.create(), await ann.create()
+        for row in (soon, done):
+            due = (datetime.now(UTC) + timedelta(seconds=0.5)).isoformat()
+            await ann.outcome(
+                await ann.mutate("update_request", {"id": row["id"], "changes": {"due_at": due}})
+            )
+        for status in ("in_progress", "completed"):
+            await ann.outcome(await ann.mutate("set_status", {"id": done["id"], "status": status}))
+        breach = await ann.recv_until("alert", timeout=5)
+        assert breach["kind"] == "sla_breach" and breach["request"]["id"] == soon["id"]
+        past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        await ann.outcome(
+            await ann.mutate("update_request", {"id": soon["id"], "changes": {"due_at": past}})
+        )
+        again = await ann.recv_until("alert", timeout=5)
+        assert (
+            again["request"]["id"] == soon["id"]
+            and again["request"]["due_at"] != (breach["request"]["due_at"])
+        )
+        runs = server.job_runs["sla"]
+        await wait_for(lambda: server.job_runs["sla"] >= runs + 3, message="sla job did not run")
+        alerts = [f for f in ann.received if f["type"] == "alert"]
+        assert [a["request"]["id"] for a in alerts] == [soon["id"], soon["id"]]
+        await ann.close()
+    finally:
+        await server.close()
+
+
 async def test_a_room_channel_sees_a_request_move_out_of_the_room(server):
     ann = await connect_as(server, "ann")
     floor = await connect_as(server, "bob")
