@@ -20,9 +20,6 @@ class Deadlines:
         self._due: dict[str, float] = {}
         """Request id → its current deadline (timestamp), for open requests only."""
 
-    def __len__(self) -> int:
-        return len(self._due)
-
     def track(self, row: Request) -> None:
         """Note a request's state after a committed change (or at load)."""
         if row.is_open:
