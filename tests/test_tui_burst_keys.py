@@ -67,3 +67,21 @@ async def test_pasted_text_is_in_the_field_before_a_ctrl_s_sent_right_after_it(t
         assert app.engine is not None
         [request] = app.engine.requests()
         assert (request.room, request.description) == ("1204", "Late checkout")
+
+
+async def test_a_burst_typed_from_the_queue_lands_in_the_form_it_opens(tmp_path):
+    """``n`` and the request typed right after it, in one read: the keys after ``n`` reached
+    the queue underneath (quick views; Tab moved the focus into the filter bar, which then
+    swallowed every key until Esc) because the form took its focus only after them."""
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        burst(app, "n", *"1204", "tab", *"Typed fast", "ctrl+s")
+        await wait_for(lambda: app.engine is not None and app.engine.requests() != [])
+        assert app.engine is not None
+        [request] = app.engine.requests()
+        assert (request.room, request.description) == ("1204", "Typed fast")
+        await wait_for(lambda: not isinstance(app.screen, RequestForm), message="form stays open")
+        burst(app, "n", *"817", "tab", *"Second", "ctrl+s")
+        await wait_for(lambda: len(app.engine.requests()) == 2, message="second not logged")
+        assert {r.room for r in app.engine.requests()} == {"1204", "817"}

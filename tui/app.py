@@ -25,7 +25,7 @@ from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
-from tui.keys_in_order import type_into
+from tui.keys_in_order import form_ready, run_bindings, type_into
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -133,9 +133,16 @@ class FrontdeskApp(App[int]):
         """Keys and pastes for a text field are handled one by one, in order, however fast
         they come (``tui.keys_in_order``); everything else as Textual does."""
         if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
+            await form_ready(self)
             focused = self.focused
             if isinstance(focused, Input):
                 await type_into(self, focused, event)
+                return
+            if (
+                isinstance(event, events.Key)
+                and not hasattr(focused, "on_key")  # the filter bar types its keys itself
+                and await run_bindings(self, event)
+            ):
                 return
         await super().on_event(event)
 

@@ -12,6 +12,13 @@ Here a key for a text field is finished before the next one is read: bindings ru
 at once, in order (what Textual would do when the key came back up, minus the wait), and text
 and pastes go to the field, which is then given time to handle them and what they set off (an
 Enter's ``Submitted`` bubbling up to the form that moves the focus).
+
+A key that opens a form (``n`` on the queue) has the same race one step earlier: Textual runs
+the queue's binding only once the key is back at the app, behind the keys typed after it, and
+``Widget.focus`` queues the form's focus there too. So for a widget that types nothing its
+bindings run at once (``run_bindings``), the forms take their focus in ``on_mount`` with
+``Screen.set_focus``, and a key arriving while a form has not mounted and focused yet waits
+for it (``form_ready``).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import asyncio
 from textual import events
 from textual.app import App
 from textual.message_pump import MessagePump
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input
 
 SETTLE_SECONDS = 1.0
@@ -48,6 +55,31 @@ async def settled(widget: MessagePump) -> None:
         if isinstance(node, Screen):
             return
         node = node._parent
+
+
+async def form_ready(app: App) -> None:
+    """Wait (at most ``SETTLE_SECONDS``) until a form just pushed has mounted every widget and
+    focused its first field. Only a modal screen with text fields is waited for."""
+    screen = app.screen
+    if not isinstance(screen, ModalScreen) or screen.focused is not None:
+        return
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SETTLE_SECONDS
+    while screen.focused is None and app.screen is screen and loop.time() < deadline:
+        if screen.is_mounted and not screen.query(Input):
+            return
+        await settled(screen)
+    for widget in screen.query("*"):  # its widgets finish mounting (a Select's parts, say)
+        await settled(widget)
+
+
+async def run_bindings(app: App, event: events.Key) -> bool:
+    """Run the bindings of a key for a widget that types nothing (the queue's table) now and in
+    order, as Textual would once the key came back up to the app; True when one ran."""
+    app.app_focus = True
+    if await app._check_bindings(event.key, priority=True):
+        return True
+    return bool(await app._check_bindings(event.key))
 
 
 async def type_into(app: App, field: Input, event: events.Key | events.Paste) -> None:

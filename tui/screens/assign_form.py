@@ -90,7 +90,7 @@ class AssignForm(ModalScreen[Request | None]):
 
     def on_mount(self) -> None:
         self._fill("")
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))  # at once: see ``tui.keys_in_order``
 
     def _fill(self, typed: str) -> None:
         names = self.query_one(OptionList)

@@ -36,7 +36,7 @@ class NoteForm(ModalScreen[Request | None]):
             yield Label("Enter save · Esc cancel", id="form-help")
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        self.set_focus(self.query_one(Input))  # at once: see ``tui.keys_in_order``
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -90,7 +90,9 @@ class RequestForm(ModalScreen[Request | None]):
         return SafeInput(value=value, placeholder=placeholder, id=key)
 
     def on_mount(self) -> None:
-        self.query_one("#room", Input).focus()
+        # At once, not through the app's queue (``Widget.focus``): keys typed right after the
+        # key that opened the form are queued there already (``tui.keys_in_order``).
+        self.set_focus(self.query_one("#room", Input))
 
     def values(self) -> dict[str, Any]:
         """What was typed, exactly (an empty guest name means no guest name)."""
