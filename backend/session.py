@@ -198,13 +198,7 @@ class Session:
                     continue
                 # The common case, a mutation with room in the lane, is queued without
                 # building and awaiting two coroutines per frame.
-                lane = self._lane
-                if (
-                    lane is not None
-                    and type(frame) is Mutate
-                    and frame.client_id == self.client_id
-                    and lane.try_put(frame)
-                ):
+                if self._queued(frame):
                     continue
                 self._busy = True
                 try:
@@ -222,14 +216,23 @@ class Session:
         that makes the lane, a session that is closing) returns False and takes the reader's
         path, which decodes it again and answers as always.
         """
-        lane = self._lane
-        if lane is None or self._busy or self.closing:
+        if self._lane is None or self._busy or self.closing:
             return False
         try:
             frame = decode_client_frame(data.decode())
         except Exception:  # the reader's path says what is wrong with it
             return False
-        return type(frame) is Mutate and frame.client_id == self.client_id and lane.try_put(frame)
+        return self._queued(frame)
+
+    def _queued(self, frame: Hello | Mutate | Subscribe | PresenceUpdate) -> bool:
+        """Queue a mutation of this connection's client in its lane when there is room."""
+        lane = self._lane
+        return (
+            lane is not None
+            and type(frame) is Mutate
+            and frame.client_id == self.client_id
+            and lane.try_put(frame)
+        )
 
     def _bad(self, exc: FrameError) -> None:
         """Answer a bad frame; past the chatter limit, say so and close with 1008."""

@@ -166,6 +166,7 @@ def _non_text_values(args: dict, prefix: str = "") -> dict[str, str]:
 
 
 def _check_fields(a: _Args) -> dict[str, str]:
+    """Per-field reasons for every mutation's args but a create's (``_check_create``)."""
     problems: dict[str, str] = {}
     if isinstance(a, BulkSetStatusArgs):
         for i, rid in enumerate(a.ids):
@@ -173,9 +174,7 @@ def _check_fields(a: _Args) -> dict[str, str]:
                 problems[f"ids.{i}"] = why
     elif (why := _check_id(a.id)) is not None:  # type: ignore[attr-defined]
         problems["id"] = why
-    if isinstance(a, CreateArgs):
-        problems.update(_check_create(a))
-    elif isinstance(a, UpdateArgs):
+    if isinstance(a, UpdateArgs):
         if not a.changes:
             problems["changes"] = "nothing to change"
         unknown = sorted(set(a.changes) - EDITABLE_FIELDS)
