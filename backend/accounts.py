@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from backend.store import Store
+from backend.store import Store, UserRow, open_store
 from protocol import text
 from protocol.models import Role
 
@@ -110,35 +110,24 @@ class Accounts:
         if why := check_password_text(password):
             raise ValueError(why)
         hashed = await asyncio.to_thread(hash_password, password)
-        count = await self.store.write(
-            "INSERT OR IGNORE INTO users (name, role, password_hash, disabled, created_at)"
-            " VALUES (?, ?, ?, 0, ?)",
-            (name, role.value, hashed, time.time()),
-        )
-        if count == 0:
+        if not await self.store.add_user(UserRow(name, role.value, hashed, False, time.time())):
             raise ValueError(f"user {name!r} already exists")
 
     async def list_users(self) -> list[dict[str, Any]]:
         """Every user: name, role, disabled, active token count."""
-        rows = await self.store.read(
-            "SELECT u.name, u.role, u.disabled, u.created_at,"
-            " (SELECT count(*) FROM tokens t WHERE t.user = u.name AND t.revoked = 0"
-            "  AND t.expires_at > ?) FROM users u ORDER BY u.name",
-            (time.time(),),
-        )
         return [
             {
-                "name": name,
-                "role": role,
-                "disabled": bool(disabled),
-                "created_at": datetime.fromtimestamp(created, UTC).isoformat(),
+                "name": user.name,
+                "role": user.role,
+                "disabled": user.disabled,
+                "created_at": datetime.fromtimestamp(user.created_at, UTC).isoformat(),
                 "active_tokens": tokens,
             }
-            for name, role, disabled, created, tokens in rows
+            for user, tokens in await self.store.list_users(time.time())
         ]
 
     async def _require_user(self, name: str) -> None:
-        if not await self.store.read("SELECT 1 FROM users WHERE name = ?", (name,)):
+        if await self.store.get_user(name) is None:
             raise ValueError(f"no user {name!r}")
 
     async def set_password(self, name: str, password: str) -> None:
@@ -147,61 +136,42 @@ class Accounts:
         if why := check_password_text(password):
             raise ValueError(why)
         hashed = await asyncio.to_thread(hash_password, password)
-        await self.store.write_many(
-            [
-                ("UPDATE users SET password_hash = ? WHERE name = ?", (hashed, name)),
-                ("UPDATE tokens SET revoked = 1 WHERE user = ?", (name,)),
-            ]
-        )
+        await self.store.set_password(name, hashed)
 
     async def disable_user(self, name: str, disabled: bool = True) -> None:
         """Disable (or re-enable) a user; disabling revokes every token they hold."""
         await self._require_user(name)
-        statements: list[tuple[str, tuple[Any, ...]]] = [
-            ("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))
-        ]
-        if disabled:
-            statements.append(("UPDATE tokens SET revoked = 1 WHERE user = ?", (name,)))
-        await self.store.write_many(statements)
+        await self.store.set_disabled(name, disabled)
 
     async def revoke_tokens(self, name: str) -> int:
         """Revoke every token of a user; returns how many were still active."""
         await self._require_user(name)
-        return await self.store.write(
-            "UPDATE tokens SET revoked = 1 WHERE user = ? AND revoked = 0", (name,)
-        )
+        return await self.store.revoke_tokens(name)
 
     async def authenticate(self, name: str, password: str) -> Role | None:
         """The user's role when name and password match an enabled user, else None."""
-        rows = await self.store.read(
-            "SELECT role, password_hash, disabled FROM users WHERE name = ?", (name,)
-        )
-        if not rows:
+        user = await self.store.get_user(name)
+        if user is None:
             await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
             return None
-        role, stored, disabled = rows[0]
-        ok = await asyncio.to_thread(verify_password, password, stored)
-        return Role(role) if ok and not disabled else None
+        ok = await asyncio.to_thread(verify_password, password, user.password_hash)
+        return Role(user.role) if ok and not user.disabled else None
 
     async def issue_token(self, name: str) -> dict[str, Any]:
         """A new token for an existing, enabled user: {token, user, role, expires_at}."""
-        rows = await self.store.read("SELECT role, disabled FROM users WHERE name = ?", (name,))
-        if not rows:
+        user = await self.store.get_user(name)
+        if user is None:
             raise ValueError(f"no user {name!r}")
-        if rows[0][1]:
+        if user.disabled:
             raise ValueError(f"user {name!r} is disabled")
         token = secrets.token_urlsafe(32)
         now = time.time()
         expires = now + self.ttl_seconds
-        await self.store.write(
-            "INSERT INTO tokens (hash, user, created_at, expires_at, revoked)"
-            " VALUES (?, ?, ?, ?, 0)",
-            (token_hash(token), name, now, expires),
-        )
+        await self.store.add_token(token_hash(token), name, now, expires)
         return {
             "token": token,
             "user": name,
-            "role": rows[0][0],
+            "role": user.role,
             "expires_at": datetime.fromtimestamp(expires, UTC).isoformat().replace("+00:00", "Z"),
         }
 
@@ -211,66 +181,76 @@ class Accounts:
 
     async def check_hash(self, hashed: str) -> Identity | None:
         """Like ``check_token`` for a stored hash (re-checking open connections)."""
-        rows = await self.store.read(
-            "SELECT t.user, u.role, t.expires_at FROM tokens t JOIN users u ON u.name = t.user"
-            " WHERE t.hash = ? AND t.revoked = 0 AND u.disabled = 0 AND t.expires_at > ?",
-            (hashed, time.time()),
-        )
-        if not rows:
+        owner = await self.store.token_owner(hashed, time.time())
+        if owner is None:
             return None
-        user, role, expires = rows[0]
+        user, role, expires = owner
         return Identity(user, Role(role), hashed, expires)
 
 
 @asynccontextmanager
-async def open_accounts(data_dir: Path) -> AsyncIterator[Accounts]:
-    """Accounts of the database in ``data_dir`` (opened for one CLI command)."""
-    store = await Store.open(Path(data_dir), load_requests=False)
+async def open_accounts(
+    data_dir: Path | None, database_url: str | None = None, ttl_hours: float = DEFAULT_TTL_HOURS
+) -> AsyncIterator[Accounts]:
+    """Accounts of the database in ``data_dir`` or at ``database_url`` (for one CLI command)."""
+    store = await open_store(data_dir, database_url, load_requests=False)
     try:
-        yield Accounts(store)
+        yield Accounts(store, ttl_hours)
     finally:
         await store.close()
 
 
-async def add_user(data_dir: Path, name: str, role: Role | str, password: str) -> None:
-    """Create a user in ``data_dir``'s database; ValueError with a message when refused."""
-    async with open_accounts(data_dir) as accounts:
+async def add_user(
+    data_dir: Path | None,
+    name: str,
+    role: Role | str,
+    password: str,
+    database_url: str | None = None,
+) -> None:
+    """Create a user in the database; ValueError with a message when refused."""
+    async with open_accounts(data_dir, database_url) as accounts:
         await accounts.add_user(name, role, password)
 
 
-async def list_users(data_dir: Path) -> list[dict[str, Any]]:
-    """Every user of ``data_dir``'s database (name, role, disabled, active_tokens)."""
-    async with open_accounts(data_dir) as accounts:
+async def list_users(
+    data_dir: Path | None, database_url: str | None = None
+) -> list[dict[str, Any]]:
+    """Every user of the database (name, role, disabled, active_tokens)."""
+    async with open_accounts(data_dir, database_url) as accounts:
         return await accounts.list_users()
 
 
-async def set_password(data_dir: Path, name: str, password: str) -> None:
+async def set_password(
+    data_dir: Path | None, name: str, password: str, database_url: str | None = None
+) -> None:
     """Change a user's password (revokes their tokens); ValueError when refused."""
-    async with open_accounts(data_dir) as accounts:
+    async with open_accounts(data_dir, database_url) as accounts:
         await accounts.set_password(name, password)
 
 
-async def disable_user(data_dir: Path, name: str, disabled: bool = True) -> None:
+async def disable_user(
+    data_dir: Path | None, name: str, disabled: bool = True, database_url: str | None = None
+) -> None:
     """Disable (or re-enable with ``disabled=False``) a user; ValueError for an unknown user."""
-    async with open_accounts(data_dir) as accounts:
+    async with open_accounts(data_dir, database_url) as accounts:
         await accounts.disable_user(name, disabled)
 
 
-async def revoke_tokens(data_dir: Path, name: str) -> int:
+async def revoke_tokens(data_dir: Path | None, name: str, database_url: str | None = None) -> int:
     """Revoke every token of a user; open connections close with 4401 within a minute."""
-    async with open_accounts(data_dir) as accounts:
+    async with open_accounts(data_dir, database_url) as accounts:
         return await accounts.revoke_tokens(name)
 
 
 async def issue_token(
-    data_dir: Path, user: str, ttl_hours: float = DEFAULT_TTL_HOURS
+    data_dir: Path | None,
+    user: str,
+    ttl_hours: float = DEFAULT_TTL_HOURS,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Mint a token for ``user`` straight from the database, like ``GET /api/v1/token`` answers.
 
     For the demo launcher, which signs in without typing a password.
     """
-    store = await Store.open(Path(data_dir), load_requests=False)
-    try:
-        return await Accounts(store, ttl_hours).issue_token(user)
-    finally:
-        await store.close()
+    async with open_accounts(data_dir, database_url, ttl_hours) as accounts:
+        return await accounts.issue_token(user)

@@ -18,6 +18,7 @@ from websockets.http11 import Response
 
 from backend.http import respond, respond_json
 from backend.metrics import percentile
+from backend.store import RequestFilter
 from protocol.frames import MAX_INT
 from protocol.models import Category, Priority, Request, Role, Status, utcnow
 
@@ -88,13 +89,13 @@ class Api:
             return who
         server = self.server
         metrics = server.metrics
-        head = server.store.head_seq
+        head = server.store.state.head_seq
         fresh = time.monotonic() - self._stats_at < STATS_MAX_AGE
         if self._stats_key == head and fresh:
             metrics.stats_hits += 1
         else:
             metrics.stats_misses += 1
-            self._stats = compute_stats(list(server.store.requests.values()), utcnow())
+            self._stats = compute_stats(list(server.store.state.requests.values()), utcnow())
             self._stats_key = head
             self._stats_at = time.monotonic()
         commits = list(metrics.recent_commits)
@@ -123,29 +124,25 @@ class Api:
         who = await self.server.http.require(connection, request, Role.STAFF)
         if isinstance(who, Response):
             return who
-        where: list[str] = []
-        params: list[Any] = []
+        filters: dict[str, list[str]] = {}
         try:
-            for key, column, allowed in (
-                ("status", "status", {s.value for s in Status}),
-                ("priority", "priority", {p.value for p in Priority}),
-                ("category", "category", {c.value for c in Category}),
-                ("room", "room", None),
-                ("assignee", "assignee", None),
+            for key, allowed in (
+                ("status", {s.value for s in Status}),
+                ("priority", {p.value for p in Priority}),
+                ("category", {c.value for c in Category}),
+                ("room", None),
+                ("assignee", None),
             ):
                 values = [v for raw in query.get(key, []) for v in raw.split(",") if v]
-                if not values:
-                    continue
                 if allowed is not None and not set(values) <= allowed:
                     raise ValueError(f"{key} must be among {', '.join(sorted(allowed))}")
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+                filters[key] = values
+            updated_since = None
             if since := query.get("since", [""])[0]:
                 moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
                 if moment.tzinfo is None:
                     raise ValueError("since needs a time zone (e.g. 2026-01-01T00:00:00Z)")
-                where.append("updated_at >= ?")
-                params.append(moment.timestamp())
+                updated_since = moment.timestamp()
             cursor = int(query.get("cursor", ["0"])[0] or 0)
             if not 0 <= cursor <= MAX_INT:
                 raise ValueError("cursor must be a next_cursor this endpoint gave")
@@ -154,13 +151,8 @@ class Api:
                 raise ValueError(f"limit must be 1-{LIST_MAX}")
         except ValueError as exc:
             return respond_json(connection, 400, {"error": str(exc)})
-        where.append("number > ?")
-        params.append(cursor)
-        rows = await self.server.store.read(
-            f"SELECT number, data FROM requests WHERE {' AND '.join(where)}"
-            " ORDER BY number LIMIT ?",
-            (*params, limit + 1),
-        )
+        where = RequestFilter(**filters, updated_since=updated_since)
+        rows = await self.server.store.list_requests(where, cursor, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = f'"{rows[-1][0]}"' if more and rows else "null"
@@ -178,6 +170,6 @@ class Api:
         if isinstance(who, Response):
             return who
         entries = await self.server.store.history(rid)
-        if not entries and rid not in self.server.store.requests:
+        if not entries and rid not in self.server.store.state.requests:
             return respond_json(connection, 404, {"error": f"no request {rid}"})
         return respond_json(connection, 200, {"id": rid, "history": entries})

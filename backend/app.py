@@ -20,7 +20,7 @@ from backend.http import HttpRoutes
 from backend.hub import Hub
 from backend.metrics import Metrics
 from backend.session import Session
-from backend.store import Store
+from backend.store import Store, open_store
 from backend.writer import SystemSession, Writer
 from protocol.frames import MAX_CLIENT_FRAME, CloseCode
 from protocol.wire import dumps
@@ -78,14 +78,19 @@ class FrontdeskServer:
 
     async def start(self) -> None:
         """Open the store and bind the port; raises OSError when the port cannot be bound."""
-        self.store = await Store.open(
-            self.config.data_dir, synchronous=self.config.synchronous, background_checkpoint=True
+        self.store = await open_store(
+            self.config.data_dir,
+            self.config.database_url,
+            synchronous=self.config.synchronous,
+            background_checkpoint=True,
+            pool_size=self.config.database_pool_size,
         )
         try:
             self.accounts = Accounts(self.store, self.config.token_ttl_hours)
             self.writer = Writer(
                 self.store, self.hub, self.metrics, self.config.sla, self.config.batch_max
             )
+            self.store.on_followed = self.writer.deliver_followed
             self.writer.start()
             self._server = await serve(
                 self._handle,
@@ -110,7 +115,7 @@ class FrontdeskServer:
         self._start_jobs()
         if self.config.gc_tuning:
             tune_gc()
-        log.info("frontdesk serving on %s (data in %s)", self.url, self.config.data_dir)
+        log.info("frontdesk serving on %s (data in %s)", self.url, self.store.description)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """A server TLS context when a certificate and key are configured."""

@@ -26,7 +26,17 @@ class ServerConfig(BaseSettings):
     port: int = 8765
     """TCP port for WebSocket and HTTP; 0 picks a free port (tests)."""
     data_dir: Path
-    """Directory holding the SQLite database (``frontdesk.sqlite3``)."""
+    """Directory holding the SQLite database (``frontdesk.sqlite3``); unused with a
+    ``database_url``."""
+    database_url: str | None = None
+    """``postgresql://USER@HOST:PORT/DB``: run as one of several instances on PostgreSQL
+    instead of SQLite in ``data_dir`` (env ``FRONTDESK_DATABASE_URL``). A password belongs in
+    ``~/.pgpass`` or ``PGPASSWORD``, not here."""
+    database_pool_size: int = 4
+    """PostgreSQL connections this instance keeps for reads and commits (plus one listener)."""
+    follow_seconds: float = 1.0
+    """On PostgreSQL, how often an instance reads the shared log even without a notification
+    (a lost notification then costs at most this much latency, never a change)."""
     synchronous: Literal["NORMAL", "FULL"] = "NORMAL"
     """SQLite ``synchronous`` with WAL: NORMAL survives a killed process, FULL a power loss too."""
     tls_cert: Path | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 from backend.accounts import Accounts
 from backend.accounts import issue_token as issue_token
-from backend.store import Batch, Store
+from backend.store import Batch, Store, open_store
 from protocol.models import Request, Role, utcnow
 from protocol.mutators import apply_mutation
 from protocol.rules import Actor, Rejection
@@ -118,7 +118,11 @@ class _Seeder:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+        self.batch = Batch(
+            head_seq=store.state.head_seq,
+            next_number=store.state.next_number,
+            base_commit=store.state.commits,
+        )
         self.rows: dict[str, Request] = {}
 
     def apply(self, name: str, args: dict[str, Any], actor: Actor, now: datetime) -> Request | None:
@@ -140,13 +144,15 @@ class _Seeder:
         return result
 
 
-async def seed_demo_data(data_dir: Path, count: int = 200, seed: int = 7) -> int:
+async def seed_demo_data(
+    data_dir: Path | None, count: int = 200, seed: int = 7, database_url: str | None = None
+) -> int:
     """Fill an empty store with ``count`` demo requests and the demo users; returns how many.
 
     A no-op (returning 0) when the store already has requests. Users: ``demo`` (manager,
     password ``demo``) and staff ``ana``, ``ben``, ``chloe`` (password = name).
     """
-    store = await Store.open(Path(data_dir))
+    store = await open_store(data_dir, database_url)
     try:
         accounts = Accounts(store)
         existing = {u["name"] for u in await accounts.list_users()}
@@ -155,7 +161,7 @@ async def seed_demo_data(data_dir: Path, count: int = 200, seed: int = 7) -> int
         for name in DEMO_STAFF:
             if name not in existing:
                 await accounts.add_user(name, Role.STAFF, name + "-pass")
-        if store.requests:
+        if store.state.requests:
             return 0
         rng = random.Random(seed)
         seeder = _Seeder(store)

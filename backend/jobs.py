@@ -33,6 +33,7 @@ def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
     jobs: list[tuple[str, float, Callable[[FrontdeskServer], Awaitable[None]]]] = [
         ("keepalive", config.ping_interval, keepalive),
         ("checkpoint", config.checkpoint_seconds, checkpoint),
+        ("follow", config.follow_seconds, follow),
         ("tokens", config.token_check_seconds, check_tokens),
         ("sla", config.sla_check_seconds, check_sla),
         ("compaction", config.cleanup_seconds, compact_log),
@@ -82,34 +83,32 @@ async def check_sla(server: FrontdeskServer) -> None:
     one step with a fresh deadline from now (a server mutation, logged and broadcast like any).
     """
     store = server.store
+    state = store.state
     now = utcnow()
     stamp = now.timestamp()
-    due = store.deadlines.take_due(stamp)  # only the requests whose deadline came up
+    due = state.deadlines.take_due(stamp)  # only the requests whose deadline came up
     breached = [
         row
         for rid in due
-        if (row := store.requests.get(rid)) is not None
+        if (row := state.requests.get(rid)) is not None
         and row.is_overdue(now)
-        and (row.id, row.due_at.timestamp()) not in store.breaches
+        and (row.id, row.due_at.timestamp()) not in state.breaches
     ]
     if not breached:
         return
     try:
-        await store.write_many(
-            (
-                "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
-                (row.id, "sla_breach", row.due_at.timestamp(), stamp),
-            )
-            for row in breached
-        )
+        first = await store.record_breaches([(r.id, r.due_at.timestamp()) for r in breached], stamp)
     except BaseException:
-        store.deadlines.put_back(due)  # the next run tries them again
+        state.deadlines.put_back(due)  # the next run tries them again
         raise
     for row in breached:
-        store.breaches.add((row.id, row.due_at.timestamp()))
         server.metrics.alerts.labels("sla_breach").inc()
         server.hub.publish_alert(alert_frame("sla_breach", row))
     log.info("event=job job=sla breaches=%d", len(breached))
+    # Every instance rings its own terminals' bell; only the one that recorded a breach first
+    # escalates it, so a request is raised one step once, however many instances run.
+    mine = set(first)
+    breached = [row for row in breached if (row.id, row.due_at.timestamp()) in mine]
     if not server.config.escalate:
         return
     for row in breached:
@@ -126,28 +125,11 @@ async def check_sla(server: FrontdeskServer) -> None:
 
 
 async def compact_log(server: FrontdeskServer) -> None:
-    """Drop change-log entries older than ``log_keep_days``; older clients get a snapshot.
-
-    ``compacted_through`` moves in memory *before* the delete, so a catch-up reading at the same
-    time notices and switches to a snapshot instead of skipping entries.
-    """
-    store = server.store
+    """Drop change-log entries older than ``log_keep_days``; older clients get a snapshot."""
     cutoff = time.time() - server.config.log_keep_days * 86400
-    rows = await store.read("SELECT max(seq) FROM changes WHERE at < ?", (cutoff,))
-    through = rows[0][0] if rows and rows[0][0] is not None else None
-    if through is None or through <= store.compacted_through:
-        return
-    store.compacted_through = through
-    await store.write_many(
-        [
-            ("DELETE FROM changes WHERE seq <= ?", (through,)),
-            (
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('compacted_through', ?)",
-                (str(through),),
-            ),
-        ]
-    )
-    log.info("event=job job=compaction through_seq=%d", through)
+    through = await server.store.compact_log(cutoff)
+    if through is not None:
+        log.info("event=job job=compaction through_seq=%d", through)
 
 
 async def prune_outcomes(server: FrontdeskServer) -> None:
@@ -156,11 +138,7 @@ async def prune_outcomes(server: FrontdeskServer) -> None:
     ``reject`` with code ``duplicate``."""
     config = server.config
     cutoff = time.time() - config.outcome_keep_days * 86400
-    removed = await server.store.write(
-        "DELETE FROM outcomes WHERE at < ? AND n <= (SELECT c.last_n FROM clients c"
-        " WHERE c.client_id = outcomes.client_id) - ?",
-        (cutoff, config.outcome_keep_per_client),
-    )
+    removed = await server.store.prune_outcomes(cutoff, config.outcome_keep_per_client)
     if removed:
         log.info("event=job job=outcomes pruned=%d", removed)
 
@@ -203,7 +181,11 @@ async def keepalive(server: FrontdeskServer) -> None:
 
 
 async def checkpoint(server: FrontdeskServer) -> None:
-    """Move the WAL into the database file off the commit path (the writer never does it)."""
-    pages, done = await server.store.checkpoint()
-    if pages:
-        log.debug("event=job job=checkpoint wal_pages=%d checkpointed=%d", pages, done)
+    """The store's housekeeping off the commit path (SQLite moves its WAL into the file)."""
+    await server.store.maintain()
+
+
+async def follow(server: FrontdeskServer) -> None:
+    """Read what other instances committed, in case a notification was lost (a no-op on one
+    SQLite process)."""
+    await server.store.follow()

@@ -298,19 +298,21 @@ class Session:
         store = server.store
         self.client_id = hello.client_id
         server.hub.begin_catch_up(self)
+        last_mutation = await store.last_mutation(client_key(self.user, hello.client_id))
         welcome = {
             "type": "welcome",
             "v": PROTOCOL_VERSION,
             "server_id": store.server_id,
+            "instance": store.instance_id,
             "user": {"name": self.user, "role": self.role.value},
-            "seq": store.head_seq,
-            "last_mutation": store.client_last_n.get(client_key(self.user, hello.client_id), 0),
+            "seq": store.state.head_seq,
+            "last_mutation": last_mutation,
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
         }
         await self.ws.send(dumps(welcome))
         self.hello_seq = hello.last_seq
         last = hello.last_seq
-        if last > store.head_seq:  # a log this server never had (restored from backup?)
+        if last > store.state.head_seq:  # a log this server never had (restored from backup?)
             last = await self._send_snapshot()
         last = await self._send_changes(last)
         # No await from here on: the buffered changes and going live happen atomically.
@@ -327,8 +329,8 @@ class Session:
     async def _send_snapshot(self) -> int:
         """Send every current row in ``snapshot`` pages; returns the seq they reflect."""
         store = self.server.store
-        seq = store.head_seq
-        rows = list(store.requests.values())
+        seq = store.state.head_seq
+        rows = list(store.state.requests.values())
         limit = self.server.config.catchup_page_size
         page: list[str] = []
         size = 0
@@ -350,15 +352,22 @@ class Session:
         return seq
 
     async def _send_changes(self, last: int) -> int:
-        """Send committed log entries after ``last`` in pages; returns the last seq sent."""
+        """Send committed log entries after ``last`` in pages; returns the last seq sent.
+
+        ``seq`` has no gaps, so a page that does not start right after ``last`` means the log
+        was compacted meanwhile (by this instance or another): a snapshot replaces the pages.
+        """
         store = self.server.store
         limit = self.server.config.catchup_page_size
         while True:
-            if last < store.compacted_through:
+            if last < store.state.compacted_through:
                 last = await self._send_snapshot()
             entries = await store.read_changes(last, limit)
-            if last < store.compacted_through:
-                continue  # compaction ran during the read: entries may be missing
+            if (entries and entries[0][0] != last + 1) or (
+                not entries and last < store.state.head_seq
+            ):
+                last = await self._send_snapshot()
+                continue  # compacted under our feet: entries are missing
             full = len(entries) >= limit
             page: list[str] = []
             size = 0

@@ -1,102 +1,38 @@
-"""The SQLite store: requests, the change log, clients' exactly-once state, users and tokens.
+"""The store interface: what the server needs from its database, whichever database it is.
 
-Durability: WAL with ``synchronous=NORMAL`` by default. A commit is in the WAL (in the OS page
-cache) when ``COMMIT`` returns, so an acknowledged mutation survives the server process being
-killed (SIGKILL, crash); only a power loss or kernel crash may lose the last commits. Set
-``synchronous = "FULL"`` in the config to survive those too, at the cost of one fsync per batch.
+Two implementations: ``SqliteStore`` (``backend/sqlite_store.py``, the embedded default, one
+process) and ``PostgresStore`` (``backend/pg_store.py``, several instances on one database).
+Every SQL statement of the server lives in one of them; the rest of the server calls the methods
+declared here and reads the in-memory state in ``StoreState``.
 
-Two connections: the *writer* (one transaction at a time, guarded by ``write_lock``) and the
-*reader* (catch-up pages, listings, token checks). WAL lets the reader see only committed data,
-so catch-up never shows a change before it is durable.
-
-The committed requests are also held in memory (``requests``), so applying a batch of mutations
-reads no rows from the database.
+The in-memory state (every request, each client's highest processed mutation, the change-log
+head) is what the writer applies batches against without reading rows. With one process it is
+always the database's state. With several instances it *follows* the shared change log: after
+each commit of another instance (a notification, or a poll when notifications are lost) the
+store reads the log after its head, updates the state and hands the entries to ``on_followed``.
+A batch prepared on a state that another instance has since moved past is detected at commit
+time, under the database's lock, and prepared again on the fresh state before it is written.
 """
 
 from __future__ import annotations
 
-import asyncio
+import abc
 import json
-import os
-import sqlite3
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
-
-import aiosqlite
+from typing import Any
 
 from backend.deadlines import Deadlines
 from protocol.models import Request
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY,
-    role TEXT NOT NULL,
-    password_hash TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    hash TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    expires_at REAL NOT NULL,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user);
-CREATE TABLE IF NOT EXISTS requests (
-    id TEXT PRIMARY KEY,
-    number INTEGER UNIQUE,
-    version INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    priority TEXT NOT NULL,
-    category TEXT NOT NULL,
-    room TEXT NOT NULL,
-    assignee TEXT,
-    updated_at REAL NOT NULL,
-    due_at REAL NOT NULL,
-    seq INTEGER NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS changes (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL,
-    mutation TEXT NOT NULL,
-    by_user TEXT NOT NULL,
-    client_id TEXT,
-    n INTEGER,
-    at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS changes_request ON changes (request_id, seq);
-CREATE TABLE IF NOT EXISTS clients (
-    client_id TEXT PRIMARY KEY,
-    user TEXT NOT NULL,
-    last_n INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS outcomes (
-    client_id TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    frame TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (client_id, n)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
-CREATE TABLE IF NOT EXISTS alerts_sent (
-    request_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    due_at REAL NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (request_id, kind, due_at)
-) WITHOUT ROWID;
-"""
+ESCALATION_CLIENT = "server:escalation"
+"""The ``client_id`` (prefix, on PostgreSQL: one per instance) of the server's own escalations."""
 
-DB_NAME = "frontdesk.sqlite3"
-T = TypeVar("T")
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached (or refuses us) right now; the caller may try again."""
 
 
 @dataclass(slots=True)
@@ -110,314 +46,254 @@ class Batch:
     )
     """(seq, request_id, mutation, by_user, client_id, n, at, data) per change-log entry."""
     clients: dict[str, tuple[str, int]] = field(default_factory=dict)
-    """client_id → (user, last_n)."""
+    """client key → (user, last_n)."""
     outcomes: list[tuple[str, int, str, float]] = field(default_factory=list)
-    """(client_id, n, frame, at): the answer a resend of that mutation gets."""
+    """(client key, n, frame, at): the answer a resend of that mutation gets."""
     head_seq: int = 0
     next_number: int = 0
-    alerts: list[tuple[str, str, float, float]] = field(default_factory=list)
-    """(request_id, kind, due_at, at) alerts to remember as sent."""
+    base_commit: int = 0
+    """The number of commits the state this batch was prepared on had seen (stale check)."""
 
 
-def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
-    """The ``requests`` table row for one request."""
-    return (
-        row.id,
-        row.number,
-        row.version,
-        row.status.value,
-        row.priority.value,
-        row.category.value,
-        row.room,
-        row.assignee,
-        row.updated_at.timestamp(),
-        row.due_at.timestamp(),
-        seq,
-        data,
-    )
+@dataclass(frozen=True, slots=True)
+class FollowedChange:
+    """A change-log entry committed by another instance, as this instance learns of it."""
+
+    seq: int
+    row: Request
+    old: Request | None
+    """The row as this instance knew it before (None for a create it had not seen)."""
+    data: str
+    """The row's JSON as committed."""
+    mutation: str
+    user: str
+    client_id: str | None
+    n: int | None
 
 
-async def run_in_db_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
-    """Run ``fn(sqlite3_connection, *args)`` on ``db``'s own thread, as one queued call.
+@dataclass(frozen=True, slots=True)
+class RequestFilter:
+    """The filters of ``GET /api/v1/requests`` (each an allowed-values list; empty = any)."""
 
-    aiosqlite runs every statement as a call queued to its thread; this queues one function
-    holding several statements. It relies on aiosqlite's ``_execute`` and ``_conn``, which
-    every aiosqlite since 0.17 has (tests cover it).
-    """
-    conn = db._conn  # the sqlite3.Connection owned by aiosqlite's thread
-    return await db._execute(fn, conn, *args)
-
-
-ROWS_PER_STATEMENT = 512
-"""Rows bound into one multi-row ``INSERT`` (12 columns: 6,144 parameters, under the cap of
-32,766 since SQLite 3.32). Fewer statements a commit mean fewer GIL hand-offs between the
-database thread and the event loop, each of which can wait out the switch interval."""
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    category: Sequence[str] = ()
+    room: Sequence[str] = ()
+    assignee: Sequence[str] = ()
+    updated_since: float | None = None
 
 
-def _insert_rows(
-    conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
-) -> None:
-    """``head VALUES (?,…),(?,…)… tail`` for ``rows``, ``ROWS_PER_STATEMENT`` rows a statement.
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """One account as the store holds it."""
 
-    ``executemany`` steps once per row, and ``sqlite3`` releases and re-takes the GIL around
-    every step: while the event loop thread is busy (preparing the next batch, reading
-    frames), each re-take waits for it, which made a commit of 256 creates take ~1,000
-    GIL hand-offs, several times the CPU and up to 5 ms of wall time per row. One step per
-    statement binds the parameters with the GIL held (C, fast) and releases it once.
-    """
-    if not rows:
-        return
-    width = len(rows[0])
-    one = "(" + ",".join("?" * width) + ")"
-    # SQLite before 3.32 allowed only 999 parameters a statement.
-    per = max(
-        1, min(ROWS_PER_STATEMENT, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width)
-    )
-    for start in range(0, len(rows), per):
-        chunk = rows[start : start + per]
-        params = [value for row in chunk for value in row]
-        conn.execute(f"{head} VALUES {','.join([one] * len(chunk))}{tail}", params)
+    name: str
+    role: str
+    password_hash: str
+    disabled: bool
+    created_at: float
 
 
-def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> None:
-    """One group commit, on the database thread."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        _insert_rows(
-            conn,
-            "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
-            " category, room, assignee, updated_at, due_at, seq, data)",
-            [request_columns(r, d, s) for r, d, s in batch.rows.values()],
-        )
-        _insert_rows(
-            conn,
-            "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)",
-            batch.changes,
-        )
-        _insert_rows(
-            conn,
-            "INSERT INTO clients (client_id, user, last_n)",
-            [(cid, user, n) for cid, (user, n) in batch.clients.items()],
-            " ON CONFLICT (client_id) DO UPDATE SET last_n = excluded.last_n, user = excluded.user",
-        )
-        _insert_rows(
-            conn, "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at)", batch.outcomes
-        )
-        _insert_rows(
-            conn, "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at)", batch.alerts
-        )
-        if write_number:
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_number', ?)",
-                (str(batch.next_number),),
-            )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+class StoreState:
+    """The in-memory state the writer, the SLA job and catch-up read. Only a store writes it."""
 
-
-def make_private(data_dir: Path, db_file: Path) -> None:
-    """Create the data directory 0700 and the database 0600 whatever the umask: it holds
-    password hashes and every guest's name. SQLite gives its -wal and -shm the same mode."""
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    os.close(os.open(db_file, os.O_CREAT | os.O_RDWR, 0o600))
-    os.chmod(db_file, 0o600)
-
-
-class Store:
-    """One server's database, plus the in-memory state the writer needs."""
-
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection):
-        self.path = path
-        self.db = writer
-        self.reader = reader
-        self.write_lock = asyncio.Lock()
-        self._checkpointer: aiosqlite.Connection | None = None
+    def __init__(self) -> None:
         self.requests: dict[str, Request] = {}
         self.head_seq = 0
         self.next_number = 1
         self.compacted_through = 0
-        self.server_id = ""
+        self.commits = 0
+        """Commits seen (own and followed): a batch prepared on an older count is stale."""
         self.client_last_n: dict[str, int] = {}
         self.deadlines = Deadlines()
         """Open requests by SLA deadline (the SLA job reads it)."""
         self.breaches: set[tuple[str, float]] = set()
         """(request id, due_at timestamp) of every SLA breach already alerted."""
 
-    @classmethod
-    async def open(
-        cls,
-        data_dir: Path,
-        *,
-        synchronous: str = "NORMAL",
-        background_checkpoint: bool = False,
-        load_requests: bool = True,
-    ) -> Store:
-        """Open (creating if needed) the database in ``data_dir`` and load the in-memory state.
+    def put_row(self, row: Request) -> None:
+        self.requests[row.id] = row
+        self.deadlines.track(row)
 
-        With ``background_checkpoint`` the writer never checkpoints the WAL itself (that copy and
-        its fsync would sit inside a group commit); the server's job calls ``checkpoint()``
-        instead, on a connection of its own. ``load_requests=False`` skips reading every request
-        into memory (account commands need none of them).
-        """
-        path = data_dir / DB_NAME
-        await asyncio.to_thread(make_private, data_dir, path)
-        writer = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await writer.execute("PRAGMA journal_mode=WAL")
-            await writer.execute(f"PRAGMA synchronous={synchronous}")
-            await writer.execute("PRAGMA busy_timeout=5000")
-            if background_checkpoint:
-                await writer.execute("PRAGMA wal_autocheckpoint=0")
-            await writer.executescript(SCHEMA)
-            reader = await aiosqlite.connect(path, isolation_level=None)
-        except BaseException:
-            await writer.close()
-            raise
-        await reader.execute("PRAGMA busy_timeout=5000")
-        await reader.execute("PRAGMA query_only=1")
-        store = cls(path, writer, reader)
-        try:
-            await store._load(load_requests)
-        except BaseException:
-            await store.close()
-            raise
-        return store
-
-    async def _load(self, load_requests: bool = True) -> None:
-        meta = dict(await self.db.execute_fetchall("SELECT key, value FROM meta"))
-        if "server_id" not in meta:
-            meta["server_id"] = str(uuid.uuid4())
-            await self.db.execute(
-                "INSERT INTO meta (key, value) VALUES ('server_id', ?)", (meta["server_id"],)
-            )
-        self.server_id = meta["server_id"]
-        self.next_number = int(meta.get("next_number", "1"))
-        self.compacted_through = int(meta.get("compacted_through", "0"))
-        rows = await self.db.execute_fetchall(
-            "SELECT data FROM requests" if load_requests else "SELECT data FROM requests LIMIT 0"
-        )
-        for (data,) in rows:
-            request = Request.model_validate_json(data)
-            self.requests[request.id] = request
-            self.deadlines.track(request)
-        head = await self.db.execute_fetchall(
-            "SELECT seq FROM sqlite_sequence WHERE name='changes'"
-        )
-        self.head_seq = max([int(r[0]) for r in head] + [self.compacted_through])
-        breaches = await self.db.execute_fetchall(
-            "SELECT request_id, due_at FROM alerts_sent WHERE kind = 'sla_breach'"
-        )
-        self.breaches = {(rid, due) for rid, due in breaches}
-        clients = await self.db.execute_fetchall("SELECT client_id, last_n FROM clients")
-        self.client_last_n = {cid: n for cid, n in clients}
-
-    async def close(self) -> None:
-        """Close the connections (a clean WAL checkpoint happens on the last close)."""
-        if self._checkpointer is not None:
-            await self._checkpointer.close()
-            self._checkpointer = None
-        await self.reader.close()
-        await self.db.close()
-
-    async def checkpoint(self) -> tuple[int, int]:
-        """Copy committed WAL pages into the database without blocking the writer (PASSIVE).
-
-        Returns (WAL pages, pages checkpointed). Runs on its own connection and thread, so
-        neither group commits nor reads wait for its I/O.
-        """
-        if self._checkpointer is None:
-            self._checkpointer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._checkpointer.execute("PRAGMA busy_timeout=5000")
-        rows = list(await self._checkpointer.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)"))
-        _busy, pages, done = rows[0]
-        return int(pages), int(done)
-
-    async def ping(self) -> bool:
-        """True when the database answers (``/readyz``)."""
-        rows = await self.reader.execute_fetchall("SELECT 1")
-        return list(rows) == [(1,)]
-
-    # -- group commit ----------------------------------------------------------------------
-
-    async def commit_batch(self, batch: Batch) -> None:
-        """Write one batch in a single transaction, then make it the in-memory state.
-
-        Nothing of the batch is visible (in memory or to the reader) unless the commit succeeded.
-        """
-        write_number = batch.next_number != self.next_number
-        async with self.write_lock:
-            # The whole transaction runs as one call on the connection's thread: one hop of
-            # the event loop per batch instead of one per statement (each costs ~170 µs).
-            await run_in_db_thread(self.db, _write_batch, batch, write_number)
+    def apply_batch(self, batch: Batch) -> None:
+        """Make a committed batch the in-memory state (no await: atomic for the event loop)."""
         for rid, (row, _data, _seq) in batch.rows.items():
             self.requests[rid] = row
             self.deadlines.track(row)
-        for cid, (_user, n) in batch.clients.items():
-            self.client_last_n[cid] = n
+        for key, (_user, n) in batch.clients.items():
+            self.client_last_n[key] = n
         if batch.head_seq > self.head_seq:
             self.head_seq = batch.head_seq
         self.next_number = batch.next_number
+        self.commits += 1
 
-    async def get_outcome(self, client_id: str, n: int) -> str | None:
-        """The stored answer to mutation ``n`` of ``client_id``, or None when pruned."""
-        rows = await self.reader.execute_fetchall(
-            "SELECT frame FROM outcomes WHERE client_id = ? AND n = ?", (client_id, n)
-        )
-        rows = list(rows)
-        return rows[0][0] if rows else None
 
-    # -- reads -----------------------------------------------------------------------------
+Rebuild = Callable[[], Batch]
+"""Prepares the same mutations again on the (refreshed) committed state; returns the new batch."""
 
+
+class Store(abc.ABC):
+    """One database behind the server. Read ``state``; change it only through these methods."""
+
+    server_id: str
+    """The service's id (the same on every instance of one database)."""
+    instance_id: str
+    """This process's name among the service's instances."""
+    state: StoreState
+    description: str
+    """Where the data lives, for logs (a path, or a URL without its password)."""
+
+    on_followed: Callable[[list[FollowedChange]], None] | None = None
+    """Called with the changes another instance committed, right after the state took them."""
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close every connection."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """True when the database answers now (``/readyz``)."""
+
+    async def maintain(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Periodic housekeeping off the commit path (SQLite: WAL checkpoint)."""
+
+    async def follow(self) -> None:  # noqa: B027 - one instance has nothing to follow
+        """Read what other instances committed since the state's head (poll fallback)."""
+
+    # -- group commit ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def commit_batch(self, batch: Batch, rebuild: Rebuild | None = None) -> Batch:
+        """Write ``batch`` in one transaction, then make it the in-memory state.
+
+        Returns the batch actually written: ``rebuild()``'s when another instance committed
+        since ``batch`` was prepared (the state is refreshed first, under the database's lock).
+        Nothing of a batch is visible, in memory or to readers, unless the commit succeeded.
+        Raises ``StoreUnavailable`` when the database cannot be reached.
+        """
+
+    @abc.abstractmethod
+    async def get_outcome(self, key: str, n: int) -> str | None:
+        """The stored answer to mutation ``n`` of client ``key``, or None when pruned."""
+
+    @abc.abstractmethod
+    async def last_mutation(self, key: str) -> int:
+        """The highest mutation ``n`` processed for client ``key`` (``welcome.last_mutation``)."""
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        """Up to ``limit`` committed change-log entries after ``after_seq``: (seq, request JSON)."""
-        rows = await self.reader.execute_fetchall(
-            "SELECT seq, data FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-        )
-        return [(int(s), d) for s, d in rows]
+        """Up to ``limit`` committed change-log entries after ``after_seq``: (seq, row JSON)."""
 
+    @abc.abstractmethod
     async def history(self, request_id: str) -> list[dict[str, Any]]:
         """Every kept change-log entry of one request, oldest first (its audit trail)."""
-        rows = await self.reader.execute_fetchall(
-            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
-            " WHERE request_id = ? ORDER BY seq",
-            (request_id,),
+
+    @abc.abstractmethod
+    async def list_requests(
+        self, where: RequestFilter, after_number: int, limit: int
+    ) -> list[tuple[int, str]]:
+        """(number, row JSON) of matching requests with a number above ``after_number``."""
+
+    @abc.abstractmethod
+    async def all_requests(self) -> list[str]:
+        """Every request's JSON by ticket number (export)."""
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def compact_log(self, older_than: float) -> int | None:
+        """Drop change-log entries logged before ``older_than``; the new ``compacted_through``
+        (None when nothing was dropped)."""
+
+    @abc.abstractmethod
+    async def prune_outcomes(self, older_than: float, keep_per_client: int) -> int:
+        """Forget stored outcomes older than ``older_than`` and not among the latest
+        ``keep_per_client`` of their client; returns how many were forgotten."""
+
+    @abc.abstractmethod
+    async def record_breaches(
+        self, breaches: list[tuple[str, float]], at: float
+    ) -> list[tuple[str, float]]:
+        """Remember SLA breaches (request id, due_at) as alerted; returns the ones this call
+        recorded first (another instance may have recorded the rest). All of them join
+        ``state.breaches``."""
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_user(self, user: UserRow) -> bool:
+        """Create an account; False when the name is taken."""
+
+    @abc.abstractmethod
+    async def get_user(self, name: str) -> UserRow | None: ...
+
+    @abc.abstractmethod
+    async def list_users(self, now: float) -> list[tuple[UserRow, int]]:
+        """Every account by name, with its count of active tokens."""
+
+    @abc.abstractmethod
+    async def set_password(self, name: str, password_hash: str) -> None:
+        """Change a password and revoke the user's tokens, in one transaction."""
+
+    @abc.abstractmethod
+    async def set_disabled(self, name: str, disabled: bool) -> None:
+        """Disable (revoking every token) or enable an account, in one transaction."""
+
+    @abc.abstractmethod
+    async def revoke_tokens(self, name: str) -> int:
+        """Revoke every active token of a user; returns how many."""
+
+    @abc.abstractmethod
+    async def add_token(
+        self, token_hash: str, user: str, created_at: float, expires: float
+    ) -> None:
+        """Remember a newly issued token (only its hash)."""
+
+    @abc.abstractmethod
+    async def token_owner(self, token_hash: str, now: float) -> tuple[str, str, float] | None:
+        """(user, role, expires_at) of a valid token of an enabled user, else None."""
+
+
+async def open_store(
+    data_dir: Path | None,
+    database_url: str | None = None,
+    *,
+    synchronous: str = "NORMAL",
+    background_checkpoint: bool = False,
+    load_requests: bool = True,
+    pool_size: int = 4,
+) -> Store:
+    """The store a configuration names: PostgreSQL for a ``database_url``, else SQLite in
+    ``data_dir``. Raises ``StoreUnavailable`` with one readable line when it cannot be opened."""
+    if database_url:
+        from backend.pg_store import PostgresStore
+
+        return await PostgresStore.open(
+            database_url, load_requests=load_requests, pool_size=pool_size
         )
-        return [
-            {
-                "seq": seq,
-                "mutation": mutation,
-                "by": {"user": user, "client_id": cid, "n": n},
-                "at": datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z"),
-                "request": json.loads(data),
-            }
-            for seq, mutation, user, cid, n, at, data in rows
-        ]
+    if data_dir is None:
+        raise StoreUnavailable("give a data directory or a database URL")
+    from backend.sqlite_store import SqliteStore
 
-    # -- plain statements for accounts and jobs ----------------------------------------------
+    return await SqliteStore.open(
+        data_dir,
+        synchronous=synchronous,
+        background_checkpoint=background_checkpoint,
+        load_requests=load_requests,
+    )
 
-    async def write(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one write statement in its own transaction; returns the rows changed."""
-        async with self.write_lock:
-            cursor = await self.db.execute(sql, params)
-            count = cursor.rowcount
-            await cursor.close()
-            return count
 
-    async def write_many(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
-        """Run several write statements in one transaction."""
-        async with self.write_lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    await self.db.execute(sql, params)
-                await self.db.execute("COMMIT")
-            except BaseException:
-                await self.db.execute("ROLLBACK")
-                raise
-
-    async def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query, from committed data."""
-        return [tuple(r) for r in await self.reader.execute_fetchall(sql, params)]
+def history_entry(
+    seq: int, mutation: str, user: str, client_id: str | None, n: int | None, at: float, data: str
+) -> dict[str, Any]:
+    """One audit-trail entry of ``GET /api/v1/requests/<id>/history``, as both stores give it."""
+    return {
+        "seq": int(seq),
+        "mutation": mutation,
+        "by": {"user": user, "client_id": client_id, "n": n},
+        "at": datetime.fromtimestamp(float(at), UTC).isoformat().replace("+00:00", "Z"),
+        "request": json.loads(data),
+    }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from backend.hub import Hub
 from backend.metrics import Metrics
-from backend.store import Batch, Store
+from backend.store import ESCALATION_CLIENT, Batch, FollowedChange, Store, StoreUnavailable
 from protocol.frames import CloseCode, ErrorCode, Mutate
 from protocol.models import Priority, Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
@@ -95,9 +95,6 @@ def _reject(n: int, rejection: Rejection, current: Request | None) -> str:
     )
 
 
-ESCALATION_CLIENT = "server:escalation"
-
-
 def client_key(user: str, client_id: str) -> str:
     """Exactly-once state is kept per (user, client_id), as ``user/client_id``.
 
@@ -107,9 +104,6 @@ def client_key(user: str, client_id: str) -> str:
     ``/``, so the key is unambiguous.
     """
     return f"{user}/{client_id}"
-
-
-"""The ``client_id`` the server's own escalations are logged under."""
 
 
 class SystemSession:
@@ -128,8 +122,19 @@ class SystemSession:
         self.role = role
 
 
-def _raised_to_urgent(row: Request, old: Request | None) -> bool:
-    return row.priority == Priority.URGENT and (old is None or old.priority != Priority.URGENT)
+def alert_kind(row: Request, old: Request | None, client_id: str | None) -> str | None:
+    """The ``alert`` a change raises: ``escalated`` for the server's own escalation, ``urgent``
+    when an open request became urgent, else None. Every instance derives it from the change
+    alone, so each rings its own terminals whichever instance committed it."""
+    if client_id is not None and client_id.startswith(ESCALATION_CLIENT):
+        return "escalated"
+    if (
+        row.priority == Priority.URGENT
+        and row.is_open
+        and (old is None or old.priority != Priority.URGENT)
+    ):
+        return "urgent"
+    return None
 
 
 @dataclass(slots=True)
@@ -138,6 +143,7 @@ class _Prepared:
 
     batch: Batch
     outcomes: dict[tuple[str, int], str]
+    jobs: list[tuple[Session, Mutate]]
     answers: list[_Answer] = field(default_factory=list)
     changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
     alerts: list[tuple[str, Request]] = field(default_factory=list)
@@ -176,6 +182,15 @@ class Writer:
             self._by_prefixes[key] = prefix
         return prefix
 
+    @property
+    def system_client_id(self) -> str:
+        """The ``client_id`` of this instance's own mutations: one per instance, so two
+        instances escalating at once never spend the same mutation numbers."""
+        instance = self.store.instance_id
+        if not instance or instance == self.store.server_id:
+            return ESCALATION_CLIENT
+        return f"{ESCALATION_CLIENT}:{instance}"
+
     def lane(self, session: Session, capacity: int) -> Lane:
         return Lane(session, self, capacity)
 
@@ -183,10 +198,11 @@ class Writer:
         """Queue a mutation the server makes itself; returns its ``n``."""
         if self._system_lane is None:
             self._system_lane = Lane(session, self, 1 << 30)  # type: ignore[arg-type]
-        key = client_key(session.user, ESCALATION_CLIENT)
-        n = max(self.store.client_last_n.get(key, 0), self._system_n) + 1
+        cid = self.system_client_id
+        key = client_key(session.user, cid)
+        n = max(self.store.state.client_last_n.get(key, 0), self._system_n) + 1
         self._system_n = n
-        frame = Mutate(client_id=ESCALATION_CLIENT, n=n, name=name, args=args)
+        frame = Mutate(client_id=cid, n=n, name=name, args=args)
         lane = self._system_lane
         lane.items.append(frame)
         if not lane.queued:
@@ -221,7 +237,7 @@ class Writer:
                 continue
             jobs = self._take()
             try:
-                prepared = self._prepare(jobs)
+                prepared = self._prepare(jobs, self._pending)
             except Exception:  # a bug here must not stop every future write
                 log.exception("event=internal preparing a batch failed")
                 for session, _frame in jobs:
@@ -238,8 +254,20 @@ class Writer:
             inflight = asyncio.get_running_loop().create_task(self._commit_and_deliver(prepared))
 
     def _fail(self, answers: list[_Answer]) -> None:
+        """The batch did not commit: nothing is acknowledged. Each connection hears why and is
+        closed (1013), so its client reconnects and sends the same mutations again."""
+        text = error_frame(
+            ErrorCode.UNAVAILABLE,
+            "the database is unavailable; nothing was saved, send the mutation again later",
+            ref="mutate",
+        )
+        told: set[int] = set()
         for answer in answers:
-            self.hub.close(answer.session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
+            session = answer.session
+            if id(session) not in told:
+                told.add(id(session))
+                self.hub.send((session,), text)
+            self.hub.close(session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
 
     def _take(self) -> list[tuple[Session, Mutate]]:
         """Up to ``batch_max`` mutations, one per lane in turn."""
@@ -256,25 +284,32 @@ class Writer:
                 lane.space.set_result(None)
         return batch
 
-    def _prepare(self, jobs: list[tuple[Session, Mutate]]) -> _Prepared:
-        """Apply a batch in memory, on top of the committed rows and the batch still committing."""
+    def _prepare(self, jobs: list[tuple[Session, Mutate]], pending: _Prepared | None) -> _Prepared:
+        """Apply a batch in memory, on top of the committed state and ``pending`` (the batch
+        still committing, if any)."""
         store = self.store
-        pending = self._pending
+        state = store.state
         now = utcnow()
         at = now.timestamp()
         if pending is not None:
             base = pending.batch
-            batch = Batch(head_seq=base.head_seq, next_number=base.next_number)
+            batch = Batch(
+                head_seq=base.head_seq,
+                next_number=base.next_number,
+                base_commit=base.base_commit + 1,
+            )
             earlier_rows, earlier_clients = base.rows, base.clients
             earlier_outcomes = pending.outcomes
         else:
-            batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+            batch = Batch(
+                head_seq=state.head_seq, next_number=state.next_number, base_commit=state.commits
+            )
             earlier_rows, earlier_clients = {}, {}
             earlier_outcomes = {}
         # Only this batch's outcomes and the committing batch's: anything older is committed,
         # so a resend of it reads the store (copying the chain made every batch O(all so far)).
         outcomes: dict[tuple[str, int], str] = {}
-        prepared = _Prepared(batch, outcomes)
+        prepared = _Prepared(batch, outcomes, jobs)
         overlay: dict[str, Request] = {}
         answers, changes, alerts = prepared.answers, prepared.changes, prepared.alerts
 
@@ -283,11 +318,11 @@ class Writer:
             if row is not None:
                 return row
             earlier = earlier_rows.get(rid)
-            return earlier[0] if earlier is not None else store.requests.get(rid)
+            return earlier[0] if earlier is not None else state.requests.get(rid)
 
         def last_n(cid: str) -> int:
             seen = batch.clients.get(cid) or earlier_clients.get(cid)
-            return seen[1] if seen is not None else store.client_last_n.get(cid, 0)
+            return seen[1] if seen is not None else state.client_last_n.get(cid, 0)
 
         for session, m in jobs:
             cid = m.client_id
@@ -335,13 +370,7 @@ class Writer:
                 for row in rows_after:
                     old = current(row.id)
                     if row.number is None:
-                        if old is None:
-                            # A create: ``row`` was just built by the mutator and nothing else
-                            # holds it, so its number is filled in place (``model_copy`` cost
-                            # ~3 µs a create for a shallow copy that is thrown away).
-                            row.__dict__["number"] = batch.next_number
-                        else:
-                            row = row.model_copy(update={"number": batch.next_number})
+                        row = row.model_copy(update={"number": batch.next_number})
                         batch.next_number += 1
                     batch.head_seq += 1
                     seq = batch.head_seq
@@ -352,10 +381,8 @@ class Writer:
                     batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
                     change = f'{{"type":"change","seq":{seq},"request":{data},"by":{by}}}'
                     changes.append((seq, change, row, old))
-                    if cid == ESCALATION_CLIENT:
-                        alerts.append(("escalated", row))
-                    elif _raised_to_urgent(row, old) and row.is_open:
-                        alerts.append(("urgent", row))
+                    if (kind := alert_kind(row, old, cid)) is not None:
+                        alerts.append((kind, row))
                 if isinstance(result, list):
                     text = (
                         f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},'
@@ -373,18 +400,33 @@ class Writer:
     async def _commit_and_deliver(self, prepared: _Prepared) -> bool:
         """Commit one prepared batch, then send its answers, changes and alerts."""
         store = self.store
-        batch = prepared.batch
+        first = prepared
         started = time.perf_counter()
+        rebuilt: list[_Prepared] = []
+
+        def rebuild() -> Batch:
+            # Another instance committed since ``first`` was prepared: the same mutations,
+            # prepared again on the state the store has just brought up to date.
+            again = self._prepare(first.jobs, None)
+            rebuilt.append(again)
+            return again.batch
+
         try:
-            if batch.outcomes:
-                await store.commit_batch(batch)
-        except Exception:
-            log.exception("commit failed; the batch's connections must resend")
-            self._fail(prepared.answers)
+            if first.batch.outcomes:
+                written = await store.commit_batch(first.batch, rebuild)
+                if rebuilt and written is rebuilt[-1].batch:
+                    prepared = rebuilt[-1]
+        except Exception as exc:
+            if isinstance(exc, StoreUnavailable):
+                log.warning("event=commit outcome=unavailable error=%s", exc)
+            else:
+                log.exception("commit failed; the batch's connections must resend")
+            self._fail(first.answers)
             return False
         finally:
-            if self._pending is prepared:
+            if self._pending is first:
                 self._pending = None
+        batch = prepared.batch
         self.metrics.committed(time.perf_counter() - started, len(batch.outcomes))
         for name, count in prepared.applied.items():
             self.metrics.applied(name, count)
@@ -427,6 +469,32 @@ class Writer:
                 continue
             hub.deliver({answer.session: [(text or self._pruned(answer.frame)).encode()]})
         return True
+
+    def deliver_followed(self, entries: list[FollowedChange]) -> None:
+        """Send the changes another instance committed to this instance's connections.
+
+        Called by the store right after its state took them, so they go out in ``seq`` order
+        with this instance's own commits; alerts are derived from each change here as they are
+        for this instance's own.
+        """
+        hub = self.hub
+        out: dict[Session, list[bytes]] = defaultdict(list)
+        for entry in entries:
+            by = dumps({"user": entry.user, "client_id": entry.client_id, "n": entry.n})
+            text = f'{{"type":"change","seq":{entry.seq},"request":{entry.data},"by":{by}}}'
+            for session in hub.catching_up:
+                session.buffer_change(entry.seq, text)
+            data = text.encode()
+            for session in hub.change_recipients(entry.row, entry.old):
+                if entry.seq > session.synced_seq:
+                    out[session].append(data)
+            kind = alert_kind(entry.row, entry.old, entry.client_id)
+            if kind is not None:
+                alert = alert_frame(kind, entry.row).encode()
+                self.metrics.alerts.labels(kind).inc()
+                for session in hub.alert_recipients():
+                    out[session].append(alert)
+        hub.deliver(out)
 
     @staticmethod
     def _pruned(frame: Mutate) -> str:

@@ -105,7 +105,7 @@ def client_of(key: str) -> str:
 
 def server_last_n(server, user: str, client_id: str) -> int:
     """The highest ``n`` the running server has processed for this user's terminal."""
-    known = server.store.client_last_n
+    known = server.store.state.client_last_n
     return max(known.get(client_id, 0), known.get(f"{user}/{client_id}", 0))
 
 

@@ -30,7 +30,7 @@ async def _rows_written_with_marks(tmp_path, server):
         await wait_for(lambda: drained(ann), message="ann's edits acked")
     finally:
         await ann.close()
-    return dict(server.store.requests)
+    return dict(server.store.state.requests)
 
 
 async def _caught_up_then_reopened_offline(tmp_path, server, user, expected) -> None:
@@ -64,7 +64,7 @@ async def test_rows_that_look_like_page_boundaries_arrive_whole_in_a_snapshot(tm
     try:
         expected = await _rows_written_with_marks(tmp_path, server)
         await compact_log(server)
-        assert server.store.compacted_through > 0, "a fresh terminal gets a snapshot"
+        assert server.store.state.compacted_through > 0, "a fresh terminal gets a snapshot"
         await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
     finally:
         await server.close()
@@ -87,7 +87,7 @@ async def test_a_catch_up_bigger_than_one_write_statement_arrives_whole(
         await wait_for(lambda: drained(ann), timeout=30, message="ann's creates acked")
     finally:
         await ann.close()
-    expected = dict(server.store.requests)
+    expected = dict(server.store.state.requests)
     assert len(expected) == count
     await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
 
@@ -102,7 +102,7 @@ async def test_rows_that_look_like_frame_boundaries_arrive_whole_live(server, tm
             row = await new_request(ann, room=str(300 + i), description=text, guest_name=text)
             await ann.add_note(row.id, text + ',"by":{"user":"forged"}')
         await wait_for(lambda: drained(ann), message="ann's edits acked")
-        expected = dict(server.store.requests)
+        expected = dict(server.store.state.requests)
         await wait_for(
             lambda: {r.id: r for r in bob.requests()} == expected, message="bob has them all"
         )

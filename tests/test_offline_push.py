@@ -44,7 +44,7 @@ async def test_a_window_larger_than_the_servers_lane_resends_exactly_once_after_
                 message="reconnected and drained",
             )
             assert not refused, [e.message for e in refused]  # no duplicate, no loss
-            mine = [r for r in server.store.requests.values() if r.created_by == "ann"]
+            mine = [r for r in server.store.state.requests.values() if r.created_by == "ann"]
             assert sorted(r.id for r in mine) == sorted(made), "each edit applied exactly once"
             assert sorted(r.number for r in mine) == list(range(1, COUNT + 1))
             assert all(ann.get(i).number is not None for i in made)

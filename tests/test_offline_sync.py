@@ -219,7 +219,7 @@ async def test_terminal_away_longer_than_the_log_is_kept_gets_a_snapshot(tmp_pat
         await ann.set_status(first.id, "acknowledged")
         await wait_for(lambda: drained(ann), message="acked")
         await compact_log(server)
-        assert server.store.compacted_through > 0
+        assert server.store.state.compacted_through > 0
 
         bob = await open_engine(tmp_path, server, "bob")
         await wait_for(lambda: online(bob), message="bob back")

@@ -62,7 +62,7 @@ async def test_a_full_disk_refuses_writes_clearly_keeps_serving_reads_and_recove
     acked = {f["n"] for f in ann.received if f["type"] == "ack"}
     assert len(acked) < len(rows) + 1, "the disk never filled up"
     for n, rid in sent:
-        assert (rid in server.store.requests) == (n in acked), f"mutation {n} half-applied"
+        assert (rid in server.store.state.requests) == (n in acked), f"mutation {n} half-applied"
 
     # Reads and catch-up still work while the disk is full.
     meg = await connect_as(server, "meg")  # hello + catch-up up to synced
@@ -87,7 +87,7 @@ async def test_a_full_disk_refuses_writes_clearly_keeps_serving_reads_and_recove
     assert last["type"] == "ack", last
     answers = [f for f in again.received if f["type"] in ("ack", "reject")]
     assert all(f["type"] == "ack" for f in answers), [f for f in answers if f["type"] != "ack"]
-    assert all(rid in server.store.requests for _, rid in sent)
+    assert all(rid in server.store.state.requests for _, rid in sent)
     await again.close()
     db = sqlite3.connect(f"file:{server.config.db_path}?mode=ro", uri=True)
     try:

@@ -41,8 +41,8 @@ async def test_edits_left_pending_by_one_user_are_never_sent_as_another(server, 
         his = await bob.create_request(
             room="817", category="maintenance", description="leak (bob)", priority="high"
         )
-        await wait_for(lambda: his.id in server.store.requests, message="bob's edit arrives")
-        row = server.store.requests.get(hers.id)
+        await wait_for(lambda: his.id in server.store.state.requests, message="bob's edit arrives")
+        row = server.store.state.requests.get(hers.id)
         if row is not None:
             assert row.created_by == "ann", f"ann's request recorded as {row.created_by}'s"
             assert [n.author for n in row.notes] in ([], ["ann"]), "ann's note as bob's"

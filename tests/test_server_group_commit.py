@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import uuid
 
-from backend.store import ROWS_PER_STATEMENT, Batch, Store
+import pytest
+
+from backend.sqlite_store import ROWS_PER_STATEMENT, SqliteStore
+from backend.store import Batch
 from protocol.models import Request, Role, utcnow
 from protocol.mutators import apply_mutation
 from protocol.rules import Actor
 
 
+@pytest.mark.sqlite_only
 async def test_a_batch_bigger_than_one_statement_is_stored_whole_after_a_restart(tmp_path):
-    store = await Store.open(tmp_path)
+    store = await SqliteStore.open(tmp_path)
     count = ROWS_PER_STATEMENT * 2 + 7  # three statements per table, the last one short
     now = utcnow()
-    batch = Batch(head_seq=store.head_seq, next_number=store.next_number)
+    batch = Batch(head_seq=store.state.head_seq, next_number=store.state.next_number)
     key = f"ann/{uuid.uuid4()}"
     for n in range(1, count + 1):
         args = {
@@ -37,12 +41,12 @@ async def test_a_batch_bigger_than_one_statement_is_stored_whole_after_a_restart
     await store.commit_batch(batch)
     await store.close()
 
-    store = await Store.open(tmp_path)
+    store = await SqliteStore.open(tmp_path)
     try:
-        assert len(store.requests) == count
-        assert store.head_seq == count
-        assert store.client_last_n[key] == count
-        assert {r.id: r for r in store.requests.values()} == {
+        assert len(store.state.requests) == count
+        assert store.state.head_seq == count
+        assert store.state.client_last_n[key] == count
+        assert {r.id: r for r in store.state.requests.values()} == {
             rid: row for rid, (row, _data, _seq) in batch.rows.items()
         }
         changes = await store.read_changes(0, count + 10)

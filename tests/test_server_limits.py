@@ -61,7 +61,7 @@ async def test_a_revoked_token_closes_its_open_connections(tmp_path):
     try:
         ann = await connect_as(server, "ann")
         bob = await connect_as(server, "bob")
-        assert await revoke_tokens(server.config.data_dir, "ann") == 1
+        assert await revoke_tokens(server.config.data_dir, "ann", server.config.database_url) == 1
         await asyncio.wait_for(ann.ws.wait_closed(), 5)
         assert ann.ws.close_code == 4401
         await bob.create()
@@ -91,7 +91,7 @@ async def test_pipelined_writers_are_all_acked_in_order_and_served_in_turn(tmp_p
             assert acks == list(range(2, count + 1))
         # Applied in the order sent, whether a frame went straight into the lane or waited
         # for room behind the reader (FrontdeskConnection's fast path and its fallback).
-        notes = server.store.requests[rows[ann]["id"]].notes
+        notes = server.store.state.requests[rows[ann]["id"]].notes
         assert [n.text for n in notes] == [str(i) for i in range(300)]
         await ann.close()
         await bob.close()
@@ -106,15 +106,17 @@ async def test_shutdown_finishes_what_was_received_and_says_going_away(tmp_path)
     row = await ann.create()
     for i in range(50):
         await ann.mutate("add_note", {"id": row["id"], "text": f"{i}"})
-    await wait_for(lambda: server.store.client_last_n.get(client_key("ann", ann.client_id), 0) >= 2)
+    await wait_for(
+        lambda: server.store.state.client_last_n.get(client_key("ann", ann.client_id), 0) >= 2
+    )
     await server.close()
     await ann.ws.wait_closed()
     assert ann.ws.close_code == 1001
     acked = [f["n"] for f in ann.received if f["type"] == "ack"]
     again = await start_server(config)
     try:
-        stored = again.store.requests[row["id"]]
-        applied = again.store.client_last_n[client_key("ann", ann.client_id)] - 1
+        stored = again.store.state.requests[row["id"]]
+        applied = again.store.state.client_last_n[client_key("ann", ann.client_id)] - 1
         assert len(stored.notes) == applied
         assert applied >= len(acked) - 1
     finally:

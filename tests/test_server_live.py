@@ -88,7 +88,7 @@ async def test_a_missed_deadline_alerts_once_and_escalates(tmp_path):
         escalated = await ann.recv_until("alert")
         assert escalated["kind"] == "escalated"
         assert escalated["request"]["priority"] == "high"
-        stored = server.store.requests[row["id"]]
+        stored = server.store.state.requests[row["id"]]
         assert stored.priority == "high" and not stored.is_overdue(datetime.now(UTC))
         history = await server.store.history(row["id"])
         assert history[-1]["by"]["user"] == "system"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -11,25 +12,40 @@ import pytest
 from conftest import make_config, start_server
 from helpers import connect_as, wait_for
 
-from backend.ops import backup, export
+from backend.ops import backup, export, postgres_tool
+from backend.pg_store import PostgresStore
+from backend.sqlite_store import SqliteStore
 from backend.store import Store
 
 
-async def test_a_backup_taken_while_serving_opens_with_every_acked_request(server, tmp_path):
+async def test_a_backup_taken_while_serving_opens_with_every_acked_request(
+    server, tmp_path, store_kind, request
+):
     ann = await connect_as(server, "ann")
     made = [await ann.create(room=str(100 + i)) for i in range(5)]
-    target = tmp_path / "backup" / "copy.sqlite3"
+    url = server.config.database_url
+    target = tmp_path / "backup" / "copy.dump"
     target.parent.mkdir()
-    size = await backup(server.config.data_dir, target)
+    size = await backup(server.config.data_dir, target, url)
     assert size > 0
     with pytest.raises(ValueError, match="already exists"):
-        await backup(server.config.data_dir, target)
-    (tmp_path / "restored").mkdir()
-    target.rename(tmp_path / "restored" / "frontdesk.sqlite3")
-    restored = await Store.open(tmp_path / "restored")
+        await backup(server.config.data_dir, target, url)
+    if store_kind == "postgresql":
+        cluster = request.getfixturevalue("pg_cluster")
+        restored_url = cluster.dsn(cluster.create_database())
+        restore = await asyncio.create_subprocess_exec(
+            postgres_tool("pg_restore"), f"--dbname={restored_url}", str(target)
+        )
+        assert await restore.wait() == 0
+        restored: Store = await PostgresStore.open(restored_url, load_requests=True)
+    else:
+        (tmp_path / "restored").mkdir()
+        target.rename(tmp_path / "restored" / "frontdesk.sqlite3")
+        restored = await SqliteStore.open(tmp_path / "restored")
     try:
-        assert set(restored.requests) == {r["id"] for r in made}
+        assert set(restored.state.requests) == {r["id"] for r in made}
         assert restored.server_id == server.store.server_id
+        assert restored.state.head_seq == server.store.state.head_seq
     finally:
         await restored.close()
     await ann.close()
@@ -39,12 +55,16 @@ async def test_export_gives_csv_a_spreadsheet_cannot_run_and_exact_json(server):
     ann = await connect_as(server, "ann")
     await ann.create(description='=HYPERLINK("http://evil")', guest_name="Zoë Dubois")
     await ann.create(description="Two extra towels\nand soap")
-    as_json = json.loads(await export(server.config.data_dir, "json"))
+    as_json = json.loads(await export(server.config.data_dir, "json", server.config.database_url))
     assert [r["description"] for r in as_json] == [
         '=HYPERLINK("http://evil")',
         "Two extra towels\nand soap",
     ]
-    rows = list(csv.DictReader(io.StringIO(await export(server.config.data_dir, "csv"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(await export(server.config.data_dir, "csv", server.config.database_url))
+        )
+    )
     assert rows[0]["description"] == '\'=HYPERLINK("http://evil")'
     assert rows[0]["guest_name"] == "Zoë Dubois" and rows[1]["notes"] == "0"
     assert rows[1]["description"] == "Two extra towels\nand soap"

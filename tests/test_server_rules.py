@@ -57,8 +57,8 @@ async def test_every_role_may_create_edit_assign_and_note(server):
             n = await client.mutate(name, args)
             answer = await client.outcome(n)
             assert answer["type"] == "ack", (user, name, answer)
-        assert server.store.requests[rid].assignee == "bob"
-        assert server.store.requests[rid].created_by == user
+        assert server.store.state.requests[rid].assignee == "bob"
+        assert server.store.state.requests[rid].created_by == user
         await client.close()
 
 
@@ -106,12 +106,12 @@ async def test_a_bulk_change_applies_to_all_or_none(server):
     ids = [r["id"] for r in rows]
     n = await meg.mutate("set_status", {"id": ids[0], "status": "cancelled"})
     await meg.outcome(n)
-    head = server.store.head_seq
+    head = server.store.state.head_seq
     n = await meg.mutate("bulk_set_status", {"ids": ids, "status": "acknowledged"})
     refused = await meg.outcome(n)
     assert refused["code"] == "invalid_transition" and list(refused["fields"]) == [ids[0]]
-    assert server.store.head_seq == head
-    assert all(server.store.requests[i].status == "pending" for i in ids[1:])
+    assert server.store.state.head_seq == head
+    assert all(server.store.state.requests[i].status == "pending" for i in ids[1:])
 
     n = await meg.mutate("bulk_set_status", {"ids": ids[1:], "status": "acknowledged"})
     ack = await meg.outcome(n)
@@ -128,7 +128,7 @@ async def test_text_is_stored_exactly_as_typed_or_refused(server):
     typed = "Guest says: [bold]hi[/] \x1b[2J\nsecond line ☕"
     row = await ann.create(description=typed)
     assert row["description"] == typed
-    assert server.store.requests[row["id"]].description == typed
+    assert server.store.state.requests[row["id"]].description == typed
     n = await ann.mutate(
         "create_request",
         {

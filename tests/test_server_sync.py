@@ -47,7 +47,7 @@ async def test_a_resent_mutation_is_answered_the_same_and_applied_once(server):
     await ann.mutate("add_note", args, n=n)
     again = await ann.outcome(n)
     assert again == first
-    assert len(server.store.requests[created["id"]].notes) == 1
+    assert len(server.store.state.requests[created["id"]].notes) == 1
     await ann.close()
 
     # A reconnect with the same client id is told what is already in, and gets the same answer.
@@ -59,7 +59,7 @@ async def test_a_resent_mutation_is_answered_the_same_and_applied_once(server):
     await back.recv_until("synced")
     await back.mutate("add_note", args, n=n)
     assert await back.outcome(n) == first
-    assert len(server.store.requests[created["id"]].notes) == 1
+    assert len(server.store.state.requests[created["id"]].notes) == 1
     await back.close()
 
 
@@ -211,7 +211,7 @@ async def test_a_terminal_from_another_database_gets_a_snapshot(server):
     await bob.hello(last_seq=10_000)
     snapshot = next(f for f in bob.received if f["type"] == "snapshot")
     assert [r["id"] for r in snapshot["requests"]] == [row["id"]]
-    assert snapshot["seq"] == server.store.head_seq
+    assert snapshot["seq"] == server.store.state.head_seq
     await ann.close()
     await bob.close()
 
@@ -284,7 +284,7 @@ async def test_another_user_on_the_same_terminal_has_mutation_numbers_of_their_o
     assert mine["type"] == "ack"
     again = await ann.outcome(await ann.mutate("add_note", {}, n=2))
     assert again == first
-    texts = [note.text for note in server.store.requests[row["id"]].notes]
+    texts = [note.text for note in server.store.state.requests[row["id"]].notes]
     assert texts == ["ann", "bob", "bob again", "ann 2"]
     await ann.close()
     await bob.close()

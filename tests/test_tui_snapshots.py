@@ -25,7 +25,7 @@ from textual.pilot import Pilot
 
 from backend.app import FrontdeskServer
 from backend.demo import _Seeder
-from backend.store import Store
+from backend.sqlite_store import SqliteStore
 from offline.engine import EngineConfig
 from protocol.models import Role
 from protocol.rules import Actor
@@ -264,7 +264,7 @@ async def seed_shift(data_dir: Path) -> None:
     """Commit the shift straight into a new store (the demo data's way: real mutators, real
     change log, times in the past), so the server starts with it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    store = await Store.open(data_dir)
+    store = await SqliteStore.open(data_dir)
     try:
         seeder = _Seeder(store)
         for k, steps in enumerate(SHIFT, start=1):

@@ -1,0 +1,683 @@
+"""``PostgresStore``: one of several server instances on one PostgreSQL database.
+
+Everything a client relies on lives in the database, so the instances form one service:
+accounts and tokens, the change log, each client's exactly-once state and stored outcomes,
+the SLA job's record of breaches already alerted.
+
+**One gap-free ``seq``.** A PostgreSQL sequence hands numbers out at insert time while
+transactions commit in any order, so a reader could see 11 before 10 and skip 10 for ever.
+Instead every group commit first locks the single ``counters`` row (``SELECT … FOR UPDATE``)
+and numbers its entries from the head it holds; the next writer cannot number anything until
+this transaction has committed and released the row. Entries therefore become visible in
+``seq`` order, with no holes, on every instance. It serialises commits across instances,
+which group commit makes cheap: one lock, one counter update and one ``NOTIFY`` per batch.
+
+**A stale batch is prepared again, not overwritten.** The writer prepares a batch on its
+in-memory state; ``counters.commits`` says how many batches the database has taken. When it
+differs from the count the batch was prepared on, another instance committed meanwhile: still
+holding the lock, the store reads the log and the clients' state after its own, updates the
+in-memory state (delivering those changes to this instance's connections) and asks the writer
+to prepare the same mutations again. Conflict rules and exactly-once are then decided on the
+current rows, and nobody can commit in between.
+
+**Fan-out across instances.** After each commit, ``NOTIFY frontdesk, '<head seq>'`` wakes the
+other instances; each reads the log after its own head. The notification is only a wake-up:
+the listener LISTENs before it reads, a poll (``follow_seconds``) covers lost notifications,
+and a listener that loses its connection reconnects and reads again. A lost notification
+costs latency, never a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from backend.store import (
+    Batch,
+    FollowedChange,
+    Rebuild,
+    RequestFilter,
+    Store,
+    StoreState,
+    StoreUnavailable,
+    UserRow,
+    history_entry,
+)
+from protocol.models import Request
+
+log = logging.getLogger("frontdesk.pg")
+
+CHANNEL = "frontdesk"
+"""The ``LISTEN``/``NOTIFY`` channel; the payload is the new head ``seq``."""
+SCHEMA_LOCK = 0x66726F6E
+"""Advisory lock key held while creating the schema (instances may start together)."""
+FOLLOW_PAGE = 5000
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    head BIGINT NOT NULL,
+    next_number BIGINT NOT NULL,
+    commits BIGINT NOT NULL,
+    compacted_through BIGINT NOT NULL
+);
+INSERT INTO counters (id, head, next_number, commits, compacted_through)
+    VALUES (1, 0, 1, 0, 0) ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN NOT NULL DEFAULT false,
+    created_at DOUBLE PRECISION NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    "user" TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    revoked BOOLEAN NOT NULL DEFAULT false
+);
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens ("user");
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY,
+    number BIGINT UNIQUE,
+    version INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    priority TEXT NOT NULL,
+    category TEXT NOT NULL,
+    room TEXT NOT NULL,
+    assignee TEXT,
+    updated_at DOUBLE PRECISION NOT NULL,
+    due_at DOUBLE PRECISION NOT NULL,
+    seq BIGINT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS changes (
+    seq BIGINT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    mutation TEXT NOT NULL,
+    by_user TEXT NOT NULL,
+    client_id TEXT,
+    n BIGINT,
+    at DOUBLE PRECISION NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_request ON changes (request_id, seq);
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY,
+    "user" TEXT NOT NULL,
+    last_n BIGINT NOT NULL,
+    commit_no BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS clients_commit ON clients (commit_no);
+CREATE TABLE IF NOT EXISTS outcomes (
+    client_id TEXT NOT NULL,
+    n BIGINT NOT NULL,
+    frame TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (client_id, n)
+);
+CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
+CREATE TABLE IF NOT EXISTS alerts_sent (
+    request_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    due_at DOUBLE PRECISION NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (request_id, kind, due_at)
+);
+"""
+
+UPSERT_REQUESTS = """
+INSERT INTO requests (id, number, version, status, priority, category, room, assignee,
+                      updated_at, due_at, seq, data)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::float8[], $10::float8[],
+                     $11::bigint[], $12::text[])
+ON CONFLICT (id) DO UPDATE SET
+    number = EXCLUDED.number, version = EXCLUDED.version, status = EXCLUDED.status,
+    priority = EXCLUDED.priority, category = EXCLUDED.category, room = EXCLUDED.room,
+    assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at, due_at = EXCLUDED.due_at,
+    seq = EXCLUDED.seq, data = EXCLUDED.data
+"""
+INSERT_CHANGES = """
+INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
+SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                     $6::bigint[], $7::float8[], $8::text[])
+"""
+UPSERT_CLIENTS = """
+INSERT INTO clients (client_id, "user", last_n, commit_no)
+SELECT c, u, n, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t (c, u, n)
+ON CONFLICT (client_id) DO UPDATE SET
+    "user" = EXCLUDED."user", last_n = EXCLUDED.last_n, commit_no = EXCLUDED.commit_no
+"""
+UPSERT_OUTCOMES = """
+INSERT INTO outcomes (client_id, n, frame, at)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[])
+ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.at
+"""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and error lines."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True for the errors that mean "the database cannot be reached right now"."""
+    if isinstance(exc, OSError | asyncio.TimeoutError | asyncpg.InterfaceError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    # 08: connection exceptions; 57: operator intervention (shutdown, cannot connect now).
+    return isinstance(exc, asyncpg.PostgresError) and sqlstate[:2] in ("08", "57")
+
+
+@contextlib.asynccontextmanager
+async def _guard(what: str) -> AsyncIterator[None]:
+    """Turn a lost database into ``StoreUnavailable`` (the server's callers know that one)."""
+    try:
+        yield
+    except Exception as exc:
+        if unavailable(exc):
+            raise StoreUnavailable(f"PostgreSQL unavailable during {what}: {exc}") from exc
+        raise
+
+
+class PostgresStore(Store):
+    """The shared database of several instances, plus this instance's in-memory state."""
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self.url = url
+        self.description = redact(url)
+        self.pool = pool
+        self.state = StoreState()
+        self.server_id = ""
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._state_lock = asyncio.Lock()
+        """Held while the state moves (a commit or a follow): the two never interleave."""
+        self._listener: asyncio.Task[None] | None = None
+        self._follow_wanted = asyncio.Event()
+        self._closing = False
+        self.listening = asyncio.Event()
+        """Set while the listener connection is up (tests wait on it)."""
+
+    @classmethod
+    async def open(
+        cls, url: str, *, load_requests: bool = True, pool_size: int = 4
+    ) -> PostgresStore:
+        """Connect, create the schema if needed, load the state and start listening.
+
+        Raises ``StoreUnavailable`` with one readable line for a bad URL, a database that is
+        down or missing, or credentials it refuses.
+        """
+        shown = redact(url)
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=max(1, pool_size), timeout=10, command_timeout=30
+            )
+        except (ValueError, asyncpg.ClientConfigurationError) as exc:
+            raise StoreUnavailable(f"bad database URL {shown}: {exc}") from exc
+        except asyncpg.InvalidCatalogNameError as exc:
+            raise StoreUnavailable(f"no such database at {shown}: {exc}") from exc
+        except (
+            asyncpg.InvalidAuthorizationSpecificationError,
+            asyncpg.InvalidPasswordError,
+        ) as exc:
+            raise StoreUnavailable(f"PostgreSQL at {shown} refused the user: {exc}") from exc
+        except Exception as exc:
+            if unavailable(exc) or isinstance(exc, asyncpg.PostgresError):
+                raise StoreUnavailable(f"cannot reach PostgreSQL at {shown}: {exc}") from exc
+            raise
+        store = cls(url, pool)
+        try:
+            await store._setup(load_requests)
+        except BaseException as exc:
+            await pool.close()
+            if isinstance(exc, Exception) and unavailable(exc):
+                raise StoreUnavailable(f"cannot reach PostgreSQL at {shown}: {exc}") from exc
+            raise
+        if load_requests:  # a server instance: follow the others
+            store._listener = asyncio.get_running_loop().create_task(
+                store._listen(), name="frontdesk-pg-listener"
+            )
+        return store
+
+    async def _setup(self, load_requests: bool) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
+            await conn.execute(SCHEMA)
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('server_id', $1) ON CONFLICT DO NOTHING",
+                str(uuid.uuid4()),
+            )
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            # One snapshot: the rows, clients and counters all describe the same commit.
+            self.server_id = await conn.fetchval("SELECT value FROM meta WHERE key='server_id'")
+            counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1")
+            state = self.state
+            if load_requests:
+                for record in await conn.fetch("SELECT data FROM requests"):
+                    state.put_row(Request.model_validate_json(record["data"]))
+                breaches = await conn.fetch(
+                    "SELECT request_id, due_at FROM alerts_sent WHERE kind = 'sla_breach'"
+                )
+                state.breaches = {(r["request_id"], r["due_at"]) for r in breaches}
+                clients = await conn.fetch("SELECT client_id, last_n FROM clients")
+                state.client_last_n = {r["client_id"]: r["last_n"] for r in clients}
+            self._set_counters(counters)
+
+    def _set_counters(self, counters: asyncpg.Record) -> None:
+        state = self.state
+        state.head_seq = int(counters["head"])
+        state.next_number = int(counters["next_number"])
+        state.commits = int(counters["commits"])
+        state.compacted_through = int(counters["compacted_through"])
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+        await self.pool.close()
+
+    async def ping(self) -> bool:
+        async with _guard("ping"), self.pool.acquire(timeout=2) as conn:
+            return bool(await conn.fetchval("SELECT 1") == 1)
+
+    # -- following the other instances ---------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Keep one connection LISTENing; each notification (or reconnect) wakes a follow."""
+        delay = 0.1
+        while not self._closing:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.url, timeout=10)
+                lost = asyncio.Event()
+                conn.add_termination_listener(_setter(lost))
+                await conn.add_listener(CHANNEL, self._notified)
+                self.listening.set()
+                delay = 0.1
+                # LISTEN first, then read: nothing committed meanwhile can be missed.
+                self._follow_wanted.set()
+                follower = asyncio.get_running_loop().create_task(self._follow_loop(lost))
+                try:
+                    while not lost.is_set():
+                        # A dead peer can go unnoticed until TCP gives up: ask now and then.
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(lost.wait(), 5.0)
+                        if not lost.is_set():
+                            await asyncio.wait_for(conn.fetchval("SELECT 1"), 5.0)
+                finally:
+                    follower.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await follower
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not self._closing:
+                    log.warning("event=listener outcome=lost error=%s retry_s=%.1f", exc, delay)
+            finally:
+                self.listening.clear()
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1)
+            if self._closing:
+                return
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            head = int(payload)
+        except ValueError:
+            head = -1
+        if head < 0 or head > self.state.head_seq:
+            self._follow_wanted.set()
+
+    async def _follow_loop(self, lost: asyncio.Event) -> None:
+        while not lost.is_set():
+            await self._follow_wanted.wait()
+            self._follow_wanted.clear()
+            try:
+                await self.follow()
+            except StoreUnavailable as exc:
+                log.warning("event=follow outcome=unavailable error=%s", exc)
+
+    async def follow(self) -> None:
+        """Bring the state up to what every instance has committed."""
+        async with self._state_lock, _guard("follow"), self.pool.acquire() as conn:
+            counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1")
+            if int(counters["commits"]) != self.state.commits:
+                await self._catch_up(conn, counters)
+
+    async def _catch_up(self, conn: asyncpg.Connection, counters: asyncpg.Record) -> None:
+        """Read the log up to ``counters.head`` and clients' state, then hand the changes on."""
+        state = self.state
+        head = int(counters["head"])
+        followed: list[FollowedChange] = []
+        after = state.head_seq
+        compacted = int(counters["compacted_through"])
+        if after < compacted:
+            # The entries we missed are gone: take the rows themselves.
+            await self._reload_rows(conn)
+            after = head
+        while after < head:
+            records = await conn.fetch(
+                "SELECT seq, mutation, by_user, client_id, n, data FROM changes"
+                " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                after,
+                head,
+                FOLLOW_PAGE,
+            )
+            if not records:
+                break
+            for r in records:
+                row = Request.model_validate_json(r["data"])
+                old = state.requests.get(row.id)
+                state.put_row(row)
+                followed.append(
+                    FollowedChange(
+                        seq=r["seq"],
+                        row=row,
+                        old=old,
+                        data=r["data"],
+                        mutation=r["mutation"],
+                        user=r["by_user"],
+                        client_id=r["client_id"],
+                        n=r["n"],
+                    )
+                )
+            after = records[-1]["seq"]
+        for r in await conn.fetch(
+            "SELECT client_id, last_n FROM clients WHERE commit_no > $1", state.commits
+        ):
+            if r["last_n"] > state.client_last_n.get(r["client_id"], 0):
+                state.client_last_n[r["client_id"]] = r["last_n"]
+        self._set_counters(counters)
+        if followed and self.on_followed is not None:
+            self.on_followed(followed)
+
+    async def _reload_rows(self, conn: asyncpg.Connection) -> None:
+        for record in await conn.fetch("SELECT data FROM requests"):
+            self.state.put_row(Request.model_validate_json(record["data"]))
+
+    # -- group commit ----------------------------------------------------------------------
+
+    async def commit_batch(self, batch: Batch, rebuild: Rebuild | None = None) -> Batch:
+        async with self._state_lock, _guard("commit"), self.pool.acquire() as conn:
+            async with conn.transaction():
+                counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1 FOR UPDATE")
+                commits = int(counters["commits"])
+                if commits != batch.base_commit:
+                    if commits != self.state.commits:
+                        await self._catch_up(conn, counters)
+                    if rebuild is None:
+                        raise RuntimeError("a stale batch cannot be rebuilt without rebuild()")
+                    batch = rebuild()
+                await self._write(conn, batch, commits + 1)
+                await conn.execute(
+                    "UPDATE counters SET head = $1, next_number = $2, commits = commits + 1"
+                    " WHERE id = 1",
+                    batch.head_seq,
+                    batch.next_number,
+                )
+                if batch.changes:
+                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(batch.head_seq))
+            self.state.apply_batch(batch)
+        return batch
+
+    @staticmethod
+    async def _write(conn: asyncpg.Connection, batch: Batch, commit_no: int) -> None:
+        if batch.rows:
+            columns: list[list[Any]] = [[] for _ in range(12)]
+            for row, data, seq in batch.rows.values():
+                values = (
+                    row.id,
+                    row.number,
+                    row.version,
+                    row.status.value,
+                    row.priority.value,
+                    row.category.value,
+                    row.room,
+                    row.assignee,
+                    row.updated_at.timestamp(),
+                    row.due_at.timestamp(),
+                    seq,
+                    data,
+                )
+                for column, value in zip(columns, values, strict=True):
+                    column.append(value)
+            await conn.execute(UPSERT_REQUESTS, *columns)
+        if batch.changes:
+            await conn.execute(INSERT_CHANGES, *map(list, zip(*batch.changes, strict=True)))
+        if batch.clients:
+            keys = list(batch.clients)
+            await conn.execute(
+                UPSERT_CLIENTS,
+                keys,
+                [batch.clients[k][0] for k in keys],
+                [batch.clients[k][1] for k in keys],
+                commit_no,
+            )
+        if batch.outcomes:
+            await conn.execute(UPSERT_OUTCOMES, *map(list, zip(*batch.outcomes, strict=True)))
+
+    async def get_outcome(self, key: str, n: int) -> str | None:
+        return await self._fetchval(
+            "SELECT frame FROM outcomes WHERE client_id = $1 AND n = $2", key, n
+        )
+
+    async def last_mutation(self, key: str) -> int:
+        """Read from the database: the client may have been served by another instance."""
+        value = await self._fetchval("SELECT last_n FROM clients WHERE client_id = $1", key)
+        return max(int(value or 0), self.state.client_last_n.get(key, 0))
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        records = await self._fetch(
+            "SELECT seq, data FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit
+        )
+        return [(int(r["seq"]), r["data"]) for r in records]
+
+    async def history(self, request_id: str) -> list[dict[str, Any]]:
+        records = await self._fetch(
+            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
+            " WHERE request_id = $1 ORDER BY seq",
+            request_id,
+        )
+        return [history_entry(*r.values()) for r in records]
+
+    async def list_requests(
+        self, where: RequestFilter, after_number: int, limit: int
+    ) -> list[tuple[int, str]]:
+        clauses = ["number > $1"]
+        params: list[Any] = [after_number]
+        for column in ("status", "priority", "category", "room", "assignee"):
+            values = list(getattr(where, column))
+            if values:
+                params.append(values)
+                clauses.append(f"{column} = ANY(${len(params)}::text[])")
+        if where.updated_since is not None:
+            params.append(where.updated_since)
+            clauses.append(f"updated_at >= ${len(params)}")
+        params.append(limit)
+        records = await self._fetch(
+            f"SELECT number, data FROM requests WHERE {' AND '.join(clauses)}"
+            f" ORDER BY number LIMIT ${len(params)}",
+            *params,
+        )
+        return [(int(r["number"]), r["data"]) for r in records]
+
+    async def all_requests(self) -> list[str]:
+        records = await self._fetch("SELECT data FROM requests ORDER BY number")
+        return [r["data"] for r in records]
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    async def compact_log(self, older_than: float) -> int | None:
+        """Runs under the counters lock: ``compacted_through`` and the delete move together,
+        and every instance reads it with the counters."""
+        async with _guard("compaction"), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT 1 FROM counters WHERE id = 1 FOR UPDATE")
+            through = await conn.fetchval("SELECT max(seq) FROM changes WHERE at < $1", older_than)
+            current = await conn.fetchval("SELECT compacted_through FROM counters WHERE id = 1")
+            if through is None or through <= current:
+                return None
+            self.state.compacted_through = int(through)
+            await conn.execute("DELETE FROM changes WHERE seq <= $1", through)
+            await conn.execute("UPDATE counters SET compacted_through = $1 WHERE id = 1", through)
+            return int(through)
+
+    async def prune_outcomes(self, older_than: float, keep_per_client: int) -> int:
+        status = await self._execute(
+            "DELETE FROM outcomes o USING clients c WHERE c.client_id = o.client_id"
+            " AND o.at < $1 AND o.n <= c.last_n - $2",
+            older_than,
+            keep_per_client,
+        )
+        return _count(status)
+
+    async def record_breaches(
+        self, breaches: list[tuple[str, float]], at: float
+    ) -> list[tuple[str, float]]:
+        if not breaches:
+            return []
+        records = await self._fetch(
+            "INSERT INTO alerts_sent (request_id, kind, due_at, at)"
+            " SELECT r, 'sla_breach', d, $3 FROM unnest($1::text[], $2::float8[]) AS t (r, d)"
+            " ON CONFLICT DO NOTHING RETURNING request_id, due_at",
+            [rid for rid, _ in breaches],
+            [due for _, due in breaches],
+            at,
+        )
+        self.state.breaches.update(breaches)
+        return [(r["request_id"], r["due_at"]) for r in records]
+
+    # -- accounts --------------------------------------------------------------------------
+
+    async def add_user(self, user: UserRow) -> bool:
+        status = await self._execute(
+            "INSERT INTO users (name, role, password_hash, disabled, created_at)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+            user.name,
+            user.role,
+            user.password_hash,
+            user.disabled,
+            user.created_at,
+        )
+        return _count(status) > 0
+
+    async def get_user(self, name: str) -> UserRow | None:
+        records = await self._fetch(
+            "SELECT name, role, password_hash, disabled, created_at FROM users WHERE name = $1",
+            name,
+        )
+        return _user(records[0]) if records else None
+
+    async def list_users(self, now: float) -> list[tuple[UserRow, int]]:
+        records = await self._fetch(
+            "SELECT u.name, u.role, u.password_hash, u.disabled, u.created_at,"
+            ' (SELECT count(*) FROM tokens t WHERE t."user" = u.name AND NOT t.revoked'
+            "  AND t.expires_at > $1) AS tokens FROM users u ORDER BY u.name",
+            now,
+        )
+        return [(_user(r), int(r["tokens"])) for r in records]
+
+    async def set_password(self, name: str, password_hash: str) -> None:
+        async with _guard("set_password"), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "UPDATE users SET password_hash = $1 WHERE name = $2", password_hash, name
+            )
+            await conn.execute('UPDATE tokens SET revoked = true WHERE "user" = $1', name)
+
+    async def set_disabled(self, name: str, disabled: bool) -> None:
+        async with _guard("set_disabled"), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE users SET disabled = $1 WHERE name = $2", disabled, name)
+            if disabled:
+                await conn.execute('UPDATE tokens SET revoked = true WHERE "user" = $1', name)
+
+    async def revoke_tokens(self, name: str) -> int:
+        status = await self._execute(
+            'UPDATE tokens SET revoked = true WHERE "user" = $1 AND NOT revoked', name
+        )
+        return _count(status)
+
+    async def add_token(
+        self, token_hash: str, user: str, created_at: float, expires: float
+    ) -> None:
+        await self._execute(
+            'INSERT INTO tokens (hash, "user", created_at, expires_at, revoked)'
+            " VALUES ($1, $2, $3, $4, false)",
+            token_hash,
+            user,
+            created_at,
+            expires,
+        )
+
+    async def token_owner(self, token_hash: str, now: float) -> tuple[str, str, float] | None:
+        records = await self._fetch(
+            'SELECT t."user", u.role, t.expires_at FROM tokens t JOIN users u'
+            ' ON u.name = t."user" WHERE t.hash = $1 AND NOT t.revoked AND NOT u.disabled'
+            " AND t.expires_at > $2",
+            token_hash,
+            now,
+        )
+        if not records:
+            return None
+        r = records[0]
+        return str(r["user"]), str(r["role"]), float(r["expires_at"])
+
+    # -- plain statements ------------------------------------------------------------------
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with _guard("a read"), self.pool.acquire() as conn:
+            return list(await conn.fetch(sql, *args))
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async with _guard("a read"), self.pool.acquire() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with _guard("a write"), self.pool.acquire() as conn:
+            return str(await conn.execute(sql, *args))
+
+
+def _setter(event: asyncio.Event) -> Callable[[object], None]:
+    """A termination callback that sets ``event``."""
+    return lambda _conn: event.set()
+
+
+def _count(status: str) -> int:
+    """Rows affected, from a command tag such as ``UPDATE 3`` or ``INSERT 0 1``."""
+    try:
+        return int(status.rsplit(" ", 1)[-1])
+    except ValueError:
+        return 0
+
+
+def _user(r: asyncpg.Record) -> UserRow:
+    return UserRow(
+        r["name"], r["role"], r["password_hash"], bool(r["disabled"]), float(r["created_at"])
+    )
