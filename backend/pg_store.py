@@ -37,7 +37,6 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -51,6 +50,7 @@ from backend.store import (
     StoreUnavailable,
     UserRow,
     history_entry,
+    redact,
 )
 from protocol.models import Request
 
@@ -165,21 +165,6 @@ INSERT INTO outcomes (client_id, n, frame, at)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[])
 ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.at
 """
-
-
-def redact(url: str) -> str:
-    """``url`` without its password, for logs and error lines."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def unavailable(exc: BaseException) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from backend.deadlines import Deadlines
 from protocol.models import Request
@@ -284,6 +285,21 @@ async def open_store(
         background_checkpoint=background_checkpoint,
         load_requests=load_requests,
     )
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for logs and error lines."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def history_entry(

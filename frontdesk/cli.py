@@ -30,6 +30,18 @@ def _data_dir(parser: argparse.ArgumentParser, what: str = "the server's databas
     parser.add_argument("--data-dir", type=Path, default=None, help=f"where {what} lives")
 
 
+def _store(parser: argparse.ArgumentParser) -> None:
+    """``--data-dir`` (SQLite) or ``--database-url`` (PostgreSQL) of the server's store."""
+    _data_dir(parser)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="postgresql://USER@HOST:PORT/DB instead of SQLite in --data-dir"
+        " (env FRONTDESK_DATABASE_URL)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and flag; `frontdesk --help` lists them."""
     parser = _Parser(
@@ -42,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the backend server")
     serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default 8765; 0 picks one)")
-    _data_dir(serve)
+    _store(serve)
     serve.add_argument("--config", type=Path, default=None, help="TOML settings file")
     serve.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate for TLS")
     serve.add_argument("--tls-key", type=Path, default=None, help="PEM private key for TLS")
@@ -52,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.required = True
     show = config_commands.add_parser("show", help="print the effective settings (no secrets)")
     show.add_argument("--config", type=Path, default=None, help="TOML settings file")
-    _data_dir(show)
+    _store(show)
 
     user = commands.add_parser("user", help="manage user accounts (admin)")
     user_commands = user.add_subparsers(dest="user_command", metavar="ACTION")
@@ -61,12 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    _data_dir(add)
-    _data_dir(user_commands.add_parser("list", help="list users, roles and whether disabled"))
+    _store(add)
+    _store(user_commands.add_parser("list", help="list users, roles and whether disabled"))
     passwd = user_commands.add_parser("passwd", help="set a user's password")
     passwd.add_argument("name")
     passwd.add_argument("--password-stdin", action="store_true", help="read it from stdin")
-    _data_dir(passwd)
+    _store(passwd)
     for action, text in (
         ("disable", "stop a user signing in and close their sessions"),
         ("enable", "let a disabled user sign in again"),
@@ -74,16 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = user_commands.add_parser(action, help=text)
         sub.add_argument("name")
-        _data_dir(sub)
+        _store(sub)
 
     backup = commands.add_parser("backup", help="copy the database safely while it serves")
     backup.add_argument("--to", type=Path, required=True, help="file to write (must not exist)")
-    _data_dir(backup)
+    _store(backup)
 
     export = commands.add_parser("export", help="every request as CSV or JSON")
     export.add_argument("--format", choices=("csv", "json"), default="csv")
     export.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
-    _data_dir(export)
+    _store(export)
 
     tui = commands.add_parser("tui", help="run the terminal app against a server")
     tui.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8765")
@@ -131,6 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
+        database_url=args.database_url,
         config_file=args.config,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
@@ -140,7 +153,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> int:
     from frontdesk.operations import show_config
 
-    return show_config(config_file=args.config, data_dir=args.data_dir)
+    return show_config(
+        config_file=args.config, data_dir=args.data_dir, database_url=args.database_url
+    )
 
 
 def _user(args: argparse.Namespace) -> int:
@@ -152,13 +167,13 @@ def _user(args: argparse.Namespace) -> int:
 def _backup(args: argparse.Namespace) -> int:
     from frontdesk.operations import backup_command
 
-    return backup_command(args.data_dir, args.to)
+    return backup_command(args.data_dir, args.to, args.database_url)
 
 
 def _export(args: argparse.Namespace) -> int:
     from frontdesk.operations import export_command
 
-    return export_command(args.data_dir, args.format, args.output)
+    return export_command(args.data_dir, args.format, args.output, args.database_url)
 
 
 def _tui(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from backend.app import FrontdeskServer
 from backend.config import ServerConfig, load_config
+from backend.store import StoreUnavailable
 from frontdesk import paths
 from frontdesk.errors import CliError
 
@@ -22,6 +23,7 @@ def build_config(
     host: str | None = None,
     port: int | None = None,
     data_dir: Path | None = None,
+    database_url: str | None = None,
     config_file: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
@@ -35,7 +37,7 @@ def build_config(
         raise CliError("--tls-cert and --tls-key go together")
     if config_file is not None and not config_file.is_file():
         raise CliError(f"no settings file at {config_file}")
-    given = {"host": host, "port": port, "data_dir": data_dir}
+    given = {"host": host, "port": port, "data_dir": data_dir, "database_url": database_url}
     given |= {"tls_cert": tls_cert, "tls_key": tls_key}
     overrides = {key: value for key, value in given.items() if value is not None}
     try:
@@ -58,6 +60,7 @@ def run_server(
     host: str | None,
     port: int | None,
     data_dir: Path | None,
+    database_url: str | None = None,
     config_file: Path | None = None,
     tls_cert: Path | None = None,
     tls_key: Path | None = None,
@@ -67,6 +70,7 @@ def run_server(
         host=host,
         port=port,
         data_dir=data_dir,
+        database_url=database_url,
         config_file=config_file,
         tls_cert=tls_cert,
         tls_key=tls_key,
@@ -92,6 +96,8 @@ async def _serve(config: ServerConfig) -> int:
     server = FrontdeskServer(config)
     try:
         await server.start()
+    except StoreUnavailable as exc:
+        raise CliError(str(exc).splitlines()[0]) from exc
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise CliError(f"cannot listen on {config.host}:{config.port}: {reason}") from exc
