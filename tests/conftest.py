@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import NoReturn
 
 import pytest
+from pg_cluster import PgCluster, PostgresUnavailable
 
 from backend.accounts import Accounts
 from backend.app import FrontdeskServer
@@ -53,3 +56,33 @@ async def server(tmp_path) -> AsyncIterator[FrontdeskServer]:
         yield srv
     finally:
         await srv.close()
+
+
+def missing_tool(message: str) -> NoReturn:
+    """Skip with ``message`` on a developer's machine; fail under CI, which must run the test."""
+    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
+        pytest.fail(f"CI must run this test: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throw-away PostgreSQL cluster for the whole session (see tests/pg_cluster.py)."""
+    try:
+        cluster = PgCluster()
+    except PostgresUnavailable as exc:
+        missing_tool(str(exc))
+    try:
+        cluster.init()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """``postgresql://…`` of a fresh, empty database of its own for this test."""
+    pg_cluster.ensure_running()
+    name = pg_cluster.create_database()
+    yield pg_cluster.dsn(name)
+    pg_cluster.release_database(name)
