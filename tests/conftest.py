@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import NoReturn
 
 import pytest
+from haproxy import HAProxy, HAProxyUnavailable
 from pg_cluster import PgCluster, PostgresUnavailable
 
 from backend.accounts import Accounts
@@ -86,3 +87,24 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
     name = pg_cluster.create_database()
     yield pg_cluster.dsn(name)
     pg_cluster.release_database(name)
+
+
+@pytest.fixture
+def start_haproxy() -> Iterator[Callable[..., HAProxy]]:
+    """``start_haproxy([(host, port), …])``: a running HAProxy (docs/haproxy.cfg.example) in
+    front of those servers; stopped when the test ends. Keyword arguments set the health-check
+    timing (``inter="100ms", fall=2, rise=1`` by default)."""
+    started: list[HAProxy] = []
+
+    def start(servers: Sequence[tuple[str, int]], **check_timing: str | int) -> HAProxy:
+        try:
+            balancer = HAProxy(servers, **check_timing)
+        except HAProxyUnavailable as exc:
+            missing_tool(str(exc))
+        started.append(balancer)
+        balancer.start()
+        return balancer
+
+    yield start
+    for balancer in started:
+        balancer.stop()

@@ -7,10 +7,16 @@ which, before a server test fails for a reason that has nothing to do with the s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import asyncpg
+import httpx
 import pytest
+from haproxy import HAProxy
 from pg_cluster import PgCluster
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 
 async def test_each_test_database_is_empty_and_its_own(pg_cluster: PgCluster) -> None:
@@ -82,3 +88,78 @@ async def test_a_crash_loses_nothing_committed(pg_cluster: PgCluster, pg_url: st
         assert await again.fetchval("SELECT count(*) FROM log") == 1
     finally:
         await again.close()
+
+
+class Backend:
+    """A tiny WebSocket server standing in for an instance: says its name, answers /readyz."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ready = True
+        self.server: Server | None = None
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/readyz":
+            return connection.respond(200 if self.ready else 503, "ready\n" if self.ready else "")
+        if request.path == "/whoami":
+            return connection.respond(200, self.name)
+        return None  # /ws: go on with the WebSocket handshake
+
+    async def handler(self, ws: ServerConnection) -> None:
+        await ws.send(self.name)
+        await ws.wait_closed()
+
+    async def __aenter__(self) -> tuple[str, int]:
+        self.server = await serve(
+            self.handler, "127.0.0.1", 0, process_request=self.process_request
+        )
+        return self.server.sockets[0].getsockname()[:2]
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def whoami(url: str) -> str:
+    """One request on a new connection (so each one is balanced on its own)."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(f"{url}/whoami")
+        response.raise_for_status()
+        return response.text
+
+
+async def test_haproxy_spreads_websockets_and_skips_an_instance_that_is_not_ready(
+    start_haproxy: Callable[..., HAProxy],
+) -> None:
+    a, b = Backend("a"), Backend("b")
+    async with a as addr_a, b as addr_b:
+        lb = start_haproxy([addr_a, addr_b])
+        first, second = lb.names
+        await lb.wait_state(first, "UP")
+        await lb.wait_state(second, "UP")
+
+        # leastconn: a second long-lived connection goes to the instance that has none.
+        async with connect(lb.ws_url) as one, connect(lb.ws_url) as two:
+            names = {await asyncio.wait_for(one.recv(), 5), await asyncio.wait_for(two.recv(), 5)}
+        assert names == {"a", "b"}
+
+        a.ready = False  # e.g. a lost its database: /readyz answers 503
+        await lb.wait_state(first, "DOWN")
+        assert {await whoami(lb.url) for _ in range(6)} == {"b"}
+
+        a.ready = True
+        await lb.wait_state(first, "UP")
+        assert {await whoami(lb.url) for _ in range(6)} == {"a", "b"}
+
+
+async def test_an_instance_that_is_gone_is_taken_out_and_the_others_serve(
+    start_haproxy: Callable[..., HAProxy],
+) -> None:
+    a, b = Backend("a"), Backend("b")
+    async with b as addr_b:
+        async with a as addr_a:
+            lb = start_haproxy([addr_a, addr_b])
+            await lb.wait_state(lb.names[0], "UP")
+        await lb.wait_state(lb.names[0], "DOWN")  # a's port refuses connections now
+        assert {await whoami(lb.url) for _ in range(4)} == {"b"}
