@@ -163,3 +163,17 @@ async def test_an_instance_that_is_gone_is_taken_out_and_the_others_serve(
             await lb.wait_state(lb.names[0], "UP")
         await lb.wait_state(lb.names[0], "DOWN")  # a's port refuses connections now
         assert {await whoami(lb.url) for _ in range(4)} == {"b"}
+
+
+async def test_a_reconnect_right_after_an_instance_died_lands_on_another_at_once(
+    start_haproxy: Callable[..., HAProxy],
+) -> None:
+    """Before the health checks notice (here: checks 5 s apart), the refused connection is
+    redispatched to a live instance: failover does not wait for ``inter * fall``."""
+    a, b = Backend("a"), Backend("b")
+    async with b as addr_b:
+        async with a as addr_a:
+            lb = start_haproxy([addr_a, addr_b], inter="5s")
+            await lb.wait_state(lb.names[0], "UP")  # the first checks run at start
+        assert {await whoami(lb.url) for _ in range(4)} == {"b"}
+        assert (await lb.states())[lb.names[0]].startswith("UP")  # not yet noticed as down
