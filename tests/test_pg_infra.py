@@ -18,6 +18,8 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from backend.app import FrontdeskServer
+
 
 async def test_each_test_database_is_empty_and_its_own(pg_cluster: PgCluster) -> None:
     first, second = pg_cluster.create_database(), pg_cluster.create_database()
@@ -177,3 +179,13 @@ async def test_a_reconnect_right_after_an_instance_died_lands_on_another_at_once
             await lb.wait_state(lb.names[0], "UP")  # the first checks run at start
         assert {await whoami(lb.url) for _ in range(4)} == {"b"}
         assert (await lb.states())[lb.names[0]].startswith("UP")  # not yet noticed as down
+
+
+async def test_the_example_config_health_checks_a_real_frontdesk_server(
+    server: FrontdeskServer, start_haproxy: Callable[..., HAProxy]
+) -> None:
+    """The check HAProxy sends (HTTP/1.0, no Host) is one the real server answers."""
+    lb = start_haproxy([("127.0.0.1", server.port)])
+    await lb.wait_state(lb.names[0], "UP")
+    async with httpx.AsyncClient(timeout=5) as client:
+        assert (await client.get(f"{lb.url}/healthz")).status_code == 200
