@@ -12,7 +12,7 @@ from collections.abc import Callable
 import asyncpg
 import httpx
 import pytest
-from haproxy import HAProxy
+from haproxy import EXAMPLE, HAProxy
 from pg_cluster import PgCluster
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -189,3 +189,9 @@ async def test_the_example_config_health_checks_a_real_frontdesk_server(
     await lb.wait_state(lb.names[0], "UP")
     async with httpx.AsyncClient(timeout=5) as client:
         assert (await client.get(f"{lb.url}/healthz")).status_code == 200
+
+
+def test_operations_md_shows_the_haproxy_config_the_tests_run() -> None:
+    operations = (EXAMPLE.parent / "OPERATIONS.md").read_text()
+    block = operations.split("```haproxy\n", 1)[1].split("```", 1)[0]
+    assert block == EXAMPLE.read_text()
