@@ -201,6 +201,15 @@ class PgCluster:
         concurrent.futures.wait(self._pending, timeout=START_TIMEOUT)
         self._pending = [f for f in self._pending if not f.done()]
 
+    def terminate_connections(self, dbname: str) -> int:
+        """Cut every client connection to ``dbname`` (a network blip, a listener that dies);
+        the server stays up. Returns how many were cut. Takes one ``psql`` call (~20 ms)."""
+        cut = self.sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            f"WHERE datname = '{dbname}' AND pid <> pg_backend_pid()"
+        )
+        return int(cut)
+
     def sql(self, statement: str, dbname: str = "postgres") -> str:
         """Run one statement with ``psql`` and return its unaligned output (no driver needed)."""
         cmd = [str(self.bindir / "psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]

@@ -54,6 +54,19 @@ async def test_a_notification_reaches_a_listener_on_another_connection(pg_url: s
         await sender.close()
 
 
+async def test_a_listener_whose_connection_is_cut_hears_about_it(
+    pg_cluster: PgCluster, pg_url: str
+) -> None:
+    listener = await asyncpg.connect(pg_url)
+    lost = asyncio.Event()
+    listener.add_termination_listener(lambda _conn: lost.set())
+    await listener.add_listener("changes", lambda *_: None)
+
+    assert pg_cluster.terminate_connections(pg_url.rsplit("/", 1)[1]) == 1
+    await asyncio.wait_for(lost.wait(), 5)  # the server closed the socket: no query needed
+    assert listener.is_closed()
+
+
 async def test_committed_rows_survive_a_restart_and_clients_reconnect(
     pg_cluster: PgCluster, pg_url: str
 ) -> None:
@@ -153,6 +166,9 @@ async def test_haproxy_spreads_websockets_and_skips_an_instance_that_is_not_read
         a.ready = True
         await lb.wait_state(first, "UP")
         assert {await whoami(lb.url) for _ in range(6)} == {"a", "b"}
+
+        await lb.set_state(first, "drain")  # an operator before maintenance
+        assert {await whoami(lb.url) for _ in range(4)} == {"b"}
 
 
 async def test_an_instance_that_is_gone_is_taken_out_and_the_others_serve(
