@@ -39,7 +39,10 @@ SCENARIOS = {
     "tui": "bench.tui",
     "keypress": "bench.keypress",
     "costs": "bench.costs",
+    "pg_driver": "bench.pg_driver",
 }
+ON_REQUEST = {"pg_driver"}
+"""Scenarios that run only when named: a one-off comparison, not a figure that moves."""
 
 
 def machine() -> dict[str, str]:
@@ -71,7 +74,10 @@ def machine() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "scenarios", nargs="*", metavar="SCENARIO", help=f"any of {', '.join(SCENARIOS)} (all)"
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help=f"any of {', '.join(SCENARIOS)} (all but {', '.join(sorted(ON_REQUEST))})",
     )
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.json")
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"run servers, engines and TUIs under cProfile; summaries in {RESULTS_DIR}/profiles",
     )
     ns = parser.parse_args(argv)
-    names = ns.scenarios or list(SCENARIOS)
+    names = ns.scenarios or [name for name in SCENARIOS if name not in ON_REQUEST]
     unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {unknown[0]!r}; choose from {', '.join(SCENARIOS)}")

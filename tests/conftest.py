@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import NoReturn
 
 import pytest
+from haproxy import HAProxy, HAProxyUnavailable
+from pg_cluster import PgCluster, PostgresUnavailable
 
 from backend.accounts import Accounts
 from backend.app import FrontdeskServer
@@ -54,8 +58,7 @@ def store_kind(request, monkeypatch) -> str:
     ``FRONTDESK_DATABASE_URL``."""
     kind = getattr(request, "param", "sqlite")
     if kind == "postgresql":
-        cluster = request.getfixturevalue("pg_cluster")
-        monkeypatch.setenv("FRONTDESK_DATABASE_URL", cluster.dsn(cluster.create_database()))
+        monkeypatch.setenv("FRONTDESK_DATABASE_URL", request.getfixturevalue("pg_url"))
     else:
         monkeypatch.delenv("FRONTDESK_DATABASE_URL", raising=False)
     return str(kind)
@@ -84,30 +87,52 @@ async def server(tmp_path) -> AsyncIterator[FrontdeskServer]:
         await srv.close()
 
 
-class _DevCluster:
-    """TEMPORARY: a cluster already running at FRONTDESK_TEST_PG (replaced by tests/pg_cluster)."""
-
-    def __init__(self, admin: str) -> None:
-        self.admin = admin
-        self.count = 0
-
-    def dsn(self, name: str) -> str:
-        return self.admin.rsplit("/", 1)[0] + "/" + name
-
-    def create_database(self) -> str:
-        import subprocess
-        import uuid
-
-        name = "t" + uuid.uuid4().hex[:12]
-        subprocess.run(["psql", self.admin, "-qc", f"CREATE DATABASE {name}"], check=True)
-        return name
+def missing_tool(message: str) -> NoReturn:
+    """Skip with ``message`` on a developer's machine; fail under CI, which must run the test."""
+    if os.environ.get("CI", "").lower() in {"true", "1", "yes"}:
+        pytest.fail(f"CI must run this test: {message}", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")
-def pg_cluster():
-    import os
+def pg_cluster() -> Iterator[PgCluster]:
+    """A throw-away PostgreSQL cluster for the whole session (see tests/pg_cluster.py)."""
+    try:
+        cluster = PgCluster()
+    except PostgresUnavailable as exc:
+        missing_tool(str(exc))
+    try:
+        cluster.init()
+        yield cluster
+    finally:
+        cluster.destroy()
 
-    url = os.environ.get("FRONTDESK_TEST_PG")
-    if not url:
-        pytest.skip("no PostgreSQL")
-    return _DevCluster(url)
+
+@pytest.fixture
+def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
+    """``postgresql://…`` of a fresh, empty database of its own for this test."""
+    pg_cluster.ensure_running()
+    name = pg_cluster.create_database()
+    yield pg_cluster.dsn(name)
+    pg_cluster.release_database(name)
+
+
+@pytest.fixture
+def start_haproxy() -> Iterator[Callable[..., HAProxy]]:
+    """``start_haproxy([(host, port), …])``: a running HAProxy (docs/haproxy.cfg.example) in
+    front of those servers; stopped when the test ends. Keyword arguments set the health-check
+    timing (``inter="100ms", fall=2, rise=1`` by default)."""
+    started: list[HAProxy] = []
+
+    def start(servers: Sequence[tuple[str, int]], **check_timing: str | int) -> HAProxy:
+        try:
+            balancer = HAProxy(servers, **check_timing)
+        except HAProxyUnavailable as exc:
+            missing_tool(str(exc))
+        started.append(balancer)
+        balancer.start()
+        return balancer
+
+    yield start
+    for balancer in started:
+        balancer.stop()
