@@ -1,0 +1,256 @@
+"""Several server instances on one PostgreSQL database behave as one service.
+
+Each test starts its instances in this process on a fresh database of the session's throw-away
+cluster; clients talk to them over real WebSockets on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+from conftest import make_config, start_server
+from helpers import WsClient, connect, connect_as, token_for, wait_for
+
+from backend.app import FrontdeskServer
+from backend.pg_store import PostgresStore
+
+Start = Callable[..., Awaitable[list[FrontdeskServer]]]
+
+
+@pytest.fixture
+async def instances(pg_url, tmp_path) -> AsyncIterator[Start]:
+    """``await instances(n, **config)``: n instances on one fresh database."""
+    started: list[FrontdeskServer] = []
+    url = pg_url
+
+    async def start(count: int, **overrides) -> list[FrontdeskServer]:
+        group = []
+        for _ in range(count):
+            config = make_config(tmp_path / f"i{len(started)}", database_url=url, **overrides)
+            server = await start_server(config)
+            started.append(server)
+            group.append(server)
+        return group
+
+    start.url = url  # type: ignore[attr-defined]  # the database, for tests that read it
+    try:
+        yield start
+    finally:
+        for server in started:
+            await server.close()
+
+
+async def test_a_change_on_one_instance_reaches_terminals_on_the_others(instances):
+    a, b, c = await instances(3)
+    ann = await connect_as(a, "ann")
+    bob = await connect_as(b, "bob")
+    meg = await connect_as(c, "meg")
+    made = await ann.create(room="1204")
+    for client in (bob, meg):
+        change = await client.recv_until("change", where=lambda f: f["request"]["id"] == made["id"])
+        assert change["request"]["number"] == made["number"]
+        assert change["by"] == {"user": "ann", "client_id": ann.client_id, "n": 1}
+        assert change["seq"] == made_seq(ann)
+    welcomes = {s.store.instance_id for s in (a, b, c)}
+    assert len(welcomes) == 3, "each instance names itself"
+    assert len({s.store.server_id for s in (a, b, c)}) == 1, "one service id: clients resume"
+
+
+def answered(client: WsClient) -> dict[int, dict]:
+    """Every ``ack``/``reject`` the client has received, by ``n``."""
+    return {f["n"]: f for f in client.received if f["type"] in ("ack", "reject")}
+
+
+def made_seq(client: WsClient) -> int:
+    return next(f["seq"] for f in client.received if f["type"] == "ack")
+
+
+async def test_seq_has_no_gaps_and_reads_the_same_through_every_instance(instances):
+    """Writers on two instances at once; a reader that follows the log while they write never
+    sees a later entry before an earlier one (PostgreSQL sequences would allow exactly that)."""
+    a, b = await instances(2)
+    writers = [await connect_as(a, "ann"), await connect_as(b, "bob"), await connect_as(b, "meg")]
+    reader = await PostgresStore.open(instances.url, load_requests=False)
+    seen: list[int] = []
+    done = asyncio.Event()
+
+    async def follow_the_log() -> None:
+        cursor = 0
+        while not done.is_set() or cursor < a.store.state.head_seq:
+            page = await reader.read_changes(cursor, 500)
+            for seq, _data in page:
+                assert seq == cursor + 1, f"saw {seq} right after {cursor}: a gap"
+                cursor = seq
+                seen.append(seq)
+            if not page:
+                await asyncio.sleep(0.005)
+
+    async def write(client: WsClient, count: int) -> None:
+        for i in range(count):
+            await client.mutate(
+                "create_request",
+                {
+                    "id": str(uuid.uuid4()),
+                    "room": str(100 + i % 50),
+                    "category": "housekeeping",
+                    "description": f"towels {i}",
+                    "priority": "normal",
+                },
+            )
+        for n in range(1, count + 1):
+            assert (await client.outcome(n, timeout=30))["type"] == "ack"
+
+    follower = asyncio.create_task(follow_the_log())
+    try:
+        await asyncio.gather(*(write(w, 150) for w in writers))
+        await wait_for(lambda: b.store.state.head_seq == 450, 10)
+        done.set()
+        await asyncio.wait_for(follower, 20)
+    finally:
+        done.set()
+        await reader.close()
+    assert seen == list(range(1, 451))
+    numbers = sorted(
+        f["request"]["number"] for w in writers for f in w.received if f["type"] == "ack"
+    )
+    assert numbers == list(range(1, 451)), "ticket numbers unique and dense"
+    for server in (a, b):
+        late = await connect_as(server, "adam")  # a fresh terminal catches up through it
+        assert late.received[0]["seq"] == 450
+        caught = [c["seq"] for f in late.received if f["type"] == "changes" for c in f["changes"]]
+        assert caught == list(range(1, 451))
+
+
+async def test_two_instances_editing_one_request_at_once_merge_or_conflict_never_lose(instances):
+    a, b = await instances(2)
+    ann = await connect_as(a, "ann")
+    bob = await connect_as(b, "bob")
+    made = await ann.create(room="817", description="leak under the sink")
+    await bob.recv_until("change", where=lambda f: f["request"]["id"] == made["id"])
+    version = made["version"]
+    # Different fields on the same base version, at the same moment: both apply (a merge).
+    n1 = await ann.mutate(
+        "update_request", {"id": made["id"], "changes": {"room": "818"}}, base_version=version
+    )
+    n2 = await bob.mutate(
+        "update_request",
+        {"id": made["id"], "changes": {"description": "leak, now dripping"}},
+        base_version=version,
+    )
+    first, second = await asyncio.gather(ann.outcome(n1), bob.outcome(n2))
+    assert first["type"] == second["type"] == "ack", (first, second)
+    final = max((first["request"], second["request"]), key=lambda r: r["version"])
+    assert final["room"] == "818" and final["description"] == "leak, now dripping"
+    # The same field on the same base version: exactly one wins, the other is a conflict.
+    version = final["version"]
+    n3 = await ann.mutate(
+        "update_request", {"id": made["id"], "changes": {"room": "900"}}, base_version=version
+    )
+    n4 = await bob.mutate(
+        "update_request", {"id": made["id"], "changes": {"room": "901"}}, base_version=version
+    )
+    third, fourth = await asyncio.gather(ann.outcome(n3), bob.outcome(n4))
+    kinds = sorted([third["type"], fourth["type"]])
+    assert kinds == ["ack", "reject"], (third, fourth)
+    rejected = third if third["type"] == "reject" else fourth
+    won = fourth if rejected is third else third
+    assert rejected["code"] == "conflict"
+    assert rejected["current"]["room"] == won["request"]["room"]
+    for server in (a, b):
+        await wait_for(lambda s=server: s.store.state.requests[made["id"]].version == 4)
+        assert server.store.state.requests[made["id"]].room == won["request"]["room"]
+
+
+async def test_a_terminal_that_moves_to_another_instance_with_its_old_link_half_open_applies_each_edit_once(  # noqa: E501
+    instances,
+):
+    a, b = await instances(2)
+    token = await token_for(a, "ann", "ann-pass")
+    client_id = str(uuid.uuid4())
+    old = await connect(a, token, client_id=client_id)
+    made = await old.create(room="1204")
+    texts = [f"note {i}" for i in range(2, 102)]
+    # The old link pipelines 100 notes and is never closed (half-open, from the server's side)...
+    for i, text in enumerate(texts, start=2):
+        await old.mutate("add_note", {"id": made["id"], "text": text}, n=i)
+    # ...while the terminal, believing it dead, resumes on instance B and resends all of them.
+    new = await connect(b, token, client_id=client_id, hello=False)
+    welcome = await new.hello()
+    assert 1 <= welcome["last_mutation"] <= 101
+    for i, text in enumerate(texts, start=2):
+        await new.mutate("add_note", {"id": made["id"], "text": text}, n=i)
+    # Answers may come out of order: a resend's stored answer is read after the batch's own.
+    await new.recv_until("ack", where=lambda _f: len(answered(new)) >= 100, timeout=30)
+    answers = [answered(new)[n] for n in range(2, 102)]
+    assert {a["type"] for a in answers} == {"ack"}, "a resend gets the stored ack"
+    await wait_for(lambda: len(b.store.state.requests[made["id"]].notes) >= 100, 10)
+    notes = Counter(n.text for n in b.store.state.requests[made["id"]].notes)
+    assert notes == Counter(texts), "every note exactly once"
+    seqs = Counter(a["seq"] for a in answers)
+    assert len(seqs) == 100, "each resend answered with its own original seq"
+    await old.close()
+
+
+async def test_a_bulk_change_racing_a_single_edit_on_another_instance_is_all_or_none(instances):
+    """Meg (on A) acknowledges ten requests in bulk while Ann (on B) starts one of them. If Ann
+    wins, that row can no longer be acknowledged and the whole bulk is refused; if the bulk
+    wins, Ann's start applies on top. Never half a bulk, and both instances agree."""
+    a, b = await instances(2)
+    meg = await connect_as(a, "meg")
+    ann = await connect_as(b, "ann")
+    outcomes = Counter()
+    for attempt in range(6):
+        rows = [await meg.create(room=str(300 + attempt * 10 + i)) for i in range(10)]
+        ids = [r["id"] for r in rows]
+        await wait_for(lambda ids=ids: all(i in b.store.state.requests for i in ids))
+        target = ids[attempt]
+        n_bulk = await meg.mutate("bulk_set_status", {"ids": ids, "status": "acknowledged"})
+        n_one = await ann.mutate("set_status", {"id": target, "status": "in_progress"})
+        bulk, one = await asyncio.gather(meg.outcome(n_bulk), ann.outcome(n_one))
+        assert one["type"] == "ack", one
+        await wait_for(
+            lambda ids=ids: (
+                {i: a.store.state.requests[i].version for i in ids}
+                == {i: b.store.state.requests[i].version for i in ids}
+            )
+        )
+        others = {a.store.state.requests[i].status.value for i in ids if i != target}
+        assert a.store.state.requests[target].status.value == "in_progress"
+        if bulk["type"] == "ack":
+            assert others == {"acknowledged"}
+        else:
+            assert bulk["code"] == "invalid_transition", bulk
+            assert others == {"pending"}, "a refused bulk changes nothing"
+        outcomes[bulk["type"]] += 1
+    head = a.store.state.head_seq
+    pages = await a.store.read_changes(0, 10_000)
+    assert [seq for seq, _ in pages] == list(range(1, head + 1))
+
+
+async def test_each_sla_breach_is_raised_once_and_rung_on_every_instance(instances):
+    a, b = await instances(2, sla_check_seconds=0.05, escalate=True)
+    ann = await connect_as(a, "ann")
+    bob = await connect_as(b, "bob")
+    soon = "2020-01-01T00:00:00Z"  # already due: the next SLA run finds it breached
+    made = await ann.create(room="1204")
+    n = await ann.mutate(
+        "update_request",
+        {"id": made["id"], "changes": {"due_at": soon}},
+        base_version=made["version"],
+    )
+    assert (await ann.outcome(n))["type"] == "ack"
+    for client in (ann, bob):
+        alert = await client.recv_until("alert", where=lambda f: f["kind"] == "sla_breach")
+        assert alert["request"]["id"] == made["id"]
+    for client in (ann, bob):
+        await client.recv_until("alert", where=lambda f: f["kind"] == "escalated")
+    history = await a.store.history(made["id"])
+    escalations = [h for h in history if h["by"]["client_id"].startswith("server:escalation")]
+    assert len(escalations) == 1, "exactly one instance escalated the breach"
+    async with httpx.AsyncClient(base_url=b.url) as http:
+        assert (await http.get("/readyz")).status_code == 200
