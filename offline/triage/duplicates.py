@@ -21,60 +21,12 @@ against "towels x2" (100) and "towls" against "towels" (91), and drops "extra pi
 "extra towels" (62)."""
 MIN_LETTERS = 4
 """Fewer letters of content than this say too little to call anything a duplicate."""
-FILLER = frozenset(
-    [
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "to",
-        "of",
-        "in",
-        "on",
-        "for",
-        "at",
-        "is",
-        "it",
-        "be",
-        "by",
-        "with",
-        "from",
-        "please",
-        "pls",
-        "plz",
-        "guest",
-        "guests",
-        "room",
-        "rooms",
-        "want",
-        "wants",
-        "wanted",
-        "need",
-        "needs",
-        "asks",
-        "ask",
-        "asked",
-        "would",
-        "like",
-        "can",
-        "could",
-        "some",
-        "more",
-        "extra",
-        "another",
-        "again",
-        "his",
-        "her",
-        "their",
-        "this",
-        "that",
-        "there",
-        "no",
-        "not",
-        "still",
-    ]
-)
+_FILLER_WORDS = """
+    the a an and or to of in on for at is it be by with from please pls plz guest guests room
+    rooms want wants wanted need needs asks ask asked would like can could some more extra
+    another again his her their this that there no not still
+"""
+FILLER = frozenset(_FILLER_WORDS.split())
 """Words that say nothing about what is needed (also "no"/"not": "no hot water" and "hot water"
 are the same problem)."""
 
