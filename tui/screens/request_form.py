@@ -135,12 +135,17 @@ class RequestForm(ModalScreen[Request | None]):
             select = self.query_one(f"#{key}", Select)
             self._placed[key] = select.value
             # Opening the list is a choice too, even when the same value is picked again.
-            self.watch(select, "expanded", lambda open_, key=key: self._expanded(key, open_))
+            self.watch(select, "expanded", self._on_expanded(key))
 
-    def _expanded(self, key: str, open_: bool) -> None:
-        if open_:
-            self._chosen.add(key)
-            self._show_hints()
+    def _on_expanded(self, key: str) -> Callable[[bool], None]:
+        """A watcher of one list's ``expanded`` (one parameter: Textual passes the new value)."""
+
+        def expanded(open_: bool) -> None:
+            if open_:
+                self._chosen.add(key)
+                self._show_hints()
+
+        return expanded
 
     @on(Select.Changed)
     def _select_changed(self, event: Select.Changed) -> None:
