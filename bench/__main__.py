@@ -39,6 +39,7 @@ SCENARIOS = {
     "tui": "bench.tui",
     "keypress": "bench.keypress",
     "costs": "bench.costs",
+    "triage": "bench.triage",
 }
 
 

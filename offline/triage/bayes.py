@@ -12,7 +12,8 @@ each other and with a threshold measured on the labelled set, never shown as per
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 
 class NaiveBayes:
@@ -26,35 +27,33 @@ class NaiveBayes:
         words, and 1.0 let the prior drown them."""
         self.docs: dict[str, int] = dict.fromkeys(self.labels, 0)
         self.total: dict[str, int] = dict.fromkeys(self.labels, 0)
-        self.counts: dict[str, dict[str, int]] = {label: {} for label in self.labels}
-        self._seen: dict[str, int] = {}
+        self.counts: dict[str, Counter[str]] = {label: Counter() for label in self.labels}
+        self._seen: Counter[str] = Counter()
         """Feature → labels it is counted under, summed: the vocabulary is its keys."""
 
     @property
     def examples(self) -> int:
         return sum(self.docs.values())
 
-    def add(self, features: Iterable[str], label: str, sign: int = 1) -> None:
+    def add(self, features: Sequence[str], label: str, sign: int = 1) -> None:
         """Learn one example (``sign=-1`` takes it back exactly)."""
         counts = self.counts[label]
         seen = self._seen
-        added = 0
-        for f in features:
-            n = counts.get(f, 0) + sign
-            if n:
-                counts[f] = n
-            else:
-                del counts[f]
-            m = seen.get(f, 0) + sign
-            if m:
-                seen[f] = m
-            else:
-                del seen[f]
-            added += sign
-        self.total[label] += added
+        if sign > 0:
+            counts.update(features)  # counted in C: learning is most of a big replica's load
+            seen.update(features)
+        else:
+            counts.subtract(features)
+            seen.subtract(features)
+            for f in features:  # a count back to zero leaves the vocabulary
+                if counts.get(f) == 0:
+                    del counts[f]
+                if seen.get(f) == 0:
+                    del seen[f]
+        self.total[label] += sign * len(features)
         self.docs[label] += sign
 
-    def remove(self, features: Iterable[str], label: str) -> None:
+    def remove(self, features: Sequence[str], label: str) -> None:
         self.add(features, label, -1)
 
     def knows_any(self, features: Iterable[str]) -> bool:

@@ -25,8 +25,9 @@ from protocol import Request
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1000
-"""Rows learned between two yields to the event loop."""
+CHUNK = 200
+"""Rows learned between two yields to the event loop (a few milliseconds: a key typed
+meanwhile waits no longer than that)."""
 
 
 class RowSource(Protocol):

@@ -23,6 +23,8 @@ PIECE = 4
 @lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Lower case without accents (``Frühstück`` → ``fruhstuck``)."""
+    if text.isascii():  # most of what a desk types: no accent to strip
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -38,7 +40,7 @@ def features(text: str) -> list[str]:
     out = list(ws)
     out.extend(f"{a} {b}" for a, b in itertools.pairwise(ws))
     for w in ws:
-        marked = f"<{w}>"
-        if len(marked) > PIECE:
-            out.extend("#" + marked[i : i + PIECE] for i in range(len(marked) - PIECE + 1))
+        if len(w) + 2 > PIECE:  # a word no longer than a piece is a feature already
+            marked = f"#<{w}>"  # "#" keeps pieces apart from words; the range skips it
+            out += ["#" + marked[i : i + PIECE] for i in range(1, len(marked) - PIECE + 1)]
     return out
