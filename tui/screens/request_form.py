@@ -194,7 +194,10 @@ class RequestForm(ModalScreen[Request | None]):
             error.display = not shown
         warning = self.query_one("#form-duplicate", Static)
         warning.update(literal(self.duplicate_warning()))
+        appeared = self.duplicate is not None and not warning.display
         warning.display = self.duplicate is not None
+        if appeared:  # on a small terminal the form scrolls: bring the warning into view
+            self.call_after_refresh(warning.scroll_visible, animate=False)
 
     def duplicate_warning(self) -> str:
         """The line naming the likely duplicate (empty when there is none)."""
