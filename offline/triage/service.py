@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from offline.events import EngineEvent, ViewChanged
+from offline.rows import settle_heap
 from offline.triage.assistant import Suggestion, TriageModel
 from offline.triage.duplicates import OpenRequests
 from protocol import Request
@@ -107,6 +108,7 @@ class Triage:
                     self.model.learn(row.id, row)
                 await asyncio.sleep(0)
             del rows
+            settle_heap()  # as after the engine's own loads: full collections skip the model
             self._built.set()
             while True:
                 if not self._changed:
