@@ -30,8 +30,9 @@ from protocol import Category, Priority, Request
 CATEGORIES = tuple(c.value for c in Category)
 PRIORITIES = tuple(p.value for p in Priority)
 SEED_WEIGHT = 2
-"""Times each rule phrase counts as an example: 1 let 200 requests of history outvote the
-table too soon, 3 did no better than 2 (labelled set)."""
+"""Times each rule phrase counts as an example: 1 let ~200 requests of history outvote the
+table too soon (86-87 % category against 87-90 %); 3 gained half a point over 2 on the labelled
+set but would keep a hotel's own habits outvoted longer."""
 CATEGORY_ALPHA = 0.3
 PRIORITY_ALPHA = 1.0
 """Smoothing: priority words are fewer and rarer, and a smaller alpha let one word seen once
