@@ -80,16 +80,17 @@ async def test_an_open_request_for_the_same_room_is_named_and_enter_opens_it(tmp
         assert len(app.engine.requests()) == 1
 
 
-async def test_ctrl_s_logs_the_request_anyway(tmp_path):
+async def test_ctrl_s_logs_the_request_anyway_and_the_warning_shows_text_literally(tmp_path):
     app = offline_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         form = await open_form(app, pilot)
         await app.engine.create_request(
-            room="1204", category="housekeeping", description="2 extra towels", priority="normal"
+            room="1204", category="housekeeping", description="2 [b]towels[/b]", priority="normal"
         )
         await app.engine.triage().settled()
         await pilot.press(*"1204", "tab", *"towels")
         await wait_for(lambda: "Looks like" in shown(form, "form-duplicate"))
+        assert '"2 [b]towels[/b]"' in shown(form, "form-duplicate")  # markup shown, not applied
         await pilot.press("ctrl+s")
         await wait_for(lambda: not isinstance(app.screen, RequestForm), message="form open")
         assert len(app.engine.requests()) == 2
