@@ -411,6 +411,7 @@ class Engine(Reconciler):
         """Category, priority and duplicate hints for a new request (``offline.triage``):
         learned from this view's rows in the background from the first call on."""
         if self._triage is None:
+            self._check_open()
             from offline.triage.service import Triage
 
             self._triage = Triage(self)

@@ -4,9 +4,11 @@ Why this one: a hotel's history is a few hundred to a few hundred thousand short
 with a category and a priority chosen (or corrected) by staff. Naive Bayes learns from counts,
 so adding a request, or taking back the old version of an edited one, is a few dictionary
 updates: the model follows the replica live, never retrains, and answers in microseconds.
-With few examples it beats heavier models (it needs no tuning and does not overfit a
-handful of rows); its probabilities are poorly calibrated, so they are only compared with
-each other and with a threshold measured on the labelled set, never shown as percentages.
+It needs no tuning beyond its smoothing and no library: heavier models (logistic regression,
+gradient boosting, embeddings) were not tried, since each would bring a large dependency for a
+few hundred to a few hundred thousand short texts. Its probabilities are poorly calibrated, so
+they are only compared with each other and with a threshold measured on the labelled set,
+never shown as percentages.
 """
 
 from __future__ import annotations
