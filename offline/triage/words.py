@@ -17,7 +17,9 @@ from functools import lru_cache
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 PIECE = 4
-"""Letters per word piece: 3 made unrelated words collide, 5 missed most typos (measured)."""
+"""Letters per word piece (edge marks included). On the labelled halves 3 lost 1 to 4 points
+of category accuracy (unrelated words share 3 letters); 5 was within a point of 4 either way,
+and 4 leaves a short misspelt word more pieces in common with the right one."""
 
 
 @lru_cache(maxsize=4096)
