@@ -25,8 +25,7 @@ class NaiveBayes:
         self.labels = tuple(labels)
         self.alpha = alpha
         """Added to every count (Lidstone smoothing): a word never seen with a label makes it
-        unlikely, not impossible. 0.1 beat 1.0 on the labelled set: short texts have few
-        words, and 1.0 let the prior drown them."""
+        unlikely, not impossible (the values used, and why: ``offline.triage.assistant``)."""
         self.docs: dict[str, int] = dict.fromkeys(self.labels, 0)
         self.total: dict[str, int] = dict.fromkeys(self.labels, 0)
         self.counts: dict[str, Counter[str]] = {label: Counter() for label in self.labels}

@@ -16,9 +16,9 @@ from offline.triage.words import words
 from protocol import Request
 
 SIMILAR = 80.0
-"""``token_set_ratio`` from which two descriptions name the same thing: 80 keeps "more towels"
-against "towels x2" (100) and "towls" against "towels" (91), and drops "extra pillows" against
-"extra towels" (62)."""
+"""``token_set_ratio`` (on the words that carry the request) from which two descriptions name
+the same thing: "more towels" against "towels x2" scores 100, "towls" against "towels" 91,
+"extra pillows" against "extra towels" 46."""
 MIN_LETTERS = 4
 """Fewer letters of content than this say too little to call anything a duplicate."""
 _FILLER_WORDS = """

@@ -3,9 +3,9 @@
 Front-desk text is short, typed fast and often misspelt ("tolet clogged", "no hot watter",
 "aircon not wroking"), sometimes in the guest's language. Whole words carry most of the
 meaning and word pairs catch what single words miss ("hot water" is not "water"); pieces of
-words (4 letters with the word's edges marked) let a misspelt or inflected word share most
-of its features with the right one ("towles" and "towels" share " tow"; "leaking" and "leak"
-share " lea", "leak"). Accents are folded so "Frühstück" typed as "Fruhstuck" still matches.
+words (4 letters with the word's edges marked) let a misspelt or inflected word share some
+features with the right one ("towles" and "towels" share "<tow"; "leaking" and "leak" share
+"<lea" and "leak"). Accents are folded so "Frühstück" typed as "Fruhstuck" still matches.
 """
 
 from __future__ import annotations
