@@ -40,6 +40,7 @@ SCENARIOS = {
     "keypress": "bench.keypress",
     "costs": "bench.costs",
     "pg_driver": "bench.pg_driver",
+    "triage": "bench.triage",
 }
 ON_REQUEST = {"pg_driver"}
 """Scenarios that run only when named: a one-off comparison, not a figure that moves."""

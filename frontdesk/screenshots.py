@@ -121,6 +121,20 @@ async def form(pilot: Pilot, server: FrontdeskServer) -> None:
     await pilot.press(*"1204")
 
 
+async def triage(pilot: Pilot, server: FrontdeskServer) -> None:
+    """A clerk logs a leak the desk already has open: the suggestion and the duplicate show."""
+    engine = pilot.app.engine  # type: ignore[attr-defined]
+    await until(pilot, lambda: any(r.is_open and r.number for r in engine.requests()))
+    repairs = [
+        r for r in engine.requests() if r.is_open and r.number and r.category.value == "maintenance"
+    ]
+    leaks = [r for r in repairs if "leak" in r.description.casefold()]
+    target = max(leaks or repairs, key=lambda r: r.created_at)
+    await engine.triage().settled()
+    await pilot.press("n", *target.room, "tab", *f"{target.description.lower()} again")
+    await until(pilot, lambda: "Looks like" in str(pilot.app.screen.duplicate_warning()))
+
+
 async def urgent(pilot: Pilot, server: FrontdeskServer) -> None:
     await pilot.press("6")
 
@@ -151,6 +165,7 @@ SCENES: dict[str, Scene] = {
     "queue": queue,
     "detail": detail,
     "form": form,
+    "triage": triage,
     "urgent": urgent,
     "performance": performance,
     "conflicts": conflicts,

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline import salvage
 from offline.conflicts import Conflict, mutation_for, strategies_with
@@ -48,6 +48,9 @@ from offline.rows import from_replica, settle_heap
 from offline.shared import Follower, LeaderWatch, open_lock
 from offline.view import OptimisticView
 from protocol import Actor, Rejection, Request, Role, utcnow
+
+if TYPE_CHECKING:
+    from offline.triage.service import Triage
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,8 @@ async def _claim_for(replica: Replica, user: str, pending: int) -> None:
 
 class Engine(Reconciler):
     """Replica + outbox + optimistic view + sync client, behind one small API."""
+
+    _triage: Triage | None = None
 
     def __init__(
         self,
@@ -321,6 +326,8 @@ class Engine(Reconciler):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
+        if self._triage is not None:
+            await self._triage.close()
         if self._sync is not None:
             await self._sync.stop()
             self._sync = None
@@ -399,6 +406,16 @@ class Engine(Reconciler):
             assignee=assignee,
             room=room,
         )
+
+    def triage(self) -> Triage:
+        """Category, priority and duplicate hints for a new request (``offline.triage``):
+        learned from this view's rows in the background from the first call on."""
+        if self._triage is None:
+            self._check_open()
+            from offline.triage.service import Triage
+
+            self._triage = Triage(self)
+        return self._triage
 
     @property
     def status(self) -> EngineStatus:

@@ -4,12 +4,18 @@ The form has no validation rules of its own: it hands what was typed to the engi
 prediction runs the shared mutators (``protocol.mutators.parse_args``) and raises
 ``offline.errors.Rejected`` with a reason per field. Those reasons are shown next to their
 fields, so the form says exactly what the server would say.
+
+A new request also gets the triage assistant (``offline.triage``, through the engine): while
+the description is typed, a suggested category and priority appear beside those fields (Ctrl+T
+takes them, never over a field the person set), and an open request of the same room with a
+similar description is named before saving (Enter opens it, Ctrl+S logs anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,6 +31,10 @@ from tui.text import literal
 from tui.widgets.cells import category_label
 from tui.widgets.safe_input import SafeInput
 
+if TYPE_CHECKING:
+    from offline.engine import Engine
+    from offline.triage import Suggestion, Triage
+
 Submit = Callable[[dict[str, Any]], Awaitable[Request]]
 """Creates or updates the request from the form's values; raises ``Rejected`` when refused."""
 
@@ -35,6 +45,8 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("priority", "Priority"),
     ("guest_name", "Guest"),
 )
+SUGGESTED = ("category", "priority")
+"""Fields the triage assistant suggests a value for."""
 
 
 def field_of(key: str) -> str:
@@ -48,6 +60,7 @@ class RequestForm(ModalScreen[Request | None]):
     BINDINGS = [
         Binding("ctrl+s", "submit", "Save", priority=True, id="form.save"),
         Binding("escape", "cancel", "Cancel", id="form.cancel"),
+        Binding("ctrl+t", "take_suggestion", "Take suggestion", priority=True, id="form.suggest"),
     ]
 
     def __init__(self, submit: Submit, *, request: Request | None = None) -> None:
@@ -55,6 +68,16 @@ class RequestForm(ModalScreen[Request | None]):
         self.submit = submit
         self.request = request
         """The request being edited, or None for a new one."""
+        self.suggestion: Suggestion | None = None
+        """What the triage assistant suggests for the description as typed now."""
+        self.duplicate: Request | None = None
+        """The open request of the same room this one seems to repeat (named before saving)."""
+        self._engine: Engine | None = None
+        self._triage: Triage | None = None
+        self._chosen: set[str] = set()
+        """Suggested fields the person set (or took the suggestion for): never changed."""
+        self._placed: dict[str, Any] = {}
+        """Values of the suggested fields that the form itself put there."""
 
     def compose(self) -> ComposeResult:
         r = self.request
@@ -66,6 +89,9 @@ class RequestForm(ModalScreen[Request | None]):
                     yield Label(label, classes="form-label")
                     yield self._input(key)
                     yield Static("", id=f"{key}-error", classes="form-error")
+                    if key in SUGGESTED:
+                        yield Static("", id=f"{key}-hint", classes="form-hint")
+            yield Static("", id="form-duplicate")
             yield Static("", id="form-error", classes="form-error")
             yield Label("Ctrl+S save · Esc cancel · Tab next field", id="form-help")
 
@@ -93,6 +119,111 @@ class RequestForm(ModalScreen[Request | None]):
         # At once, not through the app's queue (``Widget.focus``): keys typed right after the
         # key that opened the form are queued there already (``tui.keys_in_order``).
         self.set_focus(self.query_one("#room", Input))
+        if self.request is None:
+            self._start_triage()
+
+    # -- triage: suggestions and duplicates ----------------------------------------------------
+
+    def _start_triage(self) -> None:
+        """Ask the app's engine for its triage assistant (no engine: a form without it)."""
+        engine = getattr(self.app, "engine", None)
+        if engine is None:
+            return
+        self._engine = engine
+        self._triage = engine.triage()
+        for key in SUGGESTED:
+            select = self.query_one(f"#{key}", Select)
+            self._placed[key] = select.value
+            # Opening the list is a choice too, even when the same value is picked again.
+            self.watch(select, "expanded", self._on_expanded(key))
+
+    def _on_expanded(self, key: str) -> Callable[[bool], None]:
+        """A watcher of one list's ``expanded`` (one parameter: Textual passes the new value)."""
+
+        def expanded(open_: bool) -> None:
+            if open_:
+                self._chosen.add(key)
+                self._show_hints()
+
+        return expanded
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        key = event.select.id or ""
+        if key in SUGGESTED and event.value != self._placed.get(key):
+            self._chosen.add(key)
+            self._show_hints()
+
+    @on(Input.Changed, "#room, #description")
+    def _typed(self, event: Input.Changed) -> None:
+        triage = self._triage
+        if triage is None:
+            return
+        room = self.query_one("#room", Input).value
+        description = self.query_one("#description", Input).value
+        self.suggestion = triage.suggest(description) if description.strip() else None
+        self.duplicate = triage.duplicate(room, description) if room.strip() else None
+        self._show_hints()
+
+    def suggested(self, key: str) -> str | None:
+        """The value suggested for field ``key`` now (None: none, or the person chose)."""
+        if self.suggestion is None or key in self._chosen:
+            return None
+        return getattr(self.suggestion, key)
+
+    def action_take_suggestion(self) -> None:
+        """Put the suggested values into the fields the person has not set."""
+        for key in SUGGESTED:
+            value = self.suggested(key)
+            if value is not None:
+                self._placed[key] = value
+                self.query_one(f"#{key}", Select).value = value
+                self._chosen.add(key)
+        self._show_hints()
+
+    def _show_hints(self) -> None:
+        """Each suggestion beside its field (in place of an empty error), the duplicate below."""
+        for key in SUGGESTED:
+            value = self.suggested(key)
+            error = self.query_one(f"#{key}-error", Static)
+            hint = self.query_one(f"#{key}-hint", Static)
+            label = category_label(value) if key == "category" and value else value
+            shown = value is not None and not self.error_for(key)
+            hint.update(f"Ctrl+T → {label}" if shown else "")
+            hint.display = shown
+            error.display = not shown
+        warning = self.query_one("#form-duplicate", Static)
+        warning.update(literal(self.duplicate_warning()))
+        appeared = self.duplicate is not None and not warning.display
+        warning.display = self.duplicate is not None
+        if appeared:  # on a small terminal the form scrolls: bring the warning into view
+            self.call_after_refresh(warning.scroll_visible, animate=False)
+
+    def duplicate_warning(self) -> str:
+        """The line naming the likely duplicate (empty when there is none)."""
+        dup = self.duplicate
+        if dup is None:
+            return ""
+        name = f"#{dup.number}" if dup.number is not None else "a request not synced yet"
+        return (
+            f'Looks like {name} "{_short(dup.description)}", open {_age(dup, self._now())}: '
+            "Enter opens it, Ctrl+S logs anyway"
+        )
+
+    def _now(self) -> datetime:
+        now = getattr(self.app, "now", None)
+        if callable(now):
+            return now()
+        assert self._engine is not None
+        return self._engine.server_now()
+
+    def _open_duplicate(self, request: Request) -> None:
+        from tui.screens.detail import DetailScreen  # here: the detail screen opens this form
+
+        engine = self._engine
+        assert engine is not None
+        self.dismiss(None)
+        self.app.push_screen(DetailScreen(engine, request.id, clock=self._now))
 
     def values(self) -> dict[str, Any]:
         """What was typed, exactly (an empty guest name means no guest name)."""
@@ -108,7 +239,9 @@ class RequestForm(ModalScreen[Request | None]):
     @on(Input.Submitted)
     async def _enter(self, event: Input.Submitted) -> None:
         event.stop()
-        if event.input.id == "guest_name":
+        if self.duplicate is not None:
+            self._open_duplicate(self.duplicate)
+        elif event.input.id == "guest_name":
             await self.action_submit()
         else:
             self.focus_next()
@@ -148,7 +281,25 @@ class RequestForm(ModalScreen[Request | None]):
         self.query_one("#form-error", Static).update(literal("; ".join(other)))
         if first_bad is not None:
             self.query_one(f"#{first_bad}").focus()
+        if self._triage is not None:
+            self._show_hints()
 
     def error_for(self, key: str) -> str:
         """The reason shown next to field ``key`` (empty when none), for tests and screenshots."""
         return str(self.query_one(f"#{key}-error", Static).render())
+
+
+def _short(text: str, width: int = 40) -> str:
+    """One line of at most ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _age(request: Request, now: datetime) -> str:
+    """How long a request has been open, as a desk says it: "12 min", "3 h", "2 d"."""
+    minutes = max(0, int((now - request.created_at).total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
