@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 from backend import ops
 from frontdesk.errors import CliError
@@ -33,10 +34,10 @@ def backup_command(data_dir: Path | None, to: Path) -> int:
     return 0
 
 
-def export_command(data_dir: Path | None, fmt: str, output: Path | None) -> int:
+def export_command(data_dir: Path | None, fmt: Literal["csv", "json"], output: Path | None) -> int:
     """Every request as CSV or JSON, to a file or stdout."""
     try:
-        text = asyncio.run(ops.export(_data_dir(data_dir), fmt))  # type: ignore[arg-type]
+        text = asyncio.run(ops.export(_data_dir(data_dir), fmt))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if output is None:
