@@ -10,9 +10,10 @@
 #                      requirements/ together. `make test` refuses a lock that lacks it.
 #   newer releases:    `make upgrade` moves every pin to the newest release the bounds allow,
 #                      shows what moved, and runs the tests.
-#   merging:           when both sides changed requirements/*.txt, just run `make lock` on the
-#                      merged pyproject.toml: it keeps our side's pins where git left conflict
-#                      markers and adds what the other side's pyproject.toml asks for.
+#   merging:           after merging a branch that touched pyproject.toml, run `make lock` and
+#                      `git add requirements/`: where git left conflict markers in a lock it
+#                      starts from our side's pins, and it adds what the merged pyproject.toml
+#                      asks for (a lock that merged cleanly is made consistent the same way).
 
 PYTHON ?= python3
 VENV := .venv
@@ -23,8 +24,12 @@ UV_VERSION := 0.13.9
 # One lock for every platform and every Python >= 3.11, each release with all its files' hashes.
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command "make lock"
+# Packages whose types `make test` checks (mypy, settings in pyproject.toml). backend, offline and
+# tui join as they come clean: `.venv/bin/mypy backend` counts what is left in one package, and
+# `.venv/bin/mypy` with no argument checks all five.
+TYPED := protocol frontdesk
 
-.PHONY: demo test lint format lock upgrade screenshots bench soak clean
+.PHONY: demo test typecheck lint format lock upgrade screenshots bench soak clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "frontdesk needs Python 3.11 or newer")'
@@ -53,7 +58,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy $(TYPED)
 	$(BIN)/pytest
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy $(TYPED)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
