@@ -29,6 +29,13 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 # `.venv/bin/mypy` with no argument checks all five.
 TYPED := protocol frontdesk
 
+# mypy, and a `# type: ignore[code]` in a checked package must say why after it (`  # why`).
+define typecheck
+	$(BIN)/mypy $(TYPED)
+	@! grep -rnE --include='*.py' '# type: ignore(\[[^]]*\])? *$$' $(TYPED) \
+	  || { echo "make: say why after each '# type: ignore[code]' above ('  # why')" >&2; exit 1; }
+endef
+
 .PHONY: demo test typecheck lint format lock upgrade screenshots bench soak clean
 
 $(BIN)/python:
@@ -58,11 +65,11 @@ test: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy $(TYPED)
+	$(typecheck)
 	$(BIN)/pytest
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy $(TYPED)
+	$(typecheck)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix .
