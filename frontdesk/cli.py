@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from frontdesk.errors import CliError
 
@@ -22,7 +23,7 @@ ROLES = ("staff", "manager", "admin")
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line naming the fix, not a usage dump."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 

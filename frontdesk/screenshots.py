@@ -27,12 +27,12 @@ from tui.app import FrontdeskApp
 SIZE = (140, 42)
 OTHER_CLERK = "ana"
 """The demo staff member whose edits clash with the demo manager's in the conflicts scene."""
-Scene = Callable[[Pilot, FrontdeskServer], Awaitable[None]]
+Scene = Callable[[Pilot[int], FrontdeskServer], Awaitable[None]]
 Prepare = Callable[[EngineConfig, str], Awaitable[EngineConfig]]
 """Before the app opens: given its config and the other clerk's token, returns the config."""
 
 
-async def until(pilot: Pilot, condition: Callable[[], bool]) -> None:
+async def until(pilot: Pilot[int], condition: Callable[[], bool]) -> None:
     """Let the app run until ``condition`` holds (a screenshot of a half-loaded screen is a lie)."""
     async with asyncio.timeout(15):
         while not condition():
@@ -103,25 +103,38 @@ def _rewrite(request: Request, words: str, priority: str) -> dict[str, str]:
     return {"description": f"{request.description}: {words}", "priority": priority}
 
 
-def _status(pilot: Pilot) -> str:
-    engine = pilot.app.engine  # type: ignore[attr-defined]
+def _app(pilot: Pilot[int]) -> FrontdeskApp:
+    """The app under test as the FrontdeskApp it is (a Pilot knows it only as an App)."""
+    app = pilot.app
+    assert isinstance(app, FrontdeskApp)
+    return app
+
+
+def _engine(pilot: Pilot[int]) -> Engine:
+    engine = _app(pilot).engine
+    assert engine is not None, "scenes run once the app is online"
+    return engine
+
+
+def _status(pilot: Pilot[int]) -> str:
+    engine = _app(pilot).engine
     return engine.status.connection if engine is not None else ""
 
 
-async def queue(pilot: Pilot, server: FrontdeskServer) -> None:
+async def queue(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("1")
 
 
-async def detail(pilot: Pilot, server: FrontdeskServer) -> None:
+async def detail(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("1", "down", "down", "enter")
 
 
-async def form(pilot: Pilot, server: FrontdeskServer) -> None:
+async def form(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("n")
     await pilot.press(*"1204")
 
 
-async def triage(pilot: Pilot, server: FrontdeskServer) -> None:
+async def triage(pilot: Pilot[int], server: FrontdeskServer) -> None:
     """A clerk logs a leak the desk already has open: the suggestion and the duplicate show."""
     engine = pilot.app.engine  # type: ignore[attr-defined]
     await until(pilot, lambda: any(r.is_open and r.number for r in engine.requests()))
@@ -135,30 +148,30 @@ async def triage(pilot: Pilot, server: FrontdeskServer) -> None:
     await until(pilot, lambda: "Looks like" in str(pilot.app.screen.duplicate_warning()))
 
 
-async def urgent(pilot: Pilot, server: FrontdeskServer) -> None:
+async def urgent(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("6")
 
 
-async def performance(pilot: Pilot, server: FrontdeskServer) -> None:
+async def performance(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("P")
     await pilot.pause(2.5)  # one poll of /api/v1/stats, so the panels hold real figures
 
 
-async def conflicts(pilot: Pilot, server: FrontdeskServer) -> None:
-    engine = pilot.app.engine  # type: ignore[attr-defined]
+async def conflicts(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    engine = _engine(pilot)
     await until(pilot, lambda: len(engine.conflicts()) == 2)
     await pilot.press("C")
 
 
-async def help_screen(pilot: Pilot, server: FrontdeskServer) -> None:
+async def help_screen(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("question_mark")
 
 
-async def offline(pilot: Pilot, server: FrontdeskServer) -> None:
+async def offline(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await server.close()
     await until(pilot, lambda: _status(pilot) == "offline")
     await pilot.press("1", "n", *"817", "tab", *"Leak under the sink", "ctrl+s")
-    await until(pilot, lambda: pilot.app.engine.status.pending >= 1)  # type: ignore[union-attr]
+    await until(pilot, lambda: _engine(pilot).status.pending >= 1)
 
 
 SCENES: dict[str, Scene] = {

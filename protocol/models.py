@@ -141,6 +141,6 @@ class Request(BaseModel):
         _set(row, "__pydantic_private__", None)
         return row
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict this request travels as."""
         return self.model_dump(mode="json")

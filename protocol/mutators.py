@@ -50,8 +50,13 @@ class _Args(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-class CreateArgs(_Args):
+class _OneRequestArgs(_Args):
+    """The args of every mutation but ``bulk_set_status``: they name one request."""
+
     id: str
+
+
+class CreateArgs(_OneRequestArgs):
     room: str
     category: Category
     description: str
@@ -60,23 +65,19 @@ class CreateArgs(_Args):
     assignee: str | None = None
 
 
-class UpdateArgs(_Args):
-    id: str
+class UpdateArgs(_OneRequestArgs):
     changes: dict[str, Any]
 
 
-class SetStatusArgs(_Args):
-    id: str
+class SetStatusArgs(_OneRequestArgs):
     status: Status
 
 
-class AssignArgs(_Args):
-    id: str
+class AssignArgs(_OneRequestArgs):
     assignee: str | None
 
 
-class AddNoteArgs(_Args):
-    id: str
+class AddNoteArgs(_OneRequestArgs):
     text: str
 
 
@@ -151,7 +152,7 @@ def _say(error: Any) -> str:
     return str(error["msg"])
 
 
-def _non_text_values(args: dict, prefix: str = "") -> dict[str, str]:
+def _non_text_values(args: dict[str, Any], prefix: str = "") -> dict[str, str]:
     """Reasons for numbers and booleans where text is expected: lax pydantic would accept them."""
     problems: dict[str, str] = {}
     for key, value in args.items():
@@ -172,7 +173,7 @@ def _check_fields(a: _Args) -> dict[str, str]:
         for i, rid in enumerate(a.ids):
             if (why := _check_id(rid)) is not None:
                 problems[f"ids.{i}"] = why
-    elif (why := _check_id(a.id)) is not None:  # type: ignore[attr-defined]
+    elif isinstance(a, _OneRequestArgs) and (why := _check_id(a.id)) is not None:
         problems["id"] = why
     if isinstance(a, UpdateArgs):
         if not a.changes:
@@ -329,12 +330,13 @@ def apply_mutation(
     parsed = parse_args(name, args)
     if isinstance(parsed, Rejection):
         return parsed
+    assert isinstance(parsed, _OneRequestArgs)  # bulk_set_status was turned away above
     if isinstance(parsed, CreateArgs):
         if current is not None:
             return Rejection(Code.EXISTS, f"request {parsed.id} already exists")
         return _create(parsed, actor, now, sla)
     if current is None:
-        return Rejection(Code.NOT_FOUND, f"no request {parsed.id}")  # type: ignore[attr-defined]
+        return Rejection(Code.NOT_FOUND, f"no request {parsed.id}")
     if base_version is not None:
         clash = conflicting_fields(current, base_version, touched_fields(name, args))
         if clash:

@@ -7,6 +7,7 @@ exists twice will drift, so nothing in ``backend``, ``offline`` or ``tui`` resta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocol.models import ROLE_RANK, Request, Role, Status
 
@@ -83,7 +84,7 @@ def check_transition(request: Request, new: Status, actor: Actor) -> Rejection |
     return None
 
 
-def touched_fields(name: str, args: dict) -> frozenset[str]:
+def touched_fields(name: str, args: dict[str, Any]) -> frozenset[str]:
     """The request fields a mutation writes, for conflict detection. Notes touch none."""
     if name == "update_request":
         changes = args.get("changes")

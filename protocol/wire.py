@@ -51,8 +51,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise FrameError(ErrorCode.INVALID_JSON, f"duplicate key {dup!r}")
+        for key, _ in pairs:
+            if key in seen:
+                raise FrameError(ErrorCode.INVALID_JSON, f"duplicate key {key!r}")
+            seen.add(key)
     return obj
 
 
