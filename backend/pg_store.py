@@ -202,6 +202,8 @@ class PostgresStore(Store):
         self._listener: asyncio.Task[None] | None = None
         self._follow_wanted = asyncio.Event()
         self._closing = False
+        self._ping_conn: asyncpg.Connection | None = None
+        self._ping_lock = asyncio.Lock()
         self.listening = asyncio.Event()
         """Set while the listener connection is up (tests wait on it)."""
 
@@ -283,11 +285,28 @@ class PostgresStore(Store):
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
+        if self._ping_conn is not None:
+            self._ping_conn.terminate()
         await self.pool.close()
 
     async def ping(self) -> bool:
-        async with _guard("ping"), self.pool.acquire(timeout=2) as conn:
-            return bool(await conn.fetchval("SELECT 1") == 1)
+        """``SELECT 1`` on a connection of its own, outside the pool.
+
+        ``/readyz`` is asked every few seconds by the load balancer and its caller gives up
+        after 2 s; a wait cancelled inside ``Pool.acquire`` while PostgreSQL restarts can leave
+        a pool slot taken for good, and enough of those would stall every commit. Cancelling
+        this connection costs nothing but itself.
+        """
+        async with self._ping_lock, _guard("ping"):
+            conn = self._ping_conn
+            if conn is None or conn.is_closed():
+                self._ping_conn = conn = await asyncpg.connect(self.url, timeout=2)
+            try:
+                return bool(await conn.fetchval("SELECT 1", timeout=2) == 1)
+            except BaseException:
+                self._ping_conn = None
+                conn.terminate()
+                raise
 
     # -- following the other instances ---------------------------------------------------
 

@@ -312,6 +312,8 @@ class Session:
         await self.ws.send(dumps(welcome))
         self.hello_seq = hello.last_seq
         last = hello.last_seq
+        if last > store.state.head_seq:
+            await store.follow()  # another instance may have committed what this one lags
         if last > store.state.head_seq:  # a log this server never had (restored from backup?)
             last = await self._send_snapshot()
         last = await self._send_changes(last)

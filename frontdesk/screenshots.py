@@ -23,6 +23,7 @@ from backend.demo import issue_token, seed_demo_data
 from offline.engine import Engine, EngineConfig
 from protocol.models import Request, Role
 from tui.app import FrontdeskApp
+from tui.screens.request_form import RequestForm
 
 SIZE = (140, 42)
 OTHER_CLERK = "ana"
@@ -136,7 +137,7 @@ async def form(pilot: Pilot[int], server: FrontdeskServer) -> None:
 
 async def triage(pilot: Pilot[int], server: FrontdeskServer) -> None:
     """A clerk logs a leak the desk already has open: the suggestion and the duplicate show."""
-    engine = pilot.app.engine  # type: ignore[attr-defined]
+    engine = _engine(pilot)
     await until(pilot, lambda: any(r.is_open and r.number for r in engine.requests()))
     repairs = [
         r for r in engine.requests() if r.is_open and r.number and r.category.value == "maintenance"
@@ -145,7 +146,12 @@ async def triage(pilot: Pilot[int], server: FrontdeskServer) -> None:
     target = max(leaks or repairs, key=lambda r: r.created_at)
     await engine.triage().settled()
     await pilot.press("n", *target.room, "tab", *f"{target.description.lower()} again")
-    await until(pilot, lambda: "Looks like" in str(pilot.app.screen.duplicate_warning()))
+
+    def warned() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "Looks like" in form.duplicate_warning()
+
+    await until(pilot, warned)
 
 
 async def urgent(pilot: Pilot[int], server: FrontdeskServer) -> None:
