@@ -254,3 +254,44 @@ async def test_each_sla_breach_is_raised_once_and_rung_on_every_instance(instanc
     assert len(escalations) == 1, "exactly one instance escalated the breach"
     async with httpx.AsyncClient(base_url=b.url) as http:
         assert (await http.get("/readyz")).status_code == 200
+
+
+async def test_an_instance_that_loses_its_database_refuses_writes_then_recovers_by_itself(
+    instances, pg_cluster
+):
+    """While PostgreSQL is down: ``/readyz`` says 503 (the balancer sends nobody new), a
+    mutation gets an ``unavailable`` error and its connection is closed with 1013, never an ack.
+    When it is back, the same instance serves again without a restart and the resent edit
+    applies once."""
+    (a,) = await instances(1)
+    token = await token_for(a, "ann", "ann-pass")
+    ann = await connect(a, token)
+    made = await ann.create()
+    await pg_cluster.astop()
+    try:
+        async with httpx.AsyncClient(base_url=a.url) as http:
+            await wait_for(
+                lambda: _status(http, "/readyz", 503), 10, "/readyz still 200 without PostgreSQL"
+            )
+            assert (await http.get("/healthz")).status_code == 200, "alive, just not ready"
+        n = await ann.mutate("add_note", {"id": made["id"], "text": "during the outage"})
+        error = await ann.recv_until("error", timeout=15)
+        assert error["code"] == "unavailable" and "database" in error["message"]
+        await ann.ws.wait_closed()
+        assert ann.ws.close_code == 1013
+        assert not [f for f in ann.received if f["type"] == "ack" and f["n"] == n]
+    finally:
+        await pg_cluster.astart()
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        await wait_for(lambda: _status(http, "/readyz", 200), 15, "/readyz not back")
+    again = await connect(a, token, client_id=ann.client_id, hello=False)
+    welcome = await again.hello()
+    assert welcome["last_mutation"] == 1, "the refused note was never recorded"
+    await again.mutate("add_note", {"id": made["id"], "text": "during the outage"}, n=n)
+    assert (await again.outcome(n, timeout=10))["type"] == "ack"
+    notes = [x.text for x in a.store.state.requests[made["id"]].notes]
+    assert notes == ["during the outage"]
+
+
+async def _status(http: httpx.AsyncClient, path: str, status: int) -> bool:
+    return (await http.get(path)).status_code == status
