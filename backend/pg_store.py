@@ -167,6 +167,54 @@ ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.a
 """
 
 
+ONE_STATEMENT = """
+WITH up AS (
+    UPDATE counters SET head = $1, next_number = $2, commits = commits + 1
+    WHERE id = 1 AND commits = $3
+    RETURNING commits
+), r AS (
+    INSERT INTO requests (id, number, version, status, priority, category, room, assignee,
+                          updated_at, due_at, seq, data)
+    SELECT * FROM unnest($4::text[], $5::bigint[], $6::int[], $7::text[], $8::text[],
+                         $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[],
+                         $14::bigint[], $15::text[])
+    WHERE EXISTS (SELECT 1 FROM up)
+    ON CONFLICT (id) DO UPDATE SET
+        number = EXCLUDED.number, version = EXCLUDED.version, status = EXCLUDED.status,
+        priority = EXCLUDED.priority, category = EXCLUDED.category, room = EXCLUDED.room,
+        assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at,
+        due_at = EXCLUDED.due_at, seq = EXCLUDED.seq, data = EXCLUDED.data
+), ch AS (
+    INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
+    SELECT * FROM unnest($16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[],
+                         $21::bigint[], $22::float8[], $23::text[])
+    WHERE EXISTS (SELECT 1 FROM up)
+), cl AS (
+    INSERT INTO clients (client_id, "user", last_n, commit_no)
+    SELECT c, u, n, (SELECT commits FROM up)
+    FROM unnest($24::text[], $25::text[], $26::bigint[]) AS t (c, u, n)
+    WHERE EXISTS (SELECT 1 FROM up)
+    ON CONFLICT (client_id) DO UPDATE SET
+        "user" = EXCLUDED."user", last_n = EXCLUDED.last_n, commit_no = EXCLUDED.commit_no
+), o AS (
+    INSERT INTO outcomes (client_id, n, frame, at)
+    SELECT * FROM unnest($27::text[], $28::bigint[], $29::text[], $30::float8[])
+    WHERE EXISTS (SELECT 1 FROM up)
+    ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.at
+), notified AS (
+    SELECT pg_notify('frontdesk', $1::text) FROM up WHERE $31::boolean
+)
+SELECT (SELECT commits FROM up), (SELECT count(*) FROM notified)
+"""
+"""A whole group commit as one statement in its own implicit transaction, when the batch was
+prepared on the database's current commit count (``$3``). The counters row is locked by the
+``UPDATE`` until the commit, as in the multi-statement form, but for one round trip instead of
+seven: ``bench/pg_driver.py`` measured the one-statement form at 1.8 to 2.9 times the rows/s. When
+another instance committed meanwhile, the ``UPDATE`` matches no row (PostgreSQL re-checks
+``commits = $3`` on the row version it waited for), nothing is written, and the store takes the
+careful path: lock, catch up, rebuild, write."""
+
+
 def unavailable(exc: BaseException) -> bool:
     """True for the errors that mean "the database cannot be reached right now"."""
     if isinstance(exc, OSError | asyncio.TimeoutError | asyncpg.InterfaceError):
@@ -430,6 +478,11 @@ class PostgresStore(Store):
 
     async def commit_batch(self, batch: Batch, rebuild: Rebuild | None = None) -> Batch:
         async with self._state_lock, _guard("commit"), self.pool.acquire() as conn:
+            if batch.base_commit == self.state.commits or rebuild is None:
+                written = await conn.fetchrow(ONE_STATEMENT, *_one_statement_args(batch))
+                if written[0] is not None:
+                    self.state.apply_batch(batch)
+                    return batch
             async with conn.transaction():
                 counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1 FOR UPDATE")
                 commits = int(counters["commits"])
@@ -454,27 +507,9 @@ class PostgresStore(Store):
     @staticmethod
     async def _write(conn: asyncpg.Connection, batch: Batch, commit_no: int) -> None:
         if batch.rows:
-            columns: list[list[Any]] = [[] for _ in range(12)]
-            for row, data, seq in batch.rows.values():
-                values = (
-                    row.id,
-                    row.number,
-                    row.version,
-                    row.status.value,
-                    row.priority.value,
-                    row.category.value,
-                    row.room,
-                    row.assignee,
-                    row.updated_at.timestamp(),
-                    row.due_at.timestamp(),
-                    seq,
-                    data,
-                )
-                for column, value in zip(columns, values, strict=True):
-                    column.append(value)
-            await conn.execute(UPSERT_REQUESTS, *columns)
+            await conn.execute(UPSERT_REQUESTS, *_request_columns(batch))
         if batch.changes:
-            await conn.execute(INSERT_CHANGES, *map(list, zip(*batch.changes, strict=True)))
+            await conn.execute(INSERT_CHANGES, *_columns(batch.changes, 8))
         if batch.clients:
             keys = list(batch.clients)
             await conn.execute(
@@ -485,7 +520,7 @@ class PostgresStore(Store):
                 commit_no,
             )
         if batch.outcomes:
-            await conn.execute(UPSERT_OUTCOMES, *map(list, zip(*batch.outcomes, strict=True)))
+            await conn.execute(UPSERT_OUTCOMES, *_columns(batch.outcomes, 4))
 
     async def get_outcome(self, key: str, n: int) -> str | None:
         return await self._fetchval(
@@ -666,6 +701,52 @@ class PostgresStore(Store):
     async def _execute(self, sql: str, *args: Any) -> str:
         async with _guard("a write"), self.pool.acquire() as conn:
             return str(await conn.execute(sql, *args))
+
+
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    """Row tuples as ``width`` column lists (``unnest`` takes one array per column)."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _request_columns(batch: Batch) -> list[list[Any]]:
+    return _columns(
+        [
+            (
+                row.id,
+                row.number,
+                row.version,
+                row.status.value,
+                row.priority.value,
+                row.category.value,
+                row.room,
+                row.assignee,
+                row.updated_at.timestamp(),
+                row.due_at.timestamp(),
+                seq,
+                data,
+            )
+            for row, data, seq in batch.rows.values()
+        ],
+        12,
+    )
+
+
+def _one_statement_args(batch: Batch) -> list[Any]:
+    keys = list(batch.clients)
+    return [
+        batch.head_seq,
+        batch.next_number,
+        batch.base_commit,
+        *_request_columns(batch),
+        *_columns(batch.changes, 8),
+        keys,
+        [batch.clients[k][0] for k in keys],
+        [batch.clients[k][1] for k in keys],
+        *_columns(batch.outcomes, 4),
+        bool(batch.changes),
+    ]
 
 
 def _setter(event: asyncio.Event) -> Callable[[object], None]:
