@@ -217,7 +217,11 @@ careful path: lock, catch up, rebuild, write."""
 
 def unavailable(exc: BaseException) -> bool:
     """True for the errors that mean "the database cannot be reached right now"."""
-    if isinstance(exc, OSError | asyncio.TimeoutError | asyncpg.InterfaceError):
+    # InternalClientError: a pooled connection whose server side was terminated mid-use
+    # (pg_terminate_backend, a restart) can report "another operation is in progress"; the
+    # pool replaces it on release, so the next attempt gets a fresh one.
+    lost = (OSError, asyncio.TimeoutError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+    if isinstance(exc, lost):
         return True
     sqlstate = getattr(exc, "sqlstate", None) or ""
     # 08: connection exceptions; 57: operator intervention (shutdown, cannot connect now).
