@@ -16,19 +16,23 @@ import json
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
+from offline.config import EngineConfig
+from offline.events import Connection
+from offline.outbox import PendingMutation
 from offline.pages import LiveRow, Page, read_live, read_page
+from offline.presence import PresenceLink
+from offline.reconcile import FrameOutcome
 from offline.session import ws_url
 from protocol import Request, utcnow
 from protocol.frames import Presence
 from protocol.wire import ServerFrame, decode_server_frame, dumps
-
-if TYPE_CHECKING:
-    from offline.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class _Inbox:
         while not self.items:
             self.ready.clear()
             await self.ready.wait()
-        taken = []
+        taken: list[str | bytes | _Closed] = []
         while self.items and len(taken) < limit:
             item = self.items.popleft()
             self.size -= len(item) if isinstance(item, str | bytes) else 0
@@ -101,17 +105,57 @@ class SyncFailed(Exception):
         """The server refused the token (401): only signing in again helps."""
 
 
+class SyncPeer(Protocol):
+    """What the sync client asks of the engine's side (``offline.reconcile.Reconciler``)."""
+
+    def hello(self) -> dict[str, Any]: ...
+
+    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
+        """Record what ``welcome`` says; False: the server was replaced, start over."""
+        ...
+
+    def take_unsent(self, limit: int) -> list[PendingMutation]: ...
+
+    def untake(self, mutations: list[PendingMutation]) -> None: ...
+
+    async def foreign_outbox_rows(self) -> bool: ...
+
+    def disconnected(self) -> None: ...
+
+    def set_connection(
+        self, connection: Connection, reason: str | None = None, **more: Any
+    ) -> None: ...
+
+    def set_rtt(self, rtt_ms: float | None) -> None: ...
+
+    async def apply_frames(self, frames: list[ServerFrame | Page | LiveRow]) -> FrameOutcome: ...
+
+    @property
+    def reconnects(self) -> int: ...
+
+
 class SyncClient:
     """Keeps one engine in sync with its server for as long as it runs."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        config = engine.config
+    def __init__(
+        self,
+        config: EngineConfig,
+        peer: SyncPeer,
+        presence: PresenceLink,
+        *,
+        client_id: str,
+        token: Callable[[], str | None],
+    ) -> None:
         assert config.server_url is not None
         self.url = ws_url(config.server_url)
         self.window = max(1, config.push_window)
         self.base = config.backoff_base
         self.cap = config.backoff_cap
+        self._peer = peer
+        self._presence = presence
+        self._client_id = client_id
+        self._token = token
+        """The sign-in token to connect with (read at each connection: it may be renewed)."""
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._push_wake = asyncio.Event()
@@ -131,7 +175,7 @@ class SyncClient:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.engine.disconnected()
+        self._peer.disconnected()
 
     def wake(self) -> None:
         """Try now: cuts the backoff wait short."""
@@ -147,7 +191,7 @@ class SyncClient:
         failures = 0
         while not self._stopping:
             self._wake.clear()
-            self.engine.set_connection("connecting", None, needs_sign_in=False)
+            self._peer.set_connection("connecting", None, needs_sign_in=False)
             refused = False
             try:
                 await self._connection()
@@ -165,10 +209,10 @@ class SyncClient:
             finally:
                 self._ws = None
                 self._inflight = 0
-                self.engine.disconnected()
+                self._peer.disconnected()
             if self._stopping:
                 return
-            self.engine.set_connection(
+            self._peer.set_connection(
                 "offline", reason, rtt_ms=None, catching_up=False, needs_sign_in=refused
             )
             failures += 1
@@ -181,7 +225,7 @@ class SyncClient:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _connection(self) -> None:
-        token = self.engine.token
+        token = self._token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             ws = await connect(
@@ -221,22 +265,22 @@ class SyncClient:
                 await asyncio.wait_for(ws.close(), 2)
 
     async def _converse(self, ws: ClientConnection) -> bool:
-        engine = self.engine
+        peer = self._peer
         sent_at = utcnow()
-        await ws.send(dumps(engine.hello()))
+        await ws.send(dumps(peer.hello()))
         try:
             first = json.loads(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
         except TimeoutError:
             raise SyncFailed("the server did not answer hello") from None
         if first.get("type") != "welcome":
             raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
-        if not await engine.on_welcome(first, sent_at):
+        if not await peer.on_welcome(first, sent_at):
             raise SyncFailed("server was replaced: starting over", synced=True)
         inbox = _Inbox(INBOX_BYTES)
         reader = asyncio.create_task(self._read(ws, inbox), name="frontdesk-sync-read")
         pusher: asyncio.Task[None] | None = None
         pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
-        presence = asyncio.create_task(engine.presence_link.run(ws.send), name="frontdesk-presence")
+        presence = asyncio.create_task(self._presence.run(ws.send), name="frontdesk-presence")
         synced = False
         recent: dict[str, Request] = {}
         try:
@@ -257,18 +301,18 @@ class SyncClient:
                     unyielded += len(raw)
                     frame = _decode(raw, recent)
                     if isinstance(frame, Presence):
-                        engine.presence_link.received(frame)
+                        self._presence.received(frame)
                     elif frame is not None:
                         frames.append(frame)
                 if frames:
-                    outcome = await engine.apply_frames(frames)
+                    outcome = await peer.apply_frames(frames)
                     self._inflight = max(0, self._inflight - outcome.answered)
                     if outcome.synced and not synced:
                         synced = True
                         if self._connections:
-                            engine.set_connection("online", None, reconnects=self._reconnects())
+                            peer.set_connection("online", None, reconnects=self._reconnects())
                         else:
-                            engine.set_connection("online", None)
+                            peer.set_connection("online", None)
                         self._connections += 1
                         pusher = asyncio.create_task(self._push(ws), name="frontdesk-sync-push")
                         pusher.add_done_callback(functools.partial(_drop_on_failure, ws))
@@ -289,7 +333,7 @@ class SyncClient:
                         await task
 
     def _reconnects(self) -> int:
-        return self.engine.status.reconnects + 1
+        return self._peer.reconnects + 1
 
     async def _read(self, ws: ClientConnection, inbox: _Inbox) -> None:
         reason = "connection closed"
@@ -306,18 +350,18 @@ class SyncClient:
 
     async def _push(self, ws: ClientConnection) -> None:
         """Send the outbox in ``n`` order, at most ``window`` unanswered at a time."""
-        engine = self.engine
-        client_id = engine.client_id
+        peer = self._peer
+        client_id = self._client_id
         while True:
             room = self.window - self._inflight
-            batch = engine.take_unsent(room) if room > 0 else []
+            batch = peer.take_unsent(room) if room > 0 else []
             if not batch:
                 self._push_wake.clear()
                 await self._push_wake.wait()
                 continue
-            if await engine.foreign_outbox_rows():
+            if await peer.foreign_outbox_rows():
                 # Another window queued edits numbered before these: send in n order.
-                engine.untake(batch)
+                peer.untake(batch)
                 continue
             self._inflight += len(batch)
             await _send_all(ws, [dumps(mutation.to_frame(client_id)) for mutation in batch])
@@ -327,16 +371,17 @@ class SyncClient:
         while True:
             await asyncio.sleep(PING_INTERVAL)
             latency = ws.latency
-            self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
+            self._peer.set_rtt(round(latency * 1000, 1) if latency else None)
 
 
 def _drop_on_failure(ws: ClientConnection, pusher: asyncio.Task[None]) -> None:
     """A pusher that failed must not leave the outbox waiting on a frame that may never come
     (its failure is otherwise noticed only when the server next sends something): drop the
     connection, so the sync loop reconnects after its back-off and sends again."""
-    if pusher.cancelled() or pusher.exception() is None:
+    failure = None if pusher.cancelled() else pusher.exception()
+    if failure is None:
         return
-    log.warning("sending the outbox failed, reconnecting: %s", _say(pusher.exception()))
+    log.warning("sending the outbox failed, reconnecting: %s", _say(failure))
     if ws.transport is not None:
         ws.transport.abort()
 

@@ -17,17 +17,6 @@ from helpers import connect_as, wait_for
 from offline_kit import online, open_engine
 
 
-def suspended_in(task: asyncio.Task | None, name: str) -> bool:
-    """True when ``task`` is currently suspended inside a coroutine function called ``name``."""
-    coro = task.get_coro() if task is not None else None
-    while coro is not None:
-        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
-        if code is not None and code.co_name == name:
-            return True
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
-    return False
-
-
 async def test_closing_while_a_replica_write_is_queued_returns_cleanly(server, tmp_path):
     ann = await connect_as(server, "ann")
     meg = await open_engine(tmp_path, server, "meg")
@@ -40,7 +29,7 @@ async def test_closing_while_a_replica_write_is_queued_returns_cleanly(server, t
         await wait_for(lambda: meg.get(first["id"]) is not None, message="first change seen")
         await ann.create(room="2")  # its frame makes the sync task wait for the first write
         await wait_for(
-            lambda: suspended_in(meg._sync._task, "_queue_write"),
+            lambda: meg.writes_behind,
             timeout=3,
             message="the sync task never waited for the queued write",
         )
