@@ -21,13 +21,23 @@ from offline.conflicts import Strategy, plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
-from offline.pages import LiveRow, Page
 from offline.replica import Batch
 from offline.rows import compact, settle_heap
 from offline.shared import notice_for
 from offline.state import EngineState
 from protocol import Code, Request, utcnow
-from protocol.frames import Ack, Alert, Change, Changes, Error, Reject, Snapshot, Synced
+from protocol.codec import LiveRow, Page, hello_text
+from protocol.frames import (
+    Ack,
+    Alert,
+    Change,
+    Changes,
+    Error,
+    Reject,
+    Snapshot,
+    Synced,
+    Welcome,
+)
 from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)
@@ -78,17 +88,13 @@ class Reconciler:
 
     # -- what the sync client asks (``offline.sync.SyncPeer``) ---------------------------------
 
-    def hello(self) -> dict[str, Any]:
-        return {
-            "type": "hello",
-            "v": 1,
-            "client_id": self._state.replica.client_id,
-            "last_seq": self._state.last_seq,
-        }
+    def hello(self) -> str:
+        """The ``hello`` that opens a connection: who we are and what we have."""
+        return hello_text(self._state.replica.client_id, self._state.last_seq)
 
-    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
+    async def on_welcome(self, welcome: Welcome, sent_at: datetime) -> bool:
         """Record the server's clock and what it already has; False asks for a fresh hello."""
-        server_time = welcome.get("server_time")
+        server_time = welcome.server_time
         batch = Batch()
         if isinstance(server_time, str):
             with contextlib.suppress(ValueError):
@@ -97,7 +103,7 @@ class Reconciler:
                 offset = (datetime.fromisoformat(server_time) - midpoint).total_seconds()
                 self._state.clock_offset = offset
                 batch.meta["clock_offset"] = repr(offset)
-        last_mutation = int(welcome.get("last_mutation") or 0)
+        last_mutation = welcome.last_mutation
         # Rows up to last_mutation were processed, but their answer may have died with the
         # last connection: they are sent again as they are, and the server answers each from
         # its record (same ack, or same reject with its reason) without applying it twice.
@@ -105,7 +111,7 @@ class Reconciler:
             # Never reuse an n the server has seen: it would be taken for a duplicate.
             self._state.next_n = last_mutation + 1
             batch.next_n = self._state.next_n
-        server_id = str(welcome.get("server_id") or "")
+        server_id = welcome.server_id
         known = self._state.replica.meta.get("server_id")
         fresh = True
         async with self._state.write_lock:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
 from collections import deque
@@ -26,13 +25,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from offline.config import EngineConfig
 from offline.events import Connection
 from offline.outbox import PendingMutation
-from offline.pages import LiveRow, Page, read_live, read_page
 from offline.presence import PresenceLink
 from offline.reconcile import FrameOutcome
 from offline.session import ws_url
 from protocol import Request, utcnow
-from protocol.frames import Presence
-from protocol.wire import ServerFrame, decode_server_frame, dumps
+from protocol.codec import LiveRow, Page, decode_server_frame, read_for_client
+from protocol.frames import Presence, Welcome
+from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +107,11 @@ class SyncFailed(Exception):
 class SyncPeer(Protocol):
     """What the sync client asks of the engine's side (``offline.reconcile.Reconciler``)."""
 
-    def hello(self) -> dict[str, Any]: ...
+    def hello(self) -> str:
+        """The ``hello`` frame's text."""
+        ...
 
-    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
+    async def on_welcome(self, welcome: Welcome, sent_at: datetime) -> bool:
         """Record what ``welcome`` says; False: the server was replaced, start over."""
         ...
 
@@ -267,13 +268,18 @@ class SyncClient:
     async def _converse(self, ws: ClientConnection) -> bool:
         peer = self._peer
         sent_at = utcnow()
-        await ws.send(dumps(peer.hello()))
+        await ws.send(peer.hello())
         try:
-            first = json.loads(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
+            answer = await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT)
         except TimeoutError:
             raise SyncFailed("the server did not answer hello") from None
-        if first.get("type") != "welcome":
-            raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
+        try:
+            first = decode_server_frame(answer)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise SyncFailed(f"server did not welcome us: {str(exc)[:200]}") from None
+        if not isinstance(first, Welcome):
+            said = getattr(first, "message", None) or first.model_dump_json()
+            raise SyncFailed(f"server did not welcome us: {said}")
         if not await peer.on_welcome(first, sent_at):
             raise SyncFailed("server was replaced: starting over", synced=True)
         inbox = _Inbox(INBOX_BYTES)
@@ -364,7 +370,7 @@ class SyncClient:
                 peer.untake(batch)
                 continue
             self._inflight += len(batch)
-            await _send_all(ws, [dumps(mutation.to_frame(client_id)) for mutation in batch])
+            await _send_all(ws, [mutation.to_text(client_id) for mutation in batch])
 
     async def _ping(self, ws: ClientConnection) -> None:
         """Keep the round-trip time fresh for the status bar."""
@@ -413,13 +419,10 @@ async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
 
 
 def _decode(raw: str | bytes, recent: dict[str, Request]) -> ServerFrame | Page | LiveRow | None:
-    """A validated server frame (catch-up pages, acks and changes with each row's JSON kept:
-    ``offline.pages``), or None for one this client does not know (logged)."""
-    fast = read_page(raw) or read_live(raw, recent)
-    if fast is not None:
-        return fast
+    """A validated server frame (``protocol.codec.read_for_client``), or None for one this
+    client cannot read (logged)."""
     try:
-        return decode_server_frame(raw)
+        return read_for_client(raw, recent)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         log.warning("ignoring a server frame this client cannot read: %s", str(exc)[:200])
         return None
