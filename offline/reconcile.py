@@ -21,8 +21,9 @@ from offline.conflicts import Strategy, plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
+from offline.pydantic_adapter import compact
 from offline.replica import Batch
-from offline.rows import compact, settle_heap
+from offline.rows import settle_heap
 from offline.shared import notice_for
 from offline.state import EngineState
 from protocol import Code, Request, utcnow

@@ -25,8 +25,8 @@ from typing import Any
 
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
+from offline.pydantic_adapter import compact
 from offline.replica import Batch
-from offline.rows import compact
 from offline.state import EngineState
 from protocol import Request
 

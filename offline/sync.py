@@ -28,6 +28,7 @@ from offline.outbox import PendingMutation
 from offline.presence import PresenceLink
 from offline.reconcile import FrameOutcome
 from offline.session import ws_url
+from offline.websockets_adapter import abort, send_frames
 from protocol import Request, utcnow
 from protocol.codec import LiveRow, Page, decode_server_frame, read_for_client
 from protocol.frames import Presence, Welcome
@@ -370,7 +371,7 @@ class SyncClient:
                 peer.untake(batch)
                 continue
             self._inflight += len(batch)
-            await _send_all(ws, [mutation.to_text(client_id) for mutation in batch])
+            await send_frames(ws, [mutation.to_text(client_id) for mutation in batch])
 
     async def _ping(self, ws: ClientConnection) -> None:
         """Keep the round-trip time fresh for the status bar."""
@@ -388,34 +389,7 @@ def _drop_on_failure(ws: ClientConnection, pusher: asyncio.Task[None]) -> None:
     if failure is None:
         return
     log.warning("sending the outbox failed, reconnecting: %s", _say(failure))
-    if ws.transport is not None:
-        ws.transport.abort()
-
-
-async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
-    """Send text frames in one socket write, as the server's hub does.
-
-    ``ws.send`` writes each frame with its own ``send`` syscall, and the server then reads them
-    one by one; a window of mutations is sent together instead. ``send_context`` checks the
-    connection is open, and on the way out applies flow control (it waits while the write
-    buffer is over its high-water mark) and raises ``ConnectionClosed`` on a broken socket.
-    """
-    if len(texts) == 1:
-        await ws.send(texts[0])
-        return
-    async with ws.send_context():
-        protocol = ws.protocol
-        for text in texts:
-            protocol.send_text(text.encode())
-        chunks = protocol.data_to_send()
-        data = b"".join(chunks)
-        if data:
-            ws.transport.write(data)
-        if not all(chunks):  # the protocol asked to half-close (never while open, but obey it)
-            if ws.transport.can_write_eof():
-                ws.transport.write_eof()
-            else:
-                ws.transport.close()
+    abort(ws)
 
 
 def _decode(raw: str | bytes, recent: dict[str, Request]) -> ServerFrame | Page | LiveRow | None:
