@@ -12,18 +12,18 @@ import uuid
 from datetime import UTC, datetime
 
 from offline.pydantic_adapter import compact
-from protocol import Request, Status
+from protocol import Category, Priority, Request, Status
 
 
 def _row_json(room: str) -> str:
-    now = datetime.now(UTC).isoformat()
+    now = datetime.now(UTC)
     return Request(
         id=str(uuid.uuid4()),
         number=7,
         room=room,
-        category="housekeeping",
+        category=Category.HOUSEKEEPING,
         description="towels",
-        priority="normal",
+        priority=Priority.NORMAL,
         assignee="bob",
         created_by="ann",
         created_at=now,
