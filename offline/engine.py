@@ -13,25 +13,24 @@ import asyncio
 import contextlib
 import logging
 import os
-import sqlite3
 import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offline import salvage
 from offline.config import EngineConfig
 from offline.conflicts import Conflict, mutation_for, strategies_with
-from offline.errors import Rejected, ReplicaUnavailable, ServerApiError, UnknownConflict
+from offline.errors import Rejected, ServerApiError, UnknownConflict
 from offline.events import EngineEvent, EngineStatus, PresenceEntry
 from offline.index import ViewIndex
+from offline.opening import LOAD_CHUNK, open_replica
 from offline.outbox import Outbox, PendingMutation
 from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
 from offline.rows import from_replica, settle_heap
-from offline.shared import Follower, LeaderWatch, open_lock
+from offline.shared import Follower, LeaderWatch
 from offline.state import EngineState
 from offline.view import OptimisticView
 from protocol import Actor, Rejection, Request, Role
@@ -42,26 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "EngineConfig"]
 
 log = logging.getLogger(__name__)
-
-LOCK_FILE = "replica.lock"
-LOAD_CHUNK = 2000
-"""Rows validated between two yields to the event loop while a big replica opens (~20 ms)."""
-
-
-async def _claim_for(replica: Replica, user: str, pending: int) -> None:
-    """Bind the replica's outbox to ``user``: one person's pending edits are never sent as
-    another's (``created_by`` and note authors are the audit trail). A terminal shared across
-    shifts switches user freely once the outbox is empty; until then it refuses, saying whose
-    edits wait, so they can be sent by their author first."""
-    owner = replica.meta.get("user")
-    if owner == user:
-        return
-    if owner and pending:
-        raise ReplicaUnavailable(
-            f"this terminal still holds {pending} unsent edit(s) by {owner}: "
-            f"sign in as {owner} to send them first"
-        )
-    await replica.apply(Batch(meta={"user": user}))
 
 
 class Engine:
@@ -108,7 +87,7 @@ class Engine:
         self._state.refresh_status(emit=False)
         self._lock_fd = lock_fd
         self._token = config.token
-        self.presence_link = PresenceLink(self._state.emit)
+        self._presence = PresenceLink(self._state.emit)
         self._watch = LeaderWatch(self._state, wake_push=self._wake_push)
         self._reconciler = Reconciler(
             self._state,
@@ -139,33 +118,17 @@ class Engine:
         the outbox, the parked conflicts and the installation id are kept, the confirmed rows
         come back with the next catch-up.
         """
-        data_dir = Path(config.data_dir)
-        try:
-            lock_fd, leader = _lock_data_dir(data_dir)
-        except OSError as exc:
-            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
-        try:
-            try:
-                loaded = await _load(data_dir, first)
-            except sqlite3.DatabaseError as exc:
-                if not leader:
-                    raise
-                await salvage.rebuild(data_dir, exc)
-                loaded = await _load(data_dir, first)
-        except (OSError, sqlite3.Error) as exc:
-            os.close(lock_fd)
-            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
-        except BaseException:
-            os.close(lock_fd)
-            raise
-        replica, confirmed, outbox, conflicts, rest_before = loaded
-        try:
-            await _claim_for(replica, config.user, len(outbox))
-        except BaseException:
-            await replica.close()
-            os.close(lock_fd)
-            raise
-        return cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader, rest_before)
+        opened = await open_replica(Path(config.data_dir), config.user, first)
+        return cls(
+            config,
+            opened.replica,
+            opened.lock_fd,
+            opened.confirmed,
+            opened.outbox,
+            opened.conflicts,
+            opened.leader,
+            opened.rest_before,
+        )
 
     @property
     def loading(self) -> bool:
@@ -248,7 +211,7 @@ class Engine:
         self._sync = SyncClient(
             self.config,
             self._reconciler,
-            self.presence_link,
+            self._presence,
             client_id=self.client_id,
             token=lambda: self._token,
         )
@@ -396,11 +359,11 @@ class Engine:
     def set_presence(self, viewing: str | None, editing: bool) -> None:
         """Tell the others what this user views (a request id or None) and whether they edit
         it; sent while online (coalesced), again after each reconnect (``offline.presence``)."""
-        self.presence_link.set(viewing, editing)
+        self._presence.set(viewing, editing)
 
     def presence(self) -> list[PresenceEntry]:
         """Who is online (this user included) and what each views or edits; empty offline."""
-        return list(self.presence_link.users)
+        return list(self._presence.users)
 
     async def fetch_stats(self) -> dict[str, Any]:
         """The server's ``/api/v1/stats`` (managers); ``ServerApiError`` with one line if not."""
@@ -572,41 +535,6 @@ class Engine:
         return rows[0] if rows else None
 
 
-async def _load(
-    data_dir: Path, first: int | None = None
-) -> tuple[Replica, dict[str, Request], Outbox, list[Conflict], int | None]:
-    """The replica, its rows (``first``: only that many), outbox and parked conflicts, and the
-    rowid below which rows are still to be loaded (None: all are)."""
-    replica = await Replica.open(data_dir)
-    try:
-        confirmed: dict[str, Request] = {}
-        before: int | None = None
-        while True:
-            limit = LOAD_CHUNK if first is None else max(1, min(LOAD_CHUNK, first - len(confirmed)))
-            page = await replica.load_request_page(before, limit)
-            for row in from_replica(data for _, data in page):
-                confirmed.setdefault(row.id, row)
-            settle_heap()  # the collector would rescan the growing heap again and again
-            if len(page) < limit:
-                before = None
-                break
-            before = page[-1][0]
-            if first is not None and len(confirmed) >= first:
-                break
-        outbox = Outbox(await replica.load_outbox())
-        conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
-    except BaseException:
-        await replica.close()
-        raise
-    return replica, confirmed, outbox, conflicts, before
-
-
 def _plain(value: Any) -> Any:
     """Enum members travel as their values."""
     return getattr(value, "value", value)
-
-
-def _lock_data_dir(data_dir: Path) -> tuple[int, bool]:
-    """The lock file and whether this process leads (syncs) the replica in ``data_dir``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return open_lock(data_dir / LOCK_FILE)
