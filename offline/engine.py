@@ -65,7 +65,6 @@ class Engine:
         self.config = config
         self.actor = Actor(config.user, Role(config.role))
         self._state = EngineState(
-            actor=self.actor,
             replica=replica,
             outbox=outbox,
             view=OptimisticView(self.actor, confirmed, outbox),

@@ -25,7 +25,7 @@ from offline.index import ViewIndex
 from offline.outbox import Outbox
 from offline.replica import Batch, Replica
 from offline.view import OptimisticView
-from protocol import Actor, utcnow
+from protocol import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ class WriteQueue:
 class EngineState:
     """Replica, outbox, view, counters and status of one engine, and who listens to it."""
 
-    actor: Actor
     replica: Replica
     outbox: Outbox
     view: OptimisticView
