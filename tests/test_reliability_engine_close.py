@@ -4,8 +4,8 @@ The replica's disk is made slow (another connection holds SQLite's write lock, a
 or a backup would), so the engine's queued replica write is still running when the next
 server frame arrives and the sync task waits for it. Closing the terminal at that moment must
 finish (or abandon) the write cleanly: ``close()`` returns, the replica is closed, and a fresh
-engine on the same data opens. (Found by this test; fixed in offline/engine.py by shielding the
-queued write, commit ebba4e7.)
+engine on the same data opens. (Found by this test; fixed by shielding the queued write, commit
+ebba4e7, now in ``offline.state.WriteQueue``; the test waits for ``Engine.writes_behind``.)
 """
 
 from __future__ import annotations
