@@ -195,8 +195,8 @@ class Reconciler:
 
         for frame in frames:
             if isinstance(frame, Page):
-                # A catch-up page read with each row's JSON (``offline.pages``): the replica
-                # stores that text instead of serializing the row again.
+                # A catch-up page read with each row's JSON (``protocol.codec.read_page``): the
+                # replica stores that text instead of serializing the row again.
                 _confirm_page(frame, confirmed, batch, touched)
                 if frame.snapshot_seq is None:
                     newest = max((entry[0] for entry in frame.entries), default=last_seq)
