@@ -29,7 +29,7 @@ gets the ordinary outcome. The fast path changes speed, never what is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -147,7 +147,9 @@ _ENTRY_CUT = '},{"seq":'
 _ROW_KEY = ',"request":'
 _ROW_CUT = '},{"id":'
 _SEQ_KEY = '],"seq":'
-_validate = TypeAdapter(Request).validate_json
+_validate: Callable[[str], Request] = TypeAdapter(Request).validator.validate_json
+"""``TypeAdapter.validator`` (a documented attribute) is the schema validator itself: calling it
+skips ``TypeAdapter.validate_json``'s Python wrapper, ~1 µs a row under a profiler."""
 
 
 @dataclass(slots=True)
@@ -247,7 +249,7 @@ _ACK_HEAD = '{"type":"ack","n":'
 _CHANGE_HEAD = '{"type":"change","seq":'
 _SEQ_AFTER_N = ',"seq":'
 _BY_KEY = ',"by":{'
-_validate_by = TypeAdapter(ChangeBy).validate_json
+_validate_by: Callable[[str], ChangeBy] = TypeAdapter(ChangeBy).validator.validate_json
 RECENT_ROWS = 4096
 """Row texts of recent acks kept to recognise the ``change`` that repeats each of them."""
 
