@@ -11,94 +11,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import logging
 import os
-import sqlite3
 import uuid
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Collection
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from offline import salvage
+from offline.config import EngineConfig
 from offline.conflicts import Conflict, mutation_for, strategies_with
-from offline.errors import (
-    EngineClosed,
-    Rejected,
-    ReplicaUnavailable,
-    ServerApiError,
-    UnknownConflict,
-)
-from offline.events import (
-    EngineEvent,
-    EngineStatus,
-    PresenceEntry,
-    StatusChanged,
-    ViewChanged,
-)
+from offline.errors import Rejected, ServerApiError, UnknownConflict
+from offline.events import EngineEvent, EngineStatus, PresenceEntry
 from offline.index import ViewIndex
+from offline.opening import LOAD_CHUNK, open_replica
 from offline.outbox import Outbox, PendingMutation
 from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
 from offline.rows import from_replica, settle_heap
-from offline.shared import Follower, LeaderWatch, open_lock
+from offline.shared import Follower, LeaderWatch
+from offline.state import EngineState
 from offline.view import OptimisticView
-from protocol import Actor, Rejection, Request, Role, utcnow
+from protocol import Actor, Rejection, Request, Role
+
+if TYPE_CHECKING:
+    from offline.sync import SyncClient
+
+__all__ = ["Engine", "EngineConfig"]
 
 if TYPE_CHECKING:
     from offline.triage.service import Triage
 
 log = logging.getLogger(__name__)
 
-LOCK_FILE = "replica.lock"
-LOAD_CHUNK = 2000
-"""Rows validated between two yields to the event loop while a big replica opens (~20 ms)."""
 
+class Engine:
+    """Replica + outbox + optimistic view + sync client, behind one small API.
 
-@dataclass(frozen=True)
-class EngineConfig:
-    """Where the replica lives, who edits, and which server (None: offline only)."""
-
-    data_dir: Path
-    user: str
-    role: Role
-    server_url: str | None = None
-    token: str | None = None
-    push_window: int = 256
-    """Mutations on the wire at once, unanswered: the server's lane per connection holds 256
-    (``queue_per_connection``), so a replay keeps its group commit full; a bigger window only
-    waits in TCP. 64 left the server's batches small and cost the engine a transaction and a
-    socket write per handful of acks."""
-    backoff_base: float = 0.2
-    backoff_cap: float = 5.0
-    conflict_strategies: Mapping[str, str] | None = None
-    """Per field group (``status``, ``assignee``, ``descriptive``): ``server-wins``,
-    ``client-wins``, ``merge`` or ``manual``; unset groups keep the defaults of
-    ``offline.conflicts.DEFAULT_STRATEGIES``."""
-
-
-async def _claim_for(replica: Replica, user: str, pending: int) -> None:
-    """Bind the replica's outbox to ``user``: one person's pending edits are never sent as
-    another's (``created_by`` and note authors are the audit trail). A terminal shared across
-    shifts switches user freely once the outbox is empty; until then it refuses, saying whose
-    edits wait, so they can be sent by their author first."""
-    owner = replica.meta.get("user")
-    if owner == user:
-        return
-    if owner and pending:
-        raise ReplicaUnavailable(
-            f"this terminal still holds {pending} unsent edit(s) by {owner}: "
-            f"sign in as {owner} to send them first"
-        )
-    await replica.apply(Batch(meta={"user": user}))
-
-
-class Engine(Reconciler):
-    """Replica + outbox + optimistic view + sync client, behind one small API."""
+    Composed of parts that share one ``EngineState``: the ``Reconciler`` applies server frames,
+    the ``SyncClient`` (leader, online) talks to the server through it, and ``Follower`` /
+    ``LeaderWatch`` share the replica file with other processes on this terminal.
+    """
 
     _triage: Triage | None = None
 
@@ -111,53 +65,47 @@ class Engine(Reconciler):
         outbox: Outbox,
         conflicts: list[Conflict],
         leader: bool = True,
+        rest_before: int | None = None,
     ) -> None:
         self.config = config
-        self._leader = leader
-        self._mine: set[int] = set()
-        """Mutation numbers this process queued (a follower shows only its own rejections)."""
-        self._answered_recently: set[int] = set()
-        self._seen_version: int | None = None
-        self._followed = False
-        """True once another process opened this replica (then the leader shares its status)."""
-        """``PRAGMA data_version`` when the outbox was last read from the file."""
-        self._tasks: list[asyncio.Task[None]] = []
-        self._publish_task: asyncio.Task[None] | None = None
-        self._strategies = strategies_with(config.conflict_strategies)
-        self._conflicts: dict[str, Conflict] = {c.id: c for c in conflicts}
-        last_n = max((m.n for m in outbox.entries()), default=0)
-        self._next_n = max(replica.next_n, last_n + 1)
-        """Lowest number the next mutation may get (``welcome.last_mutation`` raises it); the
-        number itself is taken from the replica inside the outbox write."""
         self.actor = Actor(config.user, Role(config.role))
-        self._replica = replica
-        self._lock_fd = lock_fd
-        self._outbox = outbox
-        self._view = OptimisticView(self.actor, confirmed, outbox)
-        self._listeners: list[Callable[[EngineEvent], None]] = []
-        self.presence_link = PresenceLink(self._emit)
-        self._write_lock = asyncio.Lock()
-        self._closed = False
-        self._clock_offset = float(replica.meta.get("clock_offset", "0"))
-        self._sent_unrecorded: list[int] = []
-        self._last_seq = replica.last_seq
-        self._write_task: asyncio.Task[None] | None = None
-        self._release_task: asyncio.Task[None] | None = None
-        self._status = EngineStatus(
-            connection="offline",
-            offline_only=config.server_url is None,
-            reason=None if config.server_url else "no server configured (offline only)",
-            follower=not leader,
+        self._state = EngineState(
+            replica=replica,
+            outbox=outbox,
+            view=OptimisticView(self.actor, confirmed, outbox),
+            conflicts={c.id: c for c in conflicts},
+            status=EngineStatus(
+                connection="offline",
+                offline_only=config.server_url is None,
+                reason=None if config.server_url else "no server configured (offline only)",
+                follower=not leader,
+            ),
+            leader=leader,
+            next_n=replica.next_n,
+            last_seq=replica.last_seq,
+            clock_offset=float(replica.meta.get("clock_offset", "0")),
         )
+        self._state.number_from_outbox()
         if not leader:
-            self._apply_leader_status(replica.meta, emit=False)
-        self._refresh_status(emit=False)
-        self._sync: Any = None
-        self._index: ViewIndex | None = None
+            self._state.apply_leader_status(replica.meta, emit=False)
+        self._state.refresh_status(emit=False)
+        self._lock_fd = lock_fd
         self._token = config.token
-        self._rest_before: int | None = None
+        self._presence = PresenceLink(self._state.emit)
+        self._watch = LeaderWatch(self._state, wake_push=self._wake_push)
+        self._reconciler = Reconciler(
+            self._state,
+            strategies=strategies_with(config.conflict_strategies),
+            reissue=self._reissue,
+            foreign_outbox_rows=self._watch.check,
+            caught_up=self._release_memory_soon,
+        )
+        self._sync: SyncClient | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rest_before = rest_before
         """Set when opened with ``first``: rows below this rowid are not loaded yet."""
         self._loading: asyncio.Task[None] | None = None
+        self._release_task: asyncio.Task[None] | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -174,35 +122,17 @@ class Engine(Reconciler):
         the outbox, the parked conflicts and the installation id are kept, the confirmed rows
         come back with the next catch-up.
         """
-        data_dir = Path(config.data_dir)
-        try:
-            lock_fd, leader = _lock_data_dir(data_dir)
-        except OSError as exc:
-            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
-        try:
-            try:
-                loaded = await _load(data_dir, first)
-            except sqlite3.DatabaseError as exc:
-                if not leader:
-                    raise
-                await salvage.rebuild(data_dir, exc)
-                loaded = await _load(data_dir, first)
-        except (OSError, sqlite3.Error) as exc:
-            os.close(lock_fd)
-            raise ReplicaUnavailable(f"cannot open the local replica in {data_dir}: {exc}") from exc
-        except BaseException:
-            os.close(lock_fd)
-            raise
-        replica, confirmed, outbox, conflicts, rest_before = loaded
-        try:
-            await _claim_for(replica, config.user, len(outbox))
-        except BaseException:
-            await replica.close()
-            os.close(lock_fd)
-            raise
-        engine = cls(config, replica, lock_fd, confirmed, outbox, conflicts, leader)
-        engine._rest_before = rest_before
-        return engine
+        opened = await open_replica(Path(config.data_dir), config.user, first)
+        return cls(
+            config,
+            opened.replica,
+            opened.lock_fd,
+            opened.confirmed,
+            opened.outbox,
+            opened.conflicts,
+            opened.leader,
+            opened.rest_before,
+        )
 
     @property
     def loading(self) -> bool:
@@ -219,12 +149,13 @@ class Engine(Reconciler):
         await asyncio.shield(self._loading)
 
     async def _load_rest(self) -> None:
-        confirmed = self._view.confirmed
+        state = self._state
+        confirmed = state.view.confirmed
         added: list[str] = []
         before = self._rest_before
         while before is not None:
             await asyncio.sleep(0)  # the UI first: a page is ~20 ms of validation
-            page = await self._replica.load_request_page(before, LOAD_CHUNK)
+            page = await state.replica.load_request_page(before, LOAD_CHUNK)
             for row in from_replica(data for _, data in page):
                 if row.id not in confirmed:
                     confirmed[row.id] = row
@@ -232,32 +163,29 @@ class Engine(Reconciler):
             settle_heap()
             before = page[-1][0] if len(page) == LOAD_CHUNK else None
         self._rest_before = None
-        changed = self._view.rebuild(added)  # pending edits of these rows replay now
+        changed = state.view.rebuild(added)  # pending edits of these rows replay now
         if changed:
-            self._view_changed(changed)
+            state.view_changed(changed)
         self._release_memory_soon()
 
     def _release_memory_soon(self) -> None:
         """Once the bulk work of a full load or a catch-up is written, give its page cache
         and freed heap back (about 36 MiB at 100,000 rows); in the background, never twice
         at once."""
-        if self._closed or (self._release_task is not None and not self._release_task.done()):
+        if self._state.closed or (self._release_task is not None and not self._release_task.done()):
             return
         self._release_task = asyncio.create_task(self._release_memory(), name="frontdesk-trim")
 
     async def _release_memory(self) -> None:
-        write = self._write_task
         try:
-            if write is not None:
-                with contextlib.suppress(Exception):  # a failed write is the sync loop's to tell
-                    await asyncio.shield(write)
-            await self._replica.release_memory()
+            await self._state.writes.idle()  # a failed write is the sync loop's to tell
+            await self._state.replica.release_memory()
         except Exception as exc:  # only memory is at stake
             log.debug("releasing the replica's memory: %s", exc)
 
     async def start(self) -> None:
         """Start syncing (or following the process that syncs) in the background."""
-        self._check_open()
+        self._state.check_open()
         if self._tasks or self._sync is not None:
             return
         if self._rest_before is not None:
@@ -271,14 +199,12 @@ class Engine(Reconciler):
         await self._begin()
 
     async def _begin(self) -> None:
-        if not self._leader:
-            follower = Follower(self)
+        if not self._state.leader:
+            follower = Follower(self._state, self._lock_fd, promote=self._promote)
             await follower.prime()
             self._tasks.append(asyncio.create_task(follower.run(), name="frontdesk-follow"))
             return
-        self._tasks.append(
-            asyncio.create_task(LeaderWatch(self).run(), name="frontdesk-leader-watch")
-        )
+        self._tasks.append(asyncio.create_task(self._watch.run(), name="frontdesk-leader-watch"))
         self._start_sync()
 
     def _start_sync(self) -> None:
@@ -286,36 +212,45 @@ class Engine(Reconciler):
             return
         from offline.sync import SyncClient  # here: offline-only use never loads websockets
 
-        self._sync = SyncClient(self)
+        self._sync = SyncClient(
+            self.config,
+            self._reconciler,
+            self._presence,
+            client_id=self.client_id,
+            token=lambda: self._token,
+        )
         self._sync.start()
 
     async def _promote(self) -> None:
         """The leader is gone and this process holds the lock now: sync from here."""
-        meta = await self._replica.reload_meta()
-        await self._replica.max_rev()
-        self._leader = True
-        self._followed = True  # other windows may still be following this replica
-        self._last_seq = self._replica.last_seq
-        self._clock_offset = float(meta.get("clock_offset", "0"))
-        last_n = max((m.n for m in self._outbox.entries()), default=0)
-        self._next_n = max(self._replica.next_n, last_n + 1)
-        self._set_status(follower=False, connection="offline", reason=None)
+        state = self._state
+        meta = await state.replica.reload_meta()
+        await state.replica.max_rev()
+        state.leader = True
+        state.followed = True  # other windows may still be following this replica
+        state.last_seq = state.replica.last_seq
+        state.clock_offset = float(meta.get("clock_offset", "0"))
+        state.number_from_outbox()
+        state.set_status(follower=False, connection="offline", reason=None)
         log.info("this process now syncs the shared replica")
-        self._tasks.append(
-            asyncio.create_task(LeaderWatch(self).run(), name="frontdesk-leader-watch")
-        )
+        self._tasks.append(asyncio.create_task(self._watch.run(), name="frontdesk-leader-watch"))
         self._start_sync()
+
+    def _wake_push(self) -> None:
+        if self._sync is not None:
+            self._sync.wake_push()
 
     @property
     def is_leader(self) -> bool:
         """True when this process syncs the replica (False: another process does)."""
-        return self._leader
+        return self._state.leader
 
     async def close(self) -> None:
         """Stop syncing and close the replica; pending edits stay in the outbox."""
-        if self._closed:
+        state = self._state
+        if state.closed:
             return
-        self._closed = True
+        state.closed = True
         if self._loading is not None:
             self._tasks.append(self._loading)
         if self._release_task is not None:
@@ -331,15 +266,25 @@ class Engine(Reconciler):
         if self._sync is not None:
             await self._sync.stop()
             self._sync = None
-        if self._publish_task is not None:
+        if state.publishing is not None:
             with contextlib.suppress(Exception):
-                await self._publish_task
-        async with self._write_lock:
+                await state.publishing
+        async with state.write_lock:
             with contextlib.suppress(Exception):
                 await self.settle()
-            await self._flush_sent()
-            await self._replica.close()
+            await self._reconciler.flush_sent()
+            await state.replica.close()
         os.close(self._lock_fd)
+
+    async def settle(self) -> None:
+        """Wait until what the server sent so far is written to the replica (tests, close)."""
+        await self._state.writes.settle()
+
+    @property
+    def writes_behind(self) -> bool:
+        """True while applying the server's frames waits for the previous replica write (the
+        disk is slower than the server): diagnostics, and the close-while-writing test."""
+        return self._state.writes.behind
 
     async def sync_now(self) -> None:
         """Try to reach the server now instead of waiting for the next backoff step."""
@@ -358,23 +303,28 @@ class Engine(Reconciler):
 
     @property
     def client_id(self) -> str:
-        return self._replica.client_id
+        return self._state.replica.client_id
+
+    @property
+    def used_numbers(self) -> int:
+        """Mutation numbers this replica has used so far (the next one is above)."""
+        return self._state.next_n - 1
 
     # -- reads ----------------------------------------------------------------------------------
 
     def requests(self) -> list[Request]:
         """Every request of the optimistic view."""
-        return list(self._view.rows.values())
+        return list(self._state.view.rows.values())
 
     def get(self, request_id: str) -> Request | None:
-        return self._view.rows.get(request_id)
+        return self._state.view.rows.get(request_id)
 
     def is_pending(self, request_id: str) -> bool:
         """True while the request has mutations the server has not answered."""
-        return self._outbox.has_id(request_id)
+        return self._state.outbox.has_id(request_id)
 
     def pending_mutations(self) -> list[PendingMutation]:
-        return self._outbox.entries()
+        return self._state.outbox.entries()
 
     def query(
         self,
@@ -394,9 +344,10 @@ class Engine(Reconciler):
         description, guest name, assignee and creator, ignoring case. ``assignee=""`` means
         unassigned. Sort keys: ``offline.index.SORT_KEYS``.
         """
-        if self._index is None:
-            self._index = ViewIndex(self._view.rows)
-        return self._index.query(
+        state = self._state
+        if state.index is None:
+            state.index = ViewIndex(state.view.rows)
+        return state.index.query(
             filter_text,
             statuses,
             priorities,
@@ -419,16 +370,16 @@ class Engine(Reconciler):
 
     @property
     def status(self) -> EngineStatus:
-        return self._status
+        return self._state.status
 
     def set_presence(self, viewing: str | None, editing: bool) -> None:
         """Tell the others what this user views (a request id or None) and whether they edit
         it; sent while online (coalesced), again after each reconnect (``offline.presence``)."""
-        self.presence_link.set(viewing, editing)
+        self._presence.set(viewing, editing)
 
     def presence(self) -> list[PresenceEntry]:
         """Who is online (this user included) and what each views or edits; empty offline."""
-        return list(self.presence_link.users)
+        return list(self._presence.users)
 
     async def fetch_stats(self) -> dict[str, Any]:
         """The server's ``/api/v1/stats`` (managers); ``ServerApiError`` with one line if not."""
@@ -449,20 +400,21 @@ class Engine(Reconciler):
 
     def server_now(self) -> datetime:
         """The server's clock as best known (local clock + offset measured at ``welcome``)."""
-        return utcnow() + timedelta(seconds=self._clock_offset)
+        return self._state.server_now()
 
     @property
     def clock_offset(self) -> float:
         """Seconds to add to the local clock to get the server's."""
-        return self._clock_offset
+        return self._state.clock_offset
 
     def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event; returns the function that unsubscribes."""
-        self._listeners.append(listener)
+        listeners = self._state.listeners
+        listeners.append(listener)
 
         def unsubscribe() -> None:
             with contextlib.suppress(ValueError):
-                self._listeners.remove(listener)
+                listeners.remove(listener)
 
         return unsubscribe
 
@@ -514,6 +466,12 @@ class Engine(Reconciler):
         args = {"ids": list(ids), "status": _plain(status)}
         return await self._mutate("bulk_set_status", args, tuple(ids), edit=False)
 
+    async def _reissue(
+        self, name: str, args: dict[str, Any], ids: tuple[str, ...]
+    ) -> list[Request]:
+        """The reconciler's way to queue a mutation (client-wins, merge)."""
+        return await self._mutate(name, args, ids)
+
     async def _mutate(
         self,
         name: str,
@@ -523,13 +481,15 @@ class Engine(Reconciler):
         edit: bool = True,
         with_batch: Batch | None = None,
     ) -> list[Request]:
-        self._check_open()
+        state = self._state
+        state.check_open()
         await self.loaded()  # a prediction needs the confirmed row it edits
-        async with self._write_lock:
-            self._check_open()
+        async with state.write_lock:
+            state.check_open()
+            view = state.view
             base_version = None
             if edit:
-                current = self._view.get(ids[0])
+                current = view.get(ids[0])
                 # The version the person saw: the server compares it with what moved since.
                 base_version = current.version if current is not None else None
             mutation = PendingMutation(
@@ -538,27 +498,26 @@ class Engine(Reconciler):
                 args=args,
                 base_version=base_version,
                 request_ids=ids,
-                created_at=self.server_now(),
+                created_at=state.server_now(),
             )
-            predicted = self._view.predict(mutation)
+            predicted = view.predict(mutation)
             if isinstance(predicted, Rejection):
                 raise Rejected(predicted)
-            n = await self._replica.add_mutation(mutation, self._next_n, with_batch)
-            self._next_n = max(self._next_n, n + 1)
-            self._mine.add(n)
-            self._outbox.add(mutation)
-            changed = self._view.rebuild(ids)
-        self._view_changed(changed | set(ids))
-        self._refresh_status()
-        if self._sync is not None:
-            self._sync.wake_push()
-        return [self._view.rows[i] for i in ids if i in self._view.rows]
+            n = await state.replica.add_mutation(mutation, state.next_n, with_batch)
+            state.next_n = max(state.next_n, n + 1)
+            state.mine.add(n)
+            state.outbox.add(mutation)
+            changed = view.rebuild(ids)
+        state.view_changed(changed | set(ids))
+        state.refresh_status()
+        self._wake_push()
+        return [view.rows[i] for i in ids if i in view.rows]
 
     # -- conflicts parked for a person ---------------------------------------------------------
 
     def conflicts(self) -> list[Conflict]:
         """Parked conflicts, oldest first."""
-        return sorted(self._conflicts.values(), key=lambda c: (c.created_at, c.id))
+        return sorted(self._state.conflicts.values(), key=lambda c: (c.created_at, c.id))
 
     async def resolve_conflict(
         self, conflict_id: str, choice: str, edited: dict[str, Any] | None = None
@@ -569,158 +528,29 @@ class Engine(Reconciler):
         Raises ``UnknownConflict`` for an unknown id and ``Rejected`` when the rule book refuses
         the re-issued edit now (the conflict then stays parked).
         """
-        self._check_open()
-        conflict = self._conflicts.get(conflict_id)
+        state = self._state
+        state.check_open()
+        conflict = state.conflicts.get(conflict_id)
         if conflict is None:
             raise UnknownConflict(f"no parked conflict {conflict_id}")
         if choice not in ("mine", "theirs"):
             raise ValueError('choice must be "mine" or "theirs"')
         unpark = Batch(unparked=[conflict_id])
         if choice == "theirs" and edited is None:
-            async with self._write_lock:
+            async with state.write_lock:
                 await self.settle()
-                await self._replica.apply(unpark)
-            self._conflicts.pop(conflict_id, None)
-            self._refresh_status()
+                await state.replica.apply(unpark)
+            state.conflicts.pop(conflict_id, None)
+            state.refresh_status()
             return self.get(conflict.request_id)
         values = dict(edited) if edited is not None else dict(conflict.mine)
         name, args = mutation_for(conflict.name, conflict.request_id, values)
         rows = await self._mutate(name, args, (conflict.request_id,), with_batch=unpark)
-        self._conflicts.pop(conflict_id, None)
-        self._refresh_status()
+        state.conflicts.pop(conflict_id, None)
+        state.refresh_status()
         return rows[0] if rows else None
-
-    # -- status and events ----------------------------------------------------------------------
-
-    def _set_status(self, **changes: Any) -> None:
-        new = dataclasses.replace(self._status, **changes)
-        if new != self._status:
-            old, self._status = self._status, new
-            if self._leader and self._followed and _shared_part(old) != _shared_part(new):
-                self._publish_status()
-            self._emit(StatusChanged(new))
-
-    def _publish_status(self) -> None:
-        """Record the connection state in the replica for follower processes."""
-        if self._closed:
-            return
-        status = self._status
-        body = json.dumps(
-            {
-                "connection": status.connection,
-                "reason": status.reason,
-                "last_synced_at": (
-                    status.last_synced_at.isoformat() if status.last_synced_at else None
-                ),
-                "reconnects": status.reconnects,
-                "needs_sign_in": status.needs_sign_in,
-            }
-        )
-        previous = self._publish_task
-
-        async def publish() -> None:
-            if previous is not None:
-                with contextlib.suppress(Exception):
-                    await previous
-            with contextlib.suppress(Exception):
-                await self._replica.apply(Batch(meta={"leader_status": body}))
-
-        self._publish_task = asyncio.get_running_loop().create_task(publish())
-
-    def _apply_leader_status(self, meta: Mapping[str, str], emit: bool = True) -> None:
-        """A follower shows the leader's connection state."""
-        changes: dict[str, Any] = {
-            "connection": "offline",
-            "reason": "another frontdesk process on this terminal syncs this replica",
-        }
-        with contextlib.suppress(ValueError, TypeError, KeyError):
-            body = json.loads(meta["leader_status"])
-            changes["connection"] = body["connection"]
-            changes["reason"] = body.get("reason")
-            changes["reconnects"] = int(body.get("reconnects") or 0)
-            changes["needs_sign_in"] = body.get("needs_sign_in") is True
-            if body.get("last_synced_at"):
-                changes["last_synced_at"] = datetime.fromisoformat(body["last_synced_at"])
-        if emit:
-            self._set_status(**changes)
-        else:
-            self._status = dataclasses.replace(self._status, **changes)
-
-    def _refresh_status(self, emit: bool = True, **more: Any) -> None:
-        changes = dict(
-            pending=len(self._outbox),
-            oldest_pending_at=self._outbox.oldest_created_at(),
-            conflicts=len(self._conflicts),
-            **more,
-        )
-        if emit:
-            self._set_status(**changes)
-        else:
-            self._status = dataclasses.replace(self._status, **changes)
-
-    def _view_changed(self, ids: set[str]) -> None:
-        """Keep the query index current, then tell listeners (one event per burst)."""
-        if self._index is not None:
-            self._index.update(ids)
-        self._emit(ViewChanged(frozenset(ids)))
-
-    def _emit(self, event: EngineEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                log.exception("engine listener failed on %r", type(event).__name__)
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise EngineClosed("the engine is closed")
-
-
-async def _load(
-    data_dir: Path, first: int | None = None
-) -> tuple[Replica, dict[str, Request], Outbox, list[Conflict], int | None]:
-    """The replica, its rows (``first``: only that many), outbox and parked conflicts, and the
-    rowid below which rows are still to be loaded (None: all are)."""
-    replica = await Replica.open(data_dir)
-    try:
-        confirmed: dict[str, Request] = {}
-        before: int | None = None
-        while True:
-            limit = LOAD_CHUNK if first is None else max(1, min(LOAD_CHUNK, first - len(confirmed)))
-            page = await replica.load_request_page(before, limit)
-            for row in from_replica(data for _, data in page):
-                confirmed.setdefault(row.id, row)
-            settle_heap()  # the collector would rescan the growing heap again and again
-            if len(page) < limit:
-                before = None
-                break
-            before = page[-1][0]
-            if first is not None and len(confirmed) >= first:
-                break
-        outbox = Outbox(await replica.load_outbox())
-        conflicts = [Conflict.from_json(c) for c in await replica.load_parked()]
-    except BaseException:
-        await replica.close()
-        raise
-    return replica, confirmed, outbox, conflicts, before
-
-
-def _shared_part(status: EngineStatus) -> tuple[Any, ...]:
-    return (
-        status.connection,
-        status.reason,
-        status.last_synced_at,
-        status.reconnects,
-        status.needs_sign_in,
-    )
 
 
 def _plain(value: Any) -> Any:
     """Enum members travel as their values."""
     return getattr(value, "value", value)
-
-
-def _lock_data_dir(data_dir: Path) -> tuple[int, bool]:
-    """The lock file and whether this process leads (syncs) the replica in ``data_dir``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return open_lock(data_dir / LOCK_FILE)

@@ -73,7 +73,7 @@ def _table(codes: Iterable[int]) -> bytes:
     return bytes(table)
 
 
-def _and(a: bytes, b: bytes) -> bytes:
+def _and(a: bytes | bytearray, b: bytes | bytearray) -> bytes:
     return (int.from_bytes(a, "little") & int.from_bytes(b, "little")).to_bytes(len(a), "little")
 
 
@@ -230,7 +230,7 @@ class ViewIndex:
                 SORT_KEYS[sort_key], self._seen, self._status_of, self._priority_of
             )
         order.flush(self._seen)
-        mask: bytes | None = None
+        mask: bytes | bytearray | None = None
         if statuses:
             mask = order.statuses.translate(_table(STATUS_CODE[Status(x)] for x in statuses))
         if priorities:

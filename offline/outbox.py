@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from protocol.codec import mutate_text
+
 
 @dataclass(eq=False)
 class PendingMutation:
@@ -26,18 +28,9 @@ class PendingMutation:
     attempts: int = 0
     inflight: bool = field(default=False)
 
-    def to_frame(self, client_id: str) -> dict[str, Any]:
+    def to_text(self, client_id: str) -> str:
         """The ``mutate`` frame that carries this mutation."""
-        frame: dict[str, Any] = {
-            "type": "mutate",
-            "client_id": client_id,
-            "n": self.n,
-            "name": self.name,
-            "args": self.args,
-        }
-        if self.base_version is not None:
-            frame["base_version"] = self.base_version
-        return frame
+        return mutate_text(client_id, self.n, self.name, self.args, self.base_version)
 
     def to_row(self) -> tuple[Any, ...]:
         return (

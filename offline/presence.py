@@ -18,8 +18,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from offline.events import PresenceChanged, PresenceEntry
+from protocol.codec import presence_text
 from protocol.frames import Presence
-from protocol.wire import dumps
 
 MIN_INTERVAL = 0.1
 """Seconds between two ``presence`` frames at most; changes in between are merged."""
@@ -65,7 +65,7 @@ class PresenceLink:
                     await self._changed.wait()
                     continue
                 sent = self.mine
-                await send(dumps({"type": "presence", "viewing": sent[0], "editing": sent[1]}))
+                await send(presence_text(*sent))
                 # Changes made during the pause go out after it as one frame.
                 await asyncio.sleep(MIN_INTERVAL)
         finally:

@@ -1,29 +1,44 @@
-"""Applying what the server says to the engine: welcome, catch-up, acks, rejects, changes.
+"""Applying what the server says: welcome, catch-up, acks, rejects, changes.
 
-A mixin of ``Engine`` (it uses the engine's replica, outbox, view and status), kept apart so the
-engine's public API reads on its own. The sync client calls these; nothing else should.
+The sync client hands every burst of server frames to a ``Reconciler`` (``offline.sync``'s
+``SyncPeer`` is what it asks of one); the reconciler updates the shared ``EngineState`` (replica,
+outbox, view, status) and announces the outcome. What it needs from the rest of the engine is
+passed in: re-issuing a mutation (client-wins, merge), looking for other processes' outbox
+rows, and releasing memory after a catch-up.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from offline.conflicts import plan
+from offline.conflicts import Strategy, plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
-from offline.pages import LiveRow, Page
+from offline.pydantic_adapter import compact
 from offline.replica import Batch
-from offline.rows import compact, settle_heap
-from offline.shared import LeaderWatch, notice_for
+from offline.rows import settle_heap
+from offline.shared import notice_for
+from offline.state import EngineState
 from protocol import Code, Request, utcnow
-from protocol.frames import Ack, Alert, Change, Changes, Error, Reject, Snapshot, Synced
+from protocol.codec import LiveRow, Page, hello_text
+from protocol.frames import (
+    Ack,
+    Alert,
+    Change,
+    Changes,
+    Error,
+    Reject,
+    Snapshot,
+    Synced,
+    Welcome,
+)
 from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)
@@ -32,6 +47,14 @@ TRANSIENT_ERRORS = frozenset({"unavailable", "internal", "rate_limited"})
 """``error`` codes answering a ``mutate`` that mean "try again later", not "no"."""
 MAX_ATTEMPTS = 5
 """A mutation the server fails on this many times is dropped with a notice (a poison edit)."""
+
+
+class Reissue(Protocol):
+    """Queue a new mutation as the person would (the engine's write path)."""
+
+    def __call__(
+        self, name: str, args: dict[str, Any], ids: tuple[str, ...]
+    ) -> Awaitable[list[Request]]: ...
 
 
 @dataclass
@@ -46,62 +69,74 @@ class FrameOutcome:
 
 
 class Reconciler:
-    """Server frames in, replica and view updated, events out (mixed into ``Engine``)."""
+    """Server frames in, replica and view updated, events out."""
 
-    # -- used by the sync client ----------------------------------------------------------------
+    def __init__(
+        self,
+        state: EngineState,
+        *,
+        strategies: Mapping[str, Strategy],
+        reissue: Reissue,
+        foreign_outbox_rows: Callable[[], Awaitable[bool]],
+        caught_up: Callable[[], None],
+    ) -> None:
+        self._state = state
+        self._strategies = strategies
+        self._reissue = reissue
+        self._foreign_outbox_rows = foreign_outbox_rows
+        self._caught_up = caught_up
+        """Called once a catch-up's writes are queued (the engine then releases memory)."""
 
-    def hello(self) -> dict[str, Any]:
-        return {
-            "type": "hello",
-            "v": 1,
-            "client_id": self._replica.client_id,
-            "last_seq": self._last_seq,
-        }
+    # -- what the sync client asks (``offline.sync.SyncPeer``) ---------------------------------
 
-    async def on_welcome(self, welcome: dict[str, Any], sent_at: datetime) -> bool:
+    def hello(self) -> str:
+        """The ``hello`` that opens a connection: who we are and what we have."""
+        return hello_text(self._state.replica.client_id, self._state.last_seq)
+
+    async def on_welcome(self, welcome: Welcome, sent_at: datetime) -> bool:
         """Record the server's clock and what it already has; False asks for a fresh hello."""
-        server_time = welcome.get("server_time")
+        server_time = welcome.server_time
         batch = Batch()
         if isinstance(server_time, str):
             with contextlib.suppress(ValueError):
                 received = utcnow()
                 midpoint = sent_at + (received - sent_at) / 2
                 offset = (datetime.fromisoformat(server_time) - midpoint).total_seconds()
-                self._clock_offset = offset
+                self._state.clock_offset = offset
                 batch.meta["clock_offset"] = repr(offset)
-        last_mutation = int(welcome.get("last_mutation") or 0)
+        last_mutation = welcome.last_mutation
         # Rows up to last_mutation were processed, but their answer may have died with the
         # last connection: they are sent again as they are, and the server answers each from
         # its record (same ack, or same reject with its reason) without applying it twice.
-        if last_mutation >= self._next_n:
+        if last_mutation >= self._state.next_n:
             # Never reuse an n the server has seen: it would be taken for a duplicate.
-            self._next_n = last_mutation + 1
-            batch.next_n = self._next_n
-        server_id = str(welcome.get("server_id") or "")
-        known = self._replica.meta.get("server_id")
+            self._state.next_n = last_mutation + 1
+            batch.next_n = self._state.next_n
+        server_id = welcome.server_id
+        known = self._state.replica.meta.get("server_id")
         fresh = True
-        async with self._write_lock:
+        async with self._state.write_lock:
             if known is None:
                 batch.meta["server_id"] = server_id
             elif server_id and known != server_id:
-                await self.settle()
-                await self._replica.forget_server(server_id)
-                self._last_seq = 0
-                self._view.confirmed.clear()
-                changed = self._view.rebuild(list(self._view.rows))
-                self._view_changed(changed)
+                await self._state.writes.settle()
+                await self._state.replica.forget_server(server_id)
+                self._state.last_seq = 0
+                self._state.view.confirmed.clear()
+                changed = self._state.view.rebuild(list(self._state.view.rows))
+                self._state.view_changed(changed)
                 fresh = False
-            await self._replica.apply(batch)
-        self._set_status(catching_up=fresh, catchup_done=0)
+            await self._state.replica.apply(batch)
+        self._state.set_status(catching_up=fresh, catchup_done=0)
         return fresh
 
     def take_unsent(self, limit: int) -> list[PendingMutation]:
         """The next mutations to put on the wire (marked in flight)."""
-        found = self._outbox.next_unsent(limit)
+        found = self._state.outbox.next_unsent(limit)
         for mutation in found:
             mutation.inflight = True
             mutation.attempts += 1
-            self._sent_unrecorded.append(mutation.n)
+            self._state.sent_unrecorded.append(mutation.n)
         return found
 
     def untake(self, mutations: list[PendingMutation]) -> None:
@@ -110,24 +145,29 @@ class Reconciler:
             mutation.inflight = False
             mutation.attempts = max(0, mutation.attempts - 1)
             with contextlib.suppress(ValueError):
-                self._sent_unrecorded.remove(mutation.n)
+                self._state.sent_unrecorded.remove(mutation.n)
 
     async def foreign_outbox_rows(self) -> bool:
         """True (after adopting them) when another process queued edits in the replica."""
-        return await LeaderWatch(self).check()
+        return await self._foreign_outbox_rows()
 
     def disconnected(self) -> None:
         """Nothing is on the wire any more: everything unanswered is sent again next time."""
-        self._outbox.reset_inflight()
+        self._state.outbox.reset_inflight()
 
     def set_connection(
         self, connection: Connection, reason: str | None = None, **more: Any
     ) -> None:
-        self._set_status(connection=connection, reason=reason, **more)
+        self._state.set_status(connection=connection, reason=reason, **more)
 
     def set_rtt(self, rtt_ms: float | None) -> None:
-        if rtt_ms != self._status.rtt_ms:
-            self._set_status(rtt_ms=rtt_ms)
+        if rtt_ms != self._state.status.rtt_ms:
+            self._state.set_status(rtt_ms=rtt_ms)
+
+    @property
+    def reconnects(self) -> int:
+        """Successful connections after the first one, so far."""
+        return self._state.status.reconnects
 
     async def apply_frames(self, frames: list[ServerFrame | Page | LiveRow]) -> FrameOutcome:
         """Apply a burst of server frames, then rebase the view and announce once.
@@ -142,9 +182,9 @@ class Reconciler:
         touched: set[str] = set()
         events: list[EngineEvent] = []
         reissues: list[tuple[PendingMutation, str, dict[str, Any]]] = []
-        last_seq = self._last_seq
+        last_seq = self._state.last_seq
         catchup = 0
-        confirmed = self._view.confirmed
+        confirmed = self._state.view.confirmed
 
         def confirm(row: Request, seq: int, data: str | None = None) -> None:
             old = confirmed.get(row.id)
@@ -155,8 +195,8 @@ class Reconciler:
 
         for frame in frames:
             if isinstance(frame, Page):
-                # A catch-up page read with each row's JSON (``offline.pages``): the replica
-                # stores that text instead of serializing the row again.
+                # A catch-up page read with each row's JSON (``protocol.codec.read_page``): the
+                # replica stores that text instead of serializing the row again.
                 _confirm_page(frame, confirmed, batch, touched)
                 if frame.snapshot_seq is None:
                     newest = max((entry[0] for entry in frame.entries), default=last_seq)
@@ -207,7 +247,7 @@ class Reconciler:
                 else:
                     events.append(_rejected(mutation, frame.code, frame.message, frame.fields))
             elif isinstance(frame, Error):
-                failing = self._outbox.get(frame.n) if frame.n is not None else None
+                failing = self._state.outbox.get(frame.n) if frame.n is not None else None
                 if frame.code in TRANSIENT_ERRORS and (
                     failing is None or failing.attempts < MAX_ATTEMPTS
                 ):
@@ -221,38 +261,38 @@ class Reconciler:
                     log.warning("server error %s: %s", frame.code, frame.message)
             elif isinstance(frame, Alert):
                 events.append(AlertReceived(frame.kind, frame.request))
-        if last_seq > self._last_seq:
-            self._last_seq = last_seq
+        if last_seq > self._state.last_seq:
+            self._state.last_seq = last_seq
             batch.meta["last_seq"] = str(last_seq)
-        batch.sent, self._sent_unrecorded = self._sent_unrecorded, []
+        batch.sent, self._state.sent_unrecorded = self._state.sent_unrecorded, []
         for event in events:
             notice = notice_for(event)
             if notice is not None:
                 batch.notices.append(notice)
-        await self._queue_write(batch)
+        await self._state.writes.queue(batch)
         if catchup or outcome.synced:
             # A catch-up page's rows, and at ``synced`` whatever connecting loaded (websockets'
             # modules, say), are long-lived: keep full GC runs off them (0.3 to 0.7 s at 100k).
             settle_heap()
         if outcome.synced:
-            self._release_memory_soon()
-        changed = self._view.rebuild(touched) if touched else set()
+            self._caught_up()
+        changed = self._state.view.rebuild(touched) if touched else set()
         if changed:
-            self._view_changed(changed)
+            self._state.view_changed(changed)
         for event in events:
-            self._emit(event)
+            self._state.emit(event)
         for mutation, name, args in reissues:
             # A new mutation on the version the server just sent (client-wins, merge).
             try:
-                await self._mutate(name, args, mutation.request_ids)
+                await self._reissue(name, args, mutation.request_ids)
             except Rejected as refused:
-                self._emit(_rejected(mutation, refused.code, str(refused), refused.fields))
+                self._state.emit(_rejected(mutation, refused.code, str(refused), refused.fields))
         more: dict[str, Any] = {}
         if catchup:
-            more["catchup_done"] = self._status.catchup_done + catchup
+            more["catchup_done"] = self._state.status.catchup_done + catchup
         if outcome.synced:
             more.update(catching_up=False, last_synced_at=utcnow())
-        self._refresh_status(**more)
+        self._state.refresh_status(**more)
         return outcome
 
     def _on_conflict(
@@ -263,7 +303,7 @@ class Reconciler:
         reissues: list[tuple[PendingMutation, str, dict[str, Any]]],
     ) -> list[EngineEvent]:
         """Apply the field group's strategy to a mutation refused with ``conflict``."""
-        current = frame.current or self._view.confirmed.get(
+        current = frame.current or self._state.view.confirmed.get(
             mutation.request_ids[0] if mutation.request_ids else ""
         )
         decided = plan(
@@ -274,14 +314,14 @@ class Reconciler:
             sorted(frame.fields),
             frame.message,
             self._strategies,
-            self.server_now(),
+            self._state.server_now(),
         )
         events: list[EngineEvent] = []
         for name, args in decided.reissue:
             reissues.append((mutation, name, args))
         if decided.park is not None:
             conflict = decided.park
-            self._conflicts[conflict.id] = conflict
+            self._state.conflicts[conflict.id] = conflict
             batch.parked.append(
                 (
                     conflict.id,
@@ -302,43 +342,27 @@ class Reconciler:
             )
         return events
 
-    async def _queue_write(self, batch: Batch) -> None:
-        """Start writing ``batch`` after the previous queued write (which is awaited first)."""
-        previous = self._write_task
-        if previous is not None:
-            # Shielded: stopping the sync task must not cancel a write half way.
-            await asyncio.shield(previous)  # a failed write surfaces here, ending the connection
-        self._write_task = asyncio.create_task(self._replica.apply(batch)) if batch else None
-
-    def _release_memory_soon(self) -> None:
-        """Give back what a catch-up's writes cached (the engine does it)."""
-
-    async def settle(self) -> None:
-        """Wait for queued replica writes (tests, close)."""
-        task, self._write_task = self._write_task, None
-        if task is not None:
-            await asyncio.shield(task)
-
     def _answered(
         self, n: int, batch: Batch, touched: set[str], outcome: FrameOutcome
     ) -> PendingMutation | None:
-        mutation = self._outbox.remove(n)
+        mutation = self._state.outbox.remove(n)
         if mutation is None:
             return None
         outcome.answered += 1
-        if len(self._answered_recently) > 100_000:
-            self._answered_recently.clear()
-        self._answered_recently.add(n)
-        self._view.forget(n)
+        if len(self._state.answered_recently) > 100_000:
+            self._state.answered_recently.clear()
+        self._state.answered_recently.add(n)
+        self._state.view.forget(n)
         batch.deleted.append(n)
         touched.update(mutation.request_ids)
         return mutation
 
-    async def _flush_sent(self) -> None:
-        if self._sent_unrecorded:
-            batch = Batch(sent=self._sent_unrecorded)
-            self._sent_unrecorded = []
-            await self._replica.apply(batch)
+    async def flush_sent(self) -> None:
+        """Record in the replica which mutations went on the wire (at close)."""
+        if self._state.sent_unrecorded:
+            batch = Batch(sent=self._state.sent_unrecorded)
+            self._state.sent_unrecorded = []
+            await self._state.replica.apply(batch)
 
 
 def _confirm_page(

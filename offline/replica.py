@@ -177,7 +177,8 @@ class Replica:
                 async with db.execute("SELECT key, value FROM meta") as cur:
                     meta = {k: v for k, v in await cur.fetchall()}
             async with db.execute("SELECT COALESCE(MAX(touched), 0) FROM requests") as cur:
-                rev = (await cur.fetchone())[0]
+                found = await cur.fetchone()
+                rev = found[0] if found is not None else 0
         except BaseException:
             await db.close()
             raise
@@ -266,7 +267,9 @@ class Replica:
             await db.execute("BEGIN IMMEDIATE")
             try:
                 # One thread hop (execute_fetchall), not three (execute, fetchone, close).
-                rows = await db.execute_fetchall("SELECT value FROM meta WHERE key = 'next_n'")
+                rows = list(
+                    await db.execute_fetchall("SELECT value FROM meta WHERE key = 'next_n'")
+                )
                 entry.n = max(int(rows[0][0]) if rows else 1, floor)
                 batch.added.append(entry)
                 batch.next_n = entry.n + 1

@@ -20,16 +20,15 @@ import logging
 import os
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
+from offline.pydantic_adapter import compact
 from offline.replica import Batch
-from offline.rows import compact
+from offline.state import EngineState
 from protocol import Request
-
-if TYPE_CHECKING:
-    from offline.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -82,45 +81,50 @@ def event_for(data: str) -> EngineEvent | None:
 class Follower:
     """Keeps a follower engine's memory in step with the shared replica file."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.seen_version: int | None = None
-        self.seen_rev = 0
-        self.seen_notice = 0
+    def __init__(
+        self, state: EngineState, lock_fd: int, promote: Callable[[], Awaitable[None]]
+    ) -> None:
+        self._state = state
+        self._lock_fd = lock_fd
+        self._promote = promote
+        """Called once this process took the leader's lock: sync from here."""
+        self._seen_version: int | None = None
+        self._seen_rev = 0
+        self._seen_notice = 0
 
     async def prime(self) -> None:
-        replica = self.engine._replica
+        replica = self._state.replica
         # Say hello (any commit will do): the leader starts sharing its connection state.
         await replica.apply(Batch(meta={"follower_hello": str(time.time())}))
-        self.seen_rev = replica.rev
-        self.seen_notice = await replica.last_notice()
-        self.seen_version = await replica.data_version()
-        self.engine._apply_leader_status(replica.meta)
+        self._seen_rev = replica.rev
+        self._seen_notice = await replica.last_notice()
+        self._seen_version = await replica.data_version()
+        self._state.apply_leader_status(replica.meta)
 
     async def run(self) -> None:
         """Follow until the leader's lock is free, then become the leader."""
-        engine = self.engine
+        replica = self._state.replica
         while True:
             try:
-                if try_lock(engine._lock_fd):
+                if try_lock(self._lock_fd):
                     await self.refresh()
-                    await engine._promote()
+                    await self._promote()
                     return
-                version = await engine._replica.data_version()
-                if version != self.seen_version:
+                version = await replica.data_version()
+                if version != self._seen_version:
                     await self.refresh()
-                    self.seen_version = version
+                    self._seen_version = version
             except (sqlite3.Error, ValueError) as exc:  # busy or half-written: next poll
                 log.warning("following the shared replica: %s", exc)
             await asyncio.sleep(POLL_SECONDS)
 
     async def refresh(self) -> None:
         """Reload what the leader (or another follower) changed in the file."""
-        engine = self.engine
-        replica = engine._replica
-        view = engine._view
+        state = self._state
+        replica = state.replica
+        view = state.view
         touched: set[str] = set()
-        datas, self.seen_rev = await replica.rows_touched_after(self.seen_rev)
+        datas, self._seen_rev = await replica.rows_touched_after(self._seen_rev)
         for data in datas:
             row = compact(Request.model_validate_json(data))
             old = view.confirmed.get(row.id)
@@ -129,7 +133,7 @@ class Follower:
                 touched.add(row.id)
         # Numbers are handed out under SQLite's write lock, so rows added since the last look
         # all sit above the highest one known; answered rows are simply missing now.
-        outbox = engine._outbox
+        outbox = state.outbox
         known = outbox.numbers()
         on_disk = await replica.outbox_numbers()
         for n in known - on_disk:
@@ -143,39 +147,43 @@ class Follower:
                 touched.update(entry.request_ids)
         events: list[EngineEvent] = []
         parked = {c["id"]: c for c in await replica.load_parked()}
-        for conflict_id in set(engine._conflicts) - set(parked):
-            del engine._conflicts[conflict_id]
-        for conflict_id, data in parked.items():
-            if conflict_id not in engine._conflicts:
-                conflict = Conflict.from_json(data)
-                engine._conflicts[conflict_id] = conflict
+        conflicts = state.conflicts
+        for conflict_id in set(conflicts) - set(parked):
+            del conflicts[conflict_id]
+        for conflict_id, body in parked.items():
+            if conflict_id not in conflicts:
+                conflict = Conflict.from_json(body)
+                conflicts[conflict_id] = conflict
                 events.append(ConflictParked(conflict.id, conflict.request_id))
-        for notice_id, n, data in await replica.load_notices(self.seen_notice):
-            self.seen_notice = notice_id
+        for notice_id, notice_n, notice in await replica.load_notices(self._seen_notice):
+            self._seen_notice = notice_id
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                event = event_for(data)
-                if isinstance(event, MutationRejected) and n not in engine._mine:
+                event = event_for(notice)
+                if isinstance(event, MutationRejected) and notice_n not in state.mine:
                     continue  # somebody else's window at this terminal already said it
                 if event is not None:
                     events.append(event)
-        engine._apply_leader_status(await replica.reload_meta())
+        state.apply_leader_status(await replica.reload_meta())
         changed = view.rebuild(touched) if touched else set()
         if changed:
-            engine._view_changed(changed)
+            state.view_changed(changed)
         for event in events:
-            engine._emit(event)
-        engine._refresh_status()
+            state.emit(event)
+        state.refresh_status()
 
 
 class LeaderWatch:
     """Lets a leader notice edits that follower processes queued in the shared outbox."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, state: EngineState, wake_push: Callable[[], None]) -> None:
+        self._state = state
+        self._wake_push = wake_push
+        """Called when adopted rows wait to be pushed."""
+        self._seen_version: int | None = None
+        """``PRAGMA data_version`` when the outbox was last read from the file."""
 
     async def run(self) -> None:
-        engine = self.engine
-        engine._seen_version = await engine._replica.data_version()
+        self._seen_version = await self._state.replica.data_version()
         while True:
             await asyncio.sleep(POLL_SECONDS)
             try:
@@ -189,38 +197,38 @@ class LeaderWatch:
         The pusher calls this after choosing what to send: a follower's row with a lower ``n``
         was committed before those were numbered, so it is seen here and goes out first.
         """
-        engine = self.engine
-        version = await engine._replica.data_version()
-        if version == engine._seen_version:
+        state = self._state
+        version = await state.replica.data_version()
+        if version == self._seen_version:
             return False
-        await self.adopt()
-        engine._seen_version = version
-        if not engine._followed:
-            engine._followed = True  # a follower said hello: share the connection state now
-            engine._publish_status()
+        await self._adopt()
+        self._seen_version = version
+        if not state.followed:
+            state.followed = True  # a follower said hello: share the connection state now
+            state.publish_status()
         return True
 
-    async def adopt(self) -> None:
+    async def _adopt(self) -> None:
         """Take into memory the outbox rows another process added (and push them)."""
-        engine = self.engine
-        async with engine._write_lock:
-            await engine.settle()
-            answered, engine._answered_recently = engine._answered_recently, set()
-            on_disk = await engine._replica.outbox_numbers()
-            missing = on_disk - engine._outbox.numbers() - answered
-            entries = await engine._replica.load_outbox(after=min(missing) - 1) if missing else []
+        state = self._state
+        outbox = state.outbox
+        async with state.write_lock:
+            await state.writes.settle()
+            answered, state.answered_recently = state.answered_recently, set()
+            on_disk = await state.replica.outbox_numbers()
+            missing = on_disk - outbox.numbers() - answered
+            entries = await state.replica.load_outbox(after=min(missing) - 1) if missing else []
             touched: set[str] = set()
             for entry in entries:
-                if entry.n not in engine._outbox and entry.n not in answered:
-                    engine._outbox.add(entry)
-                    engine._next_n = max(engine._next_n, entry.n + 1)
+                if entry.n not in outbox and entry.n not in answered:
+                    outbox.add(entry)
+                    state.next_n = max(state.next_n, entry.n + 1)
                     touched.update(entry.request_ids)
-            changed = engine._view.rebuild(touched) if touched else set()
+            changed = state.view.rebuild(touched) if touched else set()
         if touched:
-            engine._view_changed(changed | touched)
-            engine._refresh_status()
-            if engine._sync is not None:
-                engine._sync.wake_push()
+            state.view_changed(changed | touched)
+            state.refresh_status()
+            self._wake_push()
 
 
 def open_lock(path: os.PathLike[str]) -> tuple[int, bool]:

@@ -12,23 +12,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import random
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from offline.pages import LiveRow, Page, read_live, read_page
+from offline.config import EngineConfig
+from offline.events import Connection
+from offline.outbox import PendingMutation
+from offline.presence import PresenceLink
+from offline.reconcile import FrameOutcome
 from offline.session import ws_url
+from offline.websockets_adapter import abort, send_frames
 from protocol import Request, utcnow
-from protocol.frames import Presence
-from protocol.wire import ServerFrame, decode_server_frame, dumps
-
-if TYPE_CHECKING:
-    from offline.engine import Engine
+from protocol.codec import LiveRow, Page, decode_server_frame, read_for_client
+from protocol.frames import Presence, Welcome
+from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +82,7 @@ class _Inbox:
         while not self.items:
             self.ready.clear()
             await self.ready.wait()
-        taken = []
+        taken: list[str | bytes | _Closed] = []
         while self.items and len(taken) < limit:
             item = self.items.popleft()
             self.size -= len(item) if isinstance(item, str | bytes) else 0
@@ -101,17 +105,73 @@ class SyncFailed(Exception):
         """The server refused the token (401): only signing in again helps."""
 
 
+class SyncPeer(Protocol):
+    """What the sync client asks of the engine's side (``offline.reconcile.Reconciler``)."""
+
+    def hello(self) -> str:
+        """The ``hello`` frame's text."""
+        ...
+
+    async def on_welcome(self, welcome: Welcome, sent_at: datetime) -> bool:
+        """Record what ``welcome`` says; False: the server was replaced, start over."""
+        ...
+
+    def take_unsent(self, limit: int) -> list[PendingMutation]:
+        """Up to ``limit`` unanswered mutations not on the wire yet, in ``n`` order (marked)."""
+        ...
+
+    def untake(self, mutations: list[PendingMutation]) -> None:
+        """Put back mutations taken but not sent."""
+        ...
+
+    async def foreign_outbox_rows(self) -> bool:
+        """True (after adopting them) when another process queued edits meanwhile."""
+        ...
+
+    def disconnected(self) -> None:
+        """Nothing is on the wire any more: everything unanswered goes again next time."""
+        ...
+
+    def set_connection(
+        self, connection: Connection, reason: str | None = None, **more: Any
+    ) -> None:
+        """Show the connection state (``more``: other ``EngineStatus`` fields)."""
+        ...
+
+    def set_rtt(self, rtt_ms: float | None) -> None: ...
+
+    async def apply_frames(self, frames: list[ServerFrame | Page | LiveRow]) -> FrameOutcome:
+        """Apply a burst of server frames; what it asks of the connection comes back."""
+        ...
+
+    @property
+    def reconnects(self) -> int:
+        """Successful connections after the first one, so far."""
+        ...
+
+
 class SyncClient:
     """Keeps one engine in sync with its server for as long as it runs."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        config = engine.config
+    def __init__(
+        self,
+        config: EngineConfig,
+        peer: SyncPeer,
+        presence: PresenceLink,
+        *,
+        client_id: str,
+        token: Callable[[], str | None],
+    ) -> None:
         assert config.server_url is not None
         self.url = ws_url(config.server_url)
         self.window = max(1, config.push_window)
         self.base = config.backoff_base
         self.cap = config.backoff_cap
+        self._peer = peer
+        self._presence = presence
+        self._client_id = client_id
+        self._token = token
+        """The sign-in token to connect with (read at each connection: it may be renewed)."""
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._push_wake = asyncio.Event()
@@ -131,7 +191,7 @@ class SyncClient:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self.engine.disconnected()
+        self._peer.disconnected()
 
     def wake(self) -> None:
         """Try now: cuts the backoff wait short."""
@@ -147,7 +207,7 @@ class SyncClient:
         failures = 0
         while not self._stopping:
             self._wake.clear()
-            self.engine.set_connection("connecting", None, needs_sign_in=False)
+            self._peer.set_connection("connecting", None, needs_sign_in=False)
             refused = False
             try:
                 await self._connection()
@@ -165,10 +225,10 @@ class SyncClient:
             finally:
                 self._ws = None
                 self._inflight = 0
-                self.engine.disconnected()
+                self._peer.disconnected()
             if self._stopping:
                 return
-            self.engine.set_connection(
+            self._peer.set_connection(
                 "offline", reason, rtt_ms=None, catching_up=False, needs_sign_in=refused
             )
             failures += 1
@@ -181,7 +241,7 @@ class SyncClient:
                 await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _connection(self) -> None:
-        token = self.engine.token
+        token = self._token()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             ws = await connect(
@@ -221,22 +281,27 @@ class SyncClient:
                 await asyncio.wait_for(ws.close(), 2)
 
     async def _converse(self, ws: ClientConnection) -> bool:
-        engine = self.engine
+        peer = self._peer
         sent_at = utcnow()
-        await ws.send(dumps(engine.hello()))
+        await ws.send(peer.hello())
         try:
-            first = json.loads(await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT))
+            answer = await asyncio.wait_for(ws.recv(), WELCOME_TIMEOUT)
         except TimeoutError:
             raise SyncFailed("the server did not answer hello") from None
-        if first.get("type") != "welcome":
-            raise SyncFailed(f"server did not welcome us: {first.get('message') or first}")
-        if not await engine.on_welcome(first, sent_at):
+        try:
+            first = decode_server_frame(answer)
+        except ValueError as exc:  # pydantic's ValidationError is a ValueError
+            raise SyncFailed(f"server did not welcome us: {str(exc)[:200]}") from None
+        if not isinstance(first, Welcome):
+            said = getattr(first, "message", None) or first.model_dump_json()
+            raise SyncFailed(f"server did not welcome us: {said}")
+        if not await peer.on_welcome(first, sent_at):
             raise SyncFailed("server was replaced: starting over", synced=True)
         inbox = _Inbox(INBOX_BYTES)
         reader = asyncio.create_task(self._read(ws, inbox), name="frontdesk-sync-read")
         pusher: asyncio.Task[None] | None = None
         pinger = asyncio.create_task(self._ping(ws), name="frontdesk-sync-ping")
-        presence = asyncio.create_task(engine.presence_link.run(ws.send), name="frontdesk-presence")
+        presence = asyncio.create_task(self._presence.run(ws.send), name="frontdesk-presence")
         synced = False
         recent: dict[str, Request] = {}
         try:
@@ -257,18 +322,18 @@ class SyncClient:
                     unyielded += len(raw)
                     frame = _decode(raw, recent)
                     if isinstance(frame, Presence):
-                        engine.presence_link.received(frame)
+                        self._presence.received(frame)
                     elif frame is not None:
                         frames.append(frame)
                 if frames:
-                    outcome = await engine.apply_frames(frames)
+                    outcome = await peer.apply_frames(frames)
                     self._inflight = max(0, self._inflight - outcome.answered)
                     if outcome.synced and not synced:
                         synced = True
                         if self._connections:
-                            engine.set_connection("online", None, reconnects=self._reconnects())
+                            peer.set_connection("online", None, reconnects=self._reconnects())
                         else:
-                            engine.set_connection("online", None)
+                            peer.set_connection("online", None)
                         self._connections += 1
                         pusher = asyncio.create_task(self._push(ws), name="frontdesk-sync-push")
                         pusher.add_done_callback(functools.partial(_drop_on_failure, ws))
@@ -289,7 +354,7 @@ class SyncClient:
                         await task
 
     def _reconnects(self) -> int:
-        return self.engine.status.reconnects + 1
+        return self._peer.reconnects + 1
 
     async def _read(self, ws: ClientConnection, inbox: _Inbox) -> None:
         reason = "connection closed"
@@ -306,75 +371,46 @@ class SyncClient:
 
     async def _push(self, ws: ClientConnection) -> None:
         """Send the outbox in ``n`` order, at most ``window`` unanswered at a time."""
-        engine = self.engine
-        client_id = engine.client_id
+        peer = self._peer
+        client_id = self._client_id
         while True:
             room = self.window - self._inflight
-            batch = engine.take_unsent(room) if room > 0 else []
+            batch = peer.take_unsent(room) if room > 0 else []
             if not batch:
                 self._push_wake.clear()
                 await self._push_wake.wait()
                 continue
-            if await engine.foreign_outbox_rows():
+            if await peer.foreign_outbox_rows():
                 # Another window queued edits numbered before these: send in n order.
-                engine.untake(batch)
+                peer.untake(batch)
                 continue
             self._inflight += len(batch)
-            await _send_all(ws, [dumps(mutation.to_frame(client_id)) for mutation in batch])
+            await send_frames(ws, [mutation.to_text(client_id) for mutation in batch])
 
     async def _ping(self, ws: ClientConnection) -> None:
         """Keep the round-trip time fresh for the status bar."""
         while True:
             await asyncio.sleep(PING_INTERVAL)
             latency = ws.latency
-            self.engine.set_rtt(round(latency * 1000, 1) if latency else None)
+            self._peer.set_rtt(round(latency * 1000, 1) if latency else None)
 
 
 def _drop_on_failure(ws: ClientConnection, pusher: asyncio.Task[None]) -> None:
     """A pusher that failed must not leave the outbox waiting on a frame that may never come
     (its failure is otherwise noticed only when the server next sends something): drop the
     connection, so the sync loop reconnects after its back-off and sends again."""
-    if pusher.cancelled() or pusher.exception() is None:
+    failure = None if pusher.cancelled() else pusher.exception()
+    if failure is None:
         return
-    log.warning("sending the outbox failed, reconnecting: %s", _say(pusher.exception()))
-    if ws.transport is not None:
-        ws.transport.abort()
-
-
-async def _send_all(ws: ClientConnection, texts: list[str]) -> None:
-    """Send text frames in one socket write, as the server's hub does.
-
-    ``ws.send`` writes each frame with its own ``send`` syscall, and the server then reads them
-    one by one; a window of mutations is sent together instead. ``send_context`` checks the
-    connection is open, and on the way out applies flow control (it waits while the write
-    buffer is over its high-water mark) and raises ``ConnectionClosed`` on a broken socket.
-    """
-    if len(texts) == 1:
-        await ws.send(texts[0])
-        return
-    async with ws.send_context():
-        protocol = ws.protocol
-        for text in texts:
-            protocol.send_text(text.encode())
-        chunks = protocol.data_to_send()
-        data = b"".join(chunks)
-        if data:
-            ws.transport.write(data)
-        if not all(chunks):  # the protocol asked to half-close (never while open, but obey it)
-            if ws.transport.can_write_eof():
-                ws.transport.write_eof()
-            else:
-                ws.transport.close()
+    log.warning("sending the outbox failed, reconnecting: %s", _say(failure))
+    abort(ws)
 
 
 def _decode(raw: str | bytes, recent: dict[str, Request]) -> ServerFrame | Page | LiveRow | None:
-    """A validated server frame (catch-up pages, acks and changes with each row's JSON kept:
-    ``offline.pages``), or None for one this client does not know (logged)."""
-    fast = read_page(raw) or read_live(raw, recent)
-    if fast is not None:
-        return fast
+    """A validated server frame (``protocol.codec.read_for_client``), or None for one this
+    client cannot read (logged)."""
     try:
-        return decode_server_frame(raw)
+        return read_for_client(raw, recent)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         log.warning("ignoring a server frame this client cannot read: %s", str(exc)[:200])
         return None

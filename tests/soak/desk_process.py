@@ -86,7 +86,7 @@ async def main(data_dir: Path, user: str, role: str, url: str, target: int, seed
 
 def _used(engine: Engine) -> int:
     """Mutation numbers this replica has used so far (durable: they live in the replica)."""
-    return engine._next_n - 1
+    return engine.used_numbers
 
 
 if __name__ == "__main__":
