@@ -32,14 +32,22 @@ PASSWORD_MAX = 1024
 DEFAULT_TTL_HOURS = 12.0
 
 
-def hash_password(password: str) -> str:
-    """A salted scrypt hash, with its parameters, as one string."""
+def hash_password(password: str, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """A salted scrypt hash as one string that carries its parameters:
+    ``scrypt$N$r$p$<salt base64>$<digest base64>`` (16-byte salt, 32-byte digest).
+
+    Stored with its parameters, a hash made under older, weaker ones still verifies, and
+    ``needs_rehash`` says to replace it at the next successful sign-in."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32
-    )
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
     b64 = base64.b64encode
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def needs_rehash(stored: str) -> bool:
+    """True when ``stored`` was not made with today's parameters (``SCRYPT_N``, ``_R``, ``_P``)."""
+    parts = stored.split("$")
+    return len(parts) != 6 or parts[:4] != ["scrypt", str(SCRYPT_N), str(SCRYPT_R), str(SCRYPT_P)]
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -155,6 +163,11 @@ class Accounts:
             await asyncio.to_thread(verify_password, password, _DUMMY_HASH)
             return None
         ok = await asyncio.to_thread(verify_password, password, user.password_hash)
+        if ok and needs_rehash(user.password_hash):
+            # The password is at hand only now: upgrade an old hash to today's parameters.
+            # Compare-and-set, so a password changed meanwhile is never overwritten.
+            fresh = await asyncio.to_thread(hash_password, password)
+            await self.store.replace_password_hash(name, user.password_hash, fresh)
         return Role(user.role) if ok and not user.disabled else None
 
     async def issue_token(self, name: str) -> dict[str, Any]:

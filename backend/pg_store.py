@@ -655,6 +655,15 @@ class PostgresStore(Store):
             )
             await conn.execute('UPDATE tokens SET revoked = true WHERE "user" = $1', name)
 
+    async def replace_password_hash(self, name: str, old: str, new: str) -> bool:
+        status = await self._execute(
+            "UPDATE users SET password_hash = $1 WHERE name = $2 AND password_hash = $3",
+            new,
+            name,
+            old,
+        )
+        return _count(status) > 0
+
     async def set_disabled(self, name: str, disabled: bool) -> None:
         async with _guard("set_disabled"), self.pool.acquire() as conn, conn.transaction():
             await conn.execute("UPDATE users SET disabled = $1 WHERE name = $2", disabled, name)

@@ -466,6 +466,13 @@ class SqliteStore(Store):
             ]
         )
 
+    async def replace_password_hash(self, name: str, old: str, new: str) -> bool:
+        count = await self._write(
+            "UPDATE users SET password_hash = ? WHERE name = ? AND password_hash = ?",
+            (new, name, old),
+        )
+        return count > 0
+
     async def set_disabled(self, name: str, disabled: bool) -> None:
         statements: list[tuple[str, tuple[Any, ...]]] = [
             ("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name))

@@ -240,6 +240,11 @@ class Store(abc.ABC):
         """Change a password and revoke the user's tokens, in one transaction."""
 
     @abc.abstractmethod
+    async def replace_password_hash(self, name: str, old: str, new: str) -> bool:
+        """Swap a user's hash for a rehash of the same password (tokens stay valid), only if it
+        is still ``old``; False when it changed meanwhile."""
+
+    @abc.abstractmethod
     async def set_disabled(self, name: str, disabled: bool) -> None:
         """Disable (revoking every token) or enable an account, in one transaction."""
 

@@ -124,7 +124,9 @@ def my_values(name: str, args: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def mutation_for(name: str, request_id: str, values: Mapping[str, Any]) -> tuple[str, dict]:
+def mutation_for(
+    name: str, request_id: str, values: Mapping[str, Any]
+) -> tuple[str, dict[str, Any]]:
     """The mutation that writes ``values`` (the inverse of ``my_values``)."""
     if name == "set_status":
         return "set_status", {"id": request_id, "status": values["status"]}

@@ -362,7 +362,7 @@ class Engine:
         """Category, priority and duplicate hints for a new request (``offline.triage``):
         learned from this view's rows in the background from the first call on."""
         if self._triage is None:
-            self._check_open()
+            self._state.check_open()
             from offline.triage.service import Triage
 
             self._triage = Triage(self)
@@ -445,7 +445,7 @@ class Engine:
             args["assignee"] = assignee
         return (await self._mutate("create_request", args, (args["id"],), edit=False))[0]
 
-    async def update_request(self, request_id: str, changes: dict) -> Request:
+    async def update_request(self, request_id: str, changes: dict[str, Any]) -> Request:
         plain = {k: _plain(v) for k, v in changes.items()}
         args = {"id": request_id, "changes": plain}
         return (await self._mutate("update_request", args, (request_id,)))[0]

@@ -66,7 +66,7 @@ async def rebuild(data_dir: Path, reason: BaseException) -> None:
             entries.append(PendingMutation.from_row(tuple(row)))
     replica = await Replica.open(data_dir)
     try:
-        batch = Batch(added=entries, parked=[tuple(p) for p in parked])  # type: ignore[misc]
+        batch = Batch(added=entries, parked=[tuple(p) for p in parked])
         keep = {k: v for k, v in meta.items() if k in ("client_id", "server_id", "clock_offset")}
         batch.meta.update(keep, last_seq="0")
         last_n = max((e.n for e in entries), default=0)

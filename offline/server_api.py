@@ -52,7 +52,9 @@ async def fetch_stats(server_url: str, token: str | None) -> dict[str, Any]:
     return await get_json(server_url, token, "/api/v1/stats")
 
 
-async def fetch_history(server_url: str, token: str | None, request_id: str) -> list[dict]:
+async def fetch_history(
+    server_url: str, token: str | None, request_id: str
+) -> list[dict[str, Any]]:
     """``/api/v1/requests/<id>/history``: every kept change of one request, oldest first; empty
     for a request the server does not have (yet: its creation may still be pending)."""
     path = f"/api/v1/requests/{quote(request_id, safe='')}/history"

@@ -183,6 +183,11 @@ class SyncClient:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="frontdesk-sync")
 
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop()`` was called (the run loop reads it after each await)."""
+        return self._stopping
+
     async def stop(self) -> None:
         self._stopping = True
         self._wake.set()
@@ -226,7 +231,7 @@ class SyncClient:
                 self._ws = None
                 self._inflight = 0
                 self._peer.disconnected()
-            if self._stopping:
+            if self.stopping:  # set by stop() while this task awaited
                 return
             self._peer.set_connection(
                 "offline", reason, rtt_ms=None, catching_up=False, needs_sign_in=refused

@@ -118,9 +118,9 @@ class Triage:
                 while self._changed:
                     batch = [self._changed.pop() for _ in range(min(CHUNK, len(self._changed)))]
                     for rid in batch:
-                        row = self._source.get(rid)
-                        self.open.update(rid, row)
-                        self.model.learn(rid, row)
+                        current = self._source.get(rid)
+                        self.open.update(rid, current)
+                        self.model.learn(rid, current)
                     await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
