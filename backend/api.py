@@ -10,25 +10,22 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
-from backend.http import respond, respond_json
-from backend.metrics import percentile
-from backend.store import RequestFilter
+from backend.http import Auth, Query, respond, respond_json
+from backend.hub import Hub
+from backend.metrics import Metrics, percentile
+from backend.store import RequestFilter, Store
 from protocol.frames import MAX_INT
 from protocol.models import Category, Priority, Request, Role, Status, utcnow
-
-if TYPE_CHECKING:
-    from backend.app import FrontdeskServer
 
 STATS_MAX_AGE = 5.0
 LIST_DEFAULT = 100
 LIST_MAX = 1000
-Query = dict[str, list[str]]
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -69,33 +66,31 @@ def compute_stats(rows: list[Request], now: datetime) -> dict[str, Any]:
 
 
 class Api:
-    """The JSON routes; registered on ``HttpRoutes`` by the server."""
+    """The JSON routes (listed in ``backend/routes.py``)."""
 
-    def __init__(self, server: FrontdeskServer) -> None:
-        self.server = server
+    def __init__(self, store: Store, hub: Hub, metrics: Metrics, auth: Auth) -> None:
+        self.store = store
+        self.hub = hub
+        self.metrics = metrics
+        self.auth = auth
         self._stats_key: int | None = None
         self._stats_at = 0.0
         self._stats: dict[str, Any] = {}
 
-    def register(self) -> None:
-        http = self.server.http
-        http.routes["/api/v1/stats"] = self.stats
-        http.routes["/api/v1/requests"] = self.requests
-        http.prefix_routes.append(("/api/v1/requests/", self.history))
-
-    async def stats(self, connection: ServerConnection, request: HttpRequest, query: Query):
-        who = await self.server.http.require(connection, request, Role.MANAGER)
+    async def stats(
+        self, connection: ServerConnection, request: HttpRequest, query: Query
+    ) -> Response:
+        who = await self.auth.require(connection, request, Role.MANAGER)
         if isinstance(who, Response):
             return who
-        server = self.server
-        metrics = server.metrics
-        head = server.store.state.head_seq
+        metrics = self.metrics
+        head = self.store.state.head_seq
         fresh = time.monotonic() - self._stats_at < STATS_MAX_AGE
         if self._stats_key == head and fresh:
             metrics.stats_hits += 1
         else:
             metrics.stats_misses += 1
-            self._stats = compute_stats(list(server.store.state.requests.values()), utcnow())
+            self._stats = compute_stats(list(self.store.state.requests.values()), utcnow())
             self._stats_key = head
             self._stats_at = time.monotonic()
         commits = list(metrics.recent_commits)
@@ -104,7 +99,7 @@ class Api:
         body = {
             **self._stats,
             "seq": head,
-            "connections": len(server.hub.sessions),
+            "connections": len(self.hub.sessions),
             "mutations_per_s": round(metrics.mutations_per_second(), 2),
             "commit_ms": {
                 "p50": _ms(percentile(commits, 0.5)),
@@ -119,9 +114,11 @@ class Api:
         }
         return respond_json(connection, 200, body)
 
-    async def requests(self, connection: ServerConnection, request: HttpRequest, query: Query):
+    async def requests(
+        self, connection: ServerConnection, request: HttpRequest, query: Query
+    ) -> Response:
         """Requests ordered by ticket number, filtered, one page at a time (``cursor``)."""
-        who = await self.server.http.require(connection, request, Role.STAFF)
+        who = await self.auth.require(connection, request, Role.STAFF)
         if isinstance(who, Response):
             return who
         filters: dict[str, list[str]] = {}
@@ -152,24 +149,26 @@ class Api:
         except ValueError as exc:
             return respond_json(connection, 400, {"error": str(exc)})
         where = RequestFilter(**filters, updated_since=updated_since)
-        rows = await self.server.store.list_requests(where, cursor, limit + 1)
+        rows = await self.store.list_requests(where, cursor, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = f'"{rows[-1][0]}"' if more and rows else "null"
         body = f'{{"requests":[{",".join(r[1] for r in rows)}],"next_cursor":{next_cursor}}}'
         return respond(connection, 200, body, "application/json")
 
-    async def history(self, connection: ServerConnection, request: HttpRequest, query: Query):
+    async def history(
+        self, connection: ServerConnection, request: HttpRequest, query: Query
+    ) -> Response:
         """``/api/v1/requests/<id>/history``: every kept change of one request, oldest first."""
         path = request.path.split("?", 1)[0]
         rest = path.removeprefix("/api/v1/requests/")
         rid, _, tail = rest.partition("/")
         if tail != "history" or not rid:
             return respond_json(connection, 404, {"error": "not found"})
-        who = await self.server.http.require(connection, request, Role.STAFF)
+        who = await self.auth.require(connection, request, Role.STAFF)
         if isinstance(who, Response):
             return who
-        entries = await self.server.store.history(rid)
-        if not entries and rid not in self.server.store.state.requests:
+        entries = await self.store.history(rid)
+        if not entries and rid not in self.store.state.requests:
             return respond_json(connection, 404, {"error": f"no request {rid}"})
         return respond_json(connection, 200, {"id": rid, "history": entries})

@@ -1,4 +1,9 @@
-"""``FrontdeskServer``: the store, the writer, the hub and the WebSocket listener, together."""
+"""``FrontdeskServer``: the composition root that opens the store and wires every part to it.
+
+Nothing is half-made: ``start()`` opens the store first, then builds every part from it at once
+(``_Parts``), each receiving only what it uses, and binds the port. Until then the server has
+only its config; after ``close()`` the parts stay readable (tests inspect the final state).
+"""
 
 from __future__ import annotations
 
@@ -9,24 +14,38 @@ import logging
 import ssl
 import time
 from collections import Counter
+from dataclasses import dataclass
+from functools import partial
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.typing import Origin
 
-from backend.accounts import Accounts, Identity
+from backend.accounts import Accounts
 from backend.api import Api
 from backend.config import ServerConfig
-from backend.connection import FrontdeskConnection
-from backend.http import HttpRoutes
+from backend.http import Auth, HttpRouter, LoginThrottle, ServiceRoutes
 from backend.hub import Hub
+from backend.jobs import (
+    Job,
+    SlaJob,
+    check_sla,
+    check_tokens,
+    compact_log,
+    keepalive,
+    prune_outcomes,
+    start_jobs,
+)
+from backend.lifecycle import Shutdown
 from backend.metrics import Metrics
-from backend.session import Session
+from backend.presence import Presence
+from backend.routes import route_table
+from backend.session import Session, SessionLimits, SessionParts
 from backend.store import Store, open_store
+from backend.websockets_adapter import FastPathConnection
 from backend.writer import SystemSession, Writer
 from protocol.frames import MAX_CLIENT_FRAME, CloseCode
-from protocol.wire import dumps
 
 log = logging.getLogger("frontdesk.server")
-
 READ_QUEUE = (128, 64)
 """Frames websockets buffers per connection before it stops reading, and where it resumes.
 
@@ -37,32 +56,119 @@ real backpressure; this only bounds what sits between the socket and the lane (a
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """Everything a started server is made of, built together from its store."""
+
+    store: Store
+    accounts: Accounts
+    metrics: Metrics
+    hub: Hub
+    writer: Writer
+    presence: Presence
+    sessions: SessionParts
+    router: HttpRouter
+    jobs: list[Job]
+
+
+def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
+    """Wire every part to the opened store; each gets the few things it uses."""
+    metrics = Metrics()
+    hub = Hub(config.send_buffer_max, config.close_timeout)
+    accounts = Accounts(store, config.token_ttl_hours)
+    writer = Writer(store, hub, metrics, config.sla, config.batch_max)
+    presence = Presence(hub, shutdown)
+    auth = Auth(accounts)
+    service = ServiceRoutes(
+        store, hub, metrics, accounts, LoginThrottle(config.login_delay_base), shutdown
+    )
+    api = Api(store, hub, metrics, auth)
+    sessions = SessionParts(
+        hub=hub,
+        writer=writer,
+        store=store,
+        metrics=metrics,
+        limits=SessionLimits(
+            chatter_rate=config.chatter_rate,
+            chatter_burst=config.chatter_burst,
+            catchup_page_size=config.catchup_page_size,
+            queue_per_connection=config.queue_per_connection,
+        ),
+        presence_changed=presence.changed,
+    )
+    sla = SlaJob(store, hub, metrics, writer, SystemSession(), config.sla, config.escalate)
+    jobs = [
+        Job(
+            "keepalive",
+            config.ping_interval,
+            partial(keepalive, hub, config.ping_interval, config.ping_timeout),
+        ),
+        Job("checkpoint", config.checkpoint_seconds, store.maintain),
+        Job("follow", config.follow_seconds, store.follow),
+        Job("tokens", config.token_check_seconds, partial(check_tokens, hub, accounts)),
+        Job("sla", config.sla_check_seconds, partial(check_sla, sla)),
+        Job(
+            "compaction", config.cleanup_seconds, partial(compact_log, store, config.log_keep_days)
+        ),
+        Job(
+            "outcomes",
+            config.cleanup_seconds,
+            partial(
+                prune_outcomes, store, config.outcome_keep_days, config.outcome_keep_per_client
+            ),
+        ),
+    ]
+    router = HttpRouter(route_table(service, api), auth, shutdown)
+    return _Parts(store, accounts, metrics, hub, writer, presence, sessions, router, jobs)
+
+
 class FrontdeskServer:
     """One frontdesk server process: ``await start()``, then ``serve_forever()`` or ``close()``."""
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self.metrics = Metrics()
-        self.hub = Hub(config.send_buffer_max, config.close_timeout)
-        self.http = HttpRoutes(self)
-        Api(self).register()
-        self.store: Store = None  # type: ignore[assignment]
-        self.accounts: Accounts = None  # type: ignore[assignment]
-        self.writer: Writer = None  # type: ignore[assignment]
-        self.closing = False
+        self.shutdown = Shutdown()
+        self.job_runs: Counter[str] = Counter()
+        """How many times each background job has run (tests wait on it)."""
+        self._parts: _Parts | None = None
         self._server: Server | None = None
         self._closed = asyncio.Event()
         self._jobs: list[asyncio.Task[None]] = []
-        self._presence_pending = False
-        self.job_runs: Counter[str] = Counter()
-        """How many times each background job has run (tests wait on it)."""
-        self.system = SystemSession()
-        """The actor of the server's own mutations (SLA escalation)."""
+
+    def _started(self) -> _Parts:
+        if self._parts is None:
+            raise RuntimeError("start() the server first")
+        return self._parts
+
+    @property
+    def store(self) -> Store:
+        return self._started().store
+
+    @property
+    def accounts(self) -> Accounts:
+        return self._started().accounts
+
+    @property
+    def hub(self) -> Hub:
+        return self._started().hub
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._started().metrics
+
+    @property
+    def writer(self) -> Writer:
+        return self._started().writer
+
+    @property
+    def closing(self) -> bool:
+        return self.shutdown.started
 
     @property
     def port(self) -> int:
         """The bound TCP port (the real one when the config said 0)."""
-        assert self._server is not None, "start() first"
+        if self._server is None:
+            raise RuntimeError("start() the server first")
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
     @property
@@ -78,44 +184,46 @@ class FrontdeskServer:
 
     async def start(self) -> None:
         """Open the store and bind the port; raises OSError when the port cannot be bound."""
-        self.store = await open_store(
-            self.config.data_dir,
-            self.config.database_url,
-            synchronous=self.config.synchronous,
+        config = self.config
+        store = await open_store(
+            config.data_dir,
+            config.database_url,
+            synchronous=config.synchronous,
             background_checkpoint=True,
-            pool_size=self.config.database_pool_size,
+            pool_size=config.database_pool_size,
         )
+        parts: _Parts | None = None
         try:
-            self.accounts = Accounts(self.store, self.config.token_ttl_hours)
-            self.writer = Writer(
-                self.store, self.hub, self.metrics, self.config.sla, self.config.batch_max
-            )
-            self.store.on_followed = self.writer.deliver_followed
-            self.writer.start()
+            parts = _build(config, store, self.shutdown)
+            store.on_followed = parts.writer.deliver_followed
+            parts.writer.start()
             self._server = await serve(
-                self._handle,
-                self.config.host,
-                self.config.port,
-                process_request=self.http.process_request,
+                partial(self._handle, parts),
+                config.host,
+                config.port,
+                process_request=parts.router.process_request,
+                process_response=parts.router.process_response,
+                origins=[None, *map(Origin, config.allowed_origins)],  # None: not a browser
                 compression=None,
                 max_size=MAX_CLIENT_FRAME,
                 max_queue=READ_QUEUE,
-                create_connection=FrontdeskConnection,
+                create_connection=FastPathConnection,
                 ping_interval=None,  # one keepalive job pings everyone: no task per connection
                 ping_timeout=None,
-                close_timeout=self.config.close_timeout,
+                close_timeout=config.close_timeout,
                 server_header="frontdesk",
                 ssl=self._tls_context(),
             )
         except BaseException:
-            if self.writer is not None:
-                await self.writer.stop()
-            await self.store.close()
+            if parts is not None:
+                await parts.writer.stop()
+            await store.close()
             raise
-        self._start_jobs()
-        if self.config.gc_tuning:
+        self._parts = parts
+        self._jobs = start_jobs(parts.jobs, self.job_runs)
+        if config.gc_tuning:
             tune_gc()
-        log.info("frontdesk serving on %s (data in %s)", self.url, self.store.description)
+        log.info("frontdesk serving on %s (data in %s)", self.url, store.description)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """A server TLS context when a certificate and key are configured."""
@@ -125,10 +233,10 @@ class FrontdeskServer:
         context.load_cert_chain(self.config.tls_cert, self.config.tls_key)
         return context
 
-    def _start_jobs(self) -> None:
-        from backend.jobs import start_jobs
-
-        self._jobs = start_jobs(self)
+    async def run_job(self, name: str) -> None:
+        """Run the background job ``name`` once now (besides its schedule), e.g. compaction."""
+        (job,) = [job for job in self._started().jobs if job.name == name]
+        await job.run()
 
     async def serve_forever(self) -> None:
         """Wait until ``close()`` has finished."""
@@ -136,40 +244,42 @@ class FrontdeskServer:
 
     async def close(self) -> None:
         """Stop accepting, finish the mutations already received, close connections with 1001."""
-        if self.closing:
+        if self.shutdown.started:
             await self._closed.wait()
             return
-        self.closing = True
+        self.shutdown.begin()
         for job in self._jobs:
             job.cancel()
         for job in self._jobs:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await job
-        if self._server is not None:
-            self._server.close(close_connections=False)
-        if self.writer is not None:
-            await self.writer.stop()
-        if self._server is not None:
-            for session in list(self.hub.sessions):
-                self.hub.close(session, CloseCode.GOING_AWAY, "server shutting down")
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
-        if self.store is not None:
-            await self.store.close()
+        parts, server = self._parts, self._server
+        if server is not None:
+            server.close(close_connections=False)
+        if parts is not None:
+            await parts.writer.stop()
+        if server is not None and parts is not None:
+            for session in list(parts.hub.sessions):
+                parts.hub.close(session, CloseCode.GOING_AWAY, "server shutting down")
+            server.close(close_connections=True)
+            await server.wait_closed()
+        if parts is not None:
+            await parts.store.close()
         self._closed.set()
         log.info("frontdesk stopped")
 
-    async def _handle(self, ws: ServerConnection) -> None:
-        identity: Identity = ws.identity  # type: ignore[attr-defined]
-        session = Session(self, ws, identity)
-        self._limit_connections(identity.user)
-        self.hub.add(session)
-        self.metrics.connections.set(len(self.hub.sessions))
+    async def _handle(self, parts: _Parts, ws: ServerConnection) -> None:
+        identity = parts.router.identity_of(ws)
+        hub = parts.hub
+        session = Session(parts.sessions, ws, identity)
+        hub.limit_connections(identity.user, self.config.max_connections_per_user)
+        hub.add(session)
+        parts.metrics.connections.set(len(hub.sessions))
         try:
             await session.run()
         finally:
-            self.hub.remove(session)
-            self.metrics.connections.set(len(self.hub.sessions))
+            hub.remove(session)
+            parts.metrics.connections.set(len(hub.sessions))
             # One line per connection, when it ends: who, from where, which terminal, where
             # its catch-up started, how it ended and after how long.
             log.info(
@@ -184,47 +294,8 @@ class FrontdeskServer:
                 session.close_reason or ws.close_reason or "",
                 time.monotonic() - session.opened_at,
             )
-            if session.client_id is not None and not self.closing:
-                self.broadcast_presence()
-
-    def _limit_connections(self, user: str) -> None:
-        """A user past ``max_connections_per_user`` loses their oldest connection (4429)."""
-        mine = sorted(
-            (s for s in self.hub.sessions if s.user == user and not s.closing),
-            key=lambda s: s.opened_at,
-        )
-        excess = len(mine) + 1 - self.config.max_connections_per_user
-        for session in mine[: max(0, excess)]:
-            self.hub.close(
-                session, CloseCode.TOO_MANY_CONNECTIONS, "too many connections; this was the oldest"
-            )
-
-    def broadcast_presence(self) -> None:
-        """Tell every connection who is online and what each is viewing or editing.
-
-        Coalesced over 50 ms, so a burst of connects or updates costs one frame per connection.
-        """
-        if self._presence_pending:
-            return
-        self._presence_pending = True
-        asyncio.get_running_loop().call_later(0.05, self._send_presence)
-
-    def _send_presence(self) -> None:
-        self._presence_pending = False
-        if self.closing:
-            return
-        latest: dict[str, Session] = {}
-        for s in self.hub.sessions:
-            if s.client_id is None or s.closing:
-                continue
-            seen = latest.get(s.user)
-            if seen is None or s.presence_at >= seen.presence_at:
-                latest[s.user] = s
-        users = [
-            {"user": s.user, "role": s.role.value, "viewing": s.viewing, "editing": s.editing}
-            for s in sorted(latest.values(), key=lambda s: s.user)
-        ]
-        self.hub.send_all(dumps({"type": "presence", "users": users}))
+            if session.client_id is not None and not self.shutdown.started:
+                parts.presence.changed()
 
 
 def _addr(ws: ServerConnection) -> str:

@@ -3,19 +3,21 @@
 Every frame is serialized once by its producer and handed here as a string; ``websockets.broadcast``
 then writes it to each recipient without awaiting, so one slow client never delays the others.
 A client whose write buffer grows past ``send_buffer_max`` is closed with 1013 and recovers
-through catch-up when it reconnects.
+through catch-up when it reconnects. The write buffer and the one-write batch come from
+``backend/websockets_adapter.py``, the only module that touches websockets' internals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
+from backend.websockets_adapter import abort, send_batch, write_backlog
 from protocol.frames import CloseCode
 from protocol.models import Request
 
@@ -23,6 +25,19 @@ if TYPE_CHECKING:
     from backend.session import Session
 
 log = logging.getLogger("frontdesk.hub")
+
+
+class Peer(Protocol):
+    """What the hub needs of a recipient: a connection (None for the server's own actor)."""
+
+    closing: bool
+    close_reason: str | None
+
+    @property
+    def ws(self) -> ServerConnection | None: ...
+
+    @property
+    def user(self) -> str: ...
 
 
 class Hub:
@@ -111,22 +126,22 @@ class Hub:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def send(self, sessions: Iterable[Session], text: str) -> None:
+    def send(self, sessions: Iterable[Peer], text: str) -> None:
         """Write ``text`` to each open session without waiting; close the ones far behind."""
         ready = []
+        limit = self.send_buffer_max
         for session in sessions:
             ws = session.ws
-            if ws is None or ws.protocol.state is not State.OPEN:
+            if ws is None or ws.state is not State.OPEN:
                 continue
-            transport = ws.transport
-            if transport is not None and transport.get_write_buffer_size() > self.send_buffer_max:
+            if write_backlog(ws) > limit:
                 self.close(session, CloseCode.TRY_AGAIN_LATER, "too slow: reconnect to catch up")
                 continue
             ready.append(ws)
         if ready:
             broadcast(ready, text)
 
-    def deliver(self, frames: dict[Session, list[bytes]]) -> None:
+    def deliver(self, frames: Mapping[Peer, list[bytes]]) -> None:
         """Write each session's frames (UTF-8 JSON text) and flush once per session.
 
         One socket write per connection per batch instead of one per frame; each frame was
@@ -135,24 +150,13 @@ class Hub:
         limit = self.send_buffer_max
         for session, datas in frames.items():
             ws = session.ws
-            if ws is None or ws.protocol.state is not State.OPEN:
+            if ws is None or ws.state is not State.OPEN:
                 continue
-            transport = ws.transport
-            if transport is not None and transport.get_write_buffer_size() > limit:
+            if write_backlog(ws) > limit:
                 self.close(session, CloseCode.TRY_AGAIN_LATER, "too slow: reconnect to catch up")
                 continue
             try:
-                protocol = ws.protocol
-                send_text = protocol.send_text
-                for data in datas:
-                    send_text(data)
-                # ``ws.send_data()`` would call ``transport.write`` (a ``send`` syscall) per
-                # frame; joined, a batch's frames for one connection leave in one.
-                chunks = protocol.data_to_send()
-                if all(chunks):
-                    transport.write(b"".join(chunks))
-                else:
-                    _write_with_eof(transport, chunks)
+                send_batch(ws, datas)
             except Exception as exc:  # the connection broke meanwhile: its handler cleans up
                 log.debug("write to user=%s failed: %s", session.user, exc)
 
@@ -181,7 +185,7 @@ class Hub:
             return self.everything
         return [*self.everything, *self.urgent] if self.urgent else self.everything
 
-    def close(self, session: Session, code: int, reason: str) -> None:
+    def close(self, session: Peer, code: int, reason: str) -> None:
         """Close a session in the background (the caller never waits for a slow peer)."""
         if session.closing or session.ws is None:
             return
@@ -201,19 +205,18 @@ class Hub:
         """Send a frame to every session past ``hello`` (presence)."""
         self.send([s for s in self.sessions if s.client_id is not None], text)
 
-
-def _write_with_eof(transport: asyncio.WriteTransport, chunks: list[bytes]) -> None:
-    """Write ``chunks`` as ``ServerConnection.send_data`` does: an empty one means half-close.
-
-    Not expected on an open connection (only closing queues the EOF), but kept exact.
-    """
-    for chunk in chunks:
-        if chunk:
-            transport.write(chunk)
-        elif transport.can_write_eof():
-            transport.write_eof()
-        else:
-            transport.close()
+    def limit_connections(self, user: str, most: int) -> None:
+        """Make room for one more connection of ``user``: past ``most``, the oldest ones are
+        closed (4429)."""
+        mine = sorted(
+            (s for s in self.sessions if s.user == user and not s.closing),
+            key=lambda s: s.opened_at,
+        )
+        excess = len(mine) + 1 - most
+        for session in mine[: max(0, excess)]:
+            self.close(
+                session, CloseCode.TOO_MANY_CONNECTIONS, "too many connections; this was the oldest"
+            )
 
 
 async def _close(ws: ServerConnection, code: int, reason: str, wait: float) -> None:
@@ -221,5 +224,4 @@ async def _close(ws: ServerConnection, code: int, reason: str, wait: float) -> N
     try:
         await asyncio.wait_for(ws.close(code, reason), wait)
     except Exception:
-        if ws.transport is not None:
-            ws.transport.abort()
+        abort(ws)

@@ -9,16 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from backend.writer import alert_frame
+from backend.accounts import Accounts
+from backend.hub import Hub
+from backend.metrics import Metrics
+from backend.store import Store
+from backend.websockets_adapter import abort, write_backlog
+from backend.writer import SystemSession, Writer, alert_frame
 from protocol.frames import CloseCode
 from protocol.models import PRIORITY_RANK, Priority, utcnow
-
-if TYPE_CHECKING:
-    from backend.app import FrontdeskServer
+from protocol.sla import SlaTable
 
 log = logging.getLogger("frontdesk.jobs")
 
@@ -26,63 +30,68 @@ PING_BACKLOG = 16 * 1024
 """Bytes waiting to be written above which a connection is not pinged (ping would block)."""
 
 
-def start_jobs(server: FrontdeskServer) -> list[asyncio.Task[None]]:
-    """Start every periodic job of ``server``."""
-    config = server.config
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A coroutine run every ``period`` seconds under ``name`` (logs, ``runs``)."""
+
+    name: str
+    period: float
+    run: Callable[[], Awaitable[None]]
+
+
+def start_jobs(jobs: list[Job], runs: Counter[str]) -> list[asyncio.Task[None]]:
+    """Start each job as its own task; ``runs[name]`` counts its completed runs."""
     loop = asyncio.get_running_loop()
-    jobs: list[tuple[str, float, Callable[[FrontdeskServer], Awaitable[None]]]] = [
-        ("keepalive", config.ping_interval, keepalive),
-        ("checkpoint", config.checkpoint_seconds, checkpoint),
-        ("follow", config.follow_seconds, follow),
-        ("tokens", config.token_check_seconds, check_tokens),
-        ("sla", config.sla_check_seconds, check_sla),
-        ("compaction", config.cleanup_seconds, compact_log),
-        ("outcomes", config.cleanup_seconds, prune_outcomes),
-    ]
-    return [
-        loop.create_task(_every(server, name, period, job), name=f"frontdesk-job-{name}")
-        for name, period, job in jobs
-    ]
+    return [loop.create_task(_every(job, runs), name=f"frontdesk-job-{job.name}") for job in jobs]
 
 
-async def _every(
-    server: FrontdeskServer,
-    name: str,
-    period: float,
-    job: Callable[[FrontdeskServer], Awaitable[None]],
-) -> None:
+async def _every(job: Job, runs: Counter[str]) -> None:
     while True:
-        await asyncio.sleep(period)
+        await asyncio.sleep(job.period)
         try:
-            await job(server)
+            await job.run()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("event=job job=%s outcome=failed retry_s=%.0f", name, period)
-        server.job_runs[name] += 1
-        log.debug("event=job job=%s", name)
+            log.exception("event=job job=%s outcome=failed retry_s=%.0f", job.name, job.period)
+        runs[job.name] += 1
+        log.debug("event=job job=%s", job.name)
 
 
-async def check_tokens(server: FrontdeskServer) -> None:
+async def check_tokens(hub: Hub, accounts: Accounts) -> None:
     """Close connections whose token expired or was revoked (4401); refresh roles of the rest."""
-    for session in list(server.hub.sessions):
+    for session in list(hub.sessions):
         if session.closing:
             continue
-        identity = await server.accounts.check_hash(session.identity.token_hash)
+        identity = await accounts.check_hash(session.identity.token_hash)
         if identity is None:
-            server.hub.close(session, CloseCode.UNAUTHORIZED, "token expired or revoked")
+            hub.close(session, CloseCode.UNAUTHORIZED, "token expired or revoked")
         else:
             session.identity = identity
 
 
-async def check_sla(server: FrontdeskServer) -> None:
+@dataclass(frozen=True, slots=True)
+class SlaJob:
+    """What the SLA job reads and whom it tells."""
+
+    store: Store
+    hub: Hub
+    metrics: Metrics
+    writer: Writer
+    actor: SystemSession
+    """The server's own actor, for escalations."""
+    sla: SlaTable
+    escalate: bool
+
+
+async def check_sla(job: SlaJob) -> None:
     """Alert once per breach when an open request passes ``due_at``; escalate if configured.
 
     A breach is identified by (request id, due_at) and remembered in ``alerts_sent`` before the
     alert goes out, so it never fires twice, across restarts too. Escalation raises the priority
     one step with a fresh deadline from now (a server mutation, logged and broadcast like any).
     """
-    store = server.store
+    store = job.store
     state = store.state
     now = utcnow()
     stamp = now.timestamp()
@@ -102,48 +111,47 @@ async def check_sla(server: FrontdeskServer) -> None:
         state.deadlines.put_back(due)  # the next run tries them again
         raise
     for row in breached:
-        server.metrics.alerts.labels("sla_breach").inc()
-        server.hub.publish_alert(alert_frame("sla_breach", row))
+        job.metrics.alerts.labels("sla_breach").inc()
+        job.hub.publish_alert(alert_frame("sla_breach", row))
     log.info("event=job job=sla breaches=%d", len(breached))
     # Every instance rings its own terminals' bell; only the one that recorded a breach first
     # escalates it, so a request is raised one step once, however many instances run.
     mine = set(first)
     breached = [row for row in breached if (row.id, row.due_at.timestamp()) in mine]
-    if not server.config.escalate:
+    if not job.escalate:
         return
     for row in breached:
         rank = PRIORITY_RANK[row.priority]
         if rank >= PRIORITY_RANK[Priority.URGENT]:
             continue
         raised = next(p for p, r in PRIORITY_RANK.items() if r == rank + 1)
-        due = now + timedelta(minutes=server.config.sla.minutes(row.category, raised))
-        server.writer.submit_system(
-            server.system,
+        due_at = now + timedelta(minutes=job.sla.minutes(row.category, raised))
+        job.writer.submit_system(
+            job.actor,
             "update_request",
-            {"id": row.id, "changes": {"priority": raised.value, "due_at": due.isoformat()}},
+            {"id": row.id, "changes": {"priority": raised.value, "due_at": due_at.isoformat()}},
         )
 
 
-async def compact_log(server: FrontdeskServer) -> None:
-    """Drop change-log entries older than ``log_keep_days``; older clients get a snapshot."""
-    cutoff = time.time() - server.config.log_keep_days * 86400
-    through = await server.store.compact_log(cutoff)
+async def compact_log(store: Store, keep_days: float) -> None:
+    """Drop change-log entries older than ``keep_days``; older clients get a snapshot."""
+    cutoff = time.time() - keep_days * 86400
+    through = await store.compact_log(cutoff)
     if through is not None:
         log.info("event=job job=compaction through_seq=%d", through)
 
 
-async def prune_outcomes(server: FrontdeskServer) -> None:
-    """Forget stored mutation outcomes both older than the keep time and not among the latest
-    ``outcome_keep_per_client`` numbers of their client. A resend of a forgotten one gets
-    ``reject`` with code ``duplicate``."""
-    config = server.config
-    cutoff = time.time() - config.outcome_keep_days * 86400
-    removed = await server.store.prune_outcomes(cutoff, config.outcome_keep_per_client)
+async def prune_outcomes(store: Store, keep_days: float, keep_per_client: int) -> None:
+    """Forget stored mutation outcomes both older than ``keep_days`` and not among the latest
+    ``keep_per_client`` numbers of their client. A resend of a forgotten one gets ``reject``
+    with code ``duplicate``."""
+    cutoff = time.time() - keep_days * 86400
+    removed = await store.prune_outcomes(cutoff, keep_per_client)
     if removed:
         log.info("event=job job=outcomes pruned=%d", removed)
 
 
-async def keepalive(server: FrontdeskServer) -> None:
+async def keepalive(hub: Hub, interval: float, pong_timeout: float) -> None:
     """Ping every connection; drop the ones whose last ping went unanswered too long.
 
     One job for all connections instead of websockets' keepalive task per connection keeps an
@@ -152,40 +160,26 @@ async def keepalive(server: FrontdeskServer) -> None:
     stays backed up past a ping interval plus the timeout, it is dropped as stuck.
     """
     now = time.monotonic()
-    config = server.config
-    for session in list(server.hub.sessions):
+    for session in list(hub.sessions):
         if session.closing:
             continue
-        transport = session.ws.transport
+        ws = session.ws
         waiter = session.ping_waiter
-        unanswered = waiter is not None and not waiter.done()  # type: ignore[attr-defined]
-        backed_up = transport is not None and transport.get_write_buffer_size() > PING_BACKLOG
+        unanswered = waiter is not None and not waiter.done()
+        backed_up = write_backlog(ws) > PING_BACKLOG
         if session.ping_sent == 0.0:
             session.ping_sent = now  # first round: start the clock
-        late = now - session.ping_sent > (
-            config.ping_timeout if unanswered else config.ping_interval + config.ping_timeout
-        )
+        late = now - session.ping_sent > (pong_timeout if unanswered else interval + pong_timeout)
         if (unanswered or backed_up) and late:
             session.close_reason = "no pong"
             session.closing = True
-            if transport is not None:
-                transport.abort()
+            abort(ws)
             continue
         if unanswered or backed_up:
             continue
         try:
-            session.ping_waiter = await session.ws.ping()
+            # The documented answer of ``ping()`` is a future; typed as an awaitable.
+            session.ping_waiter = asyncio.ensure_future(await ws.ping())
             session.ping_sent = now
         except Exception:  # closing or closed: the handler cleans up
             continue
-
-
-async def checkpoint(server: FrontdeskServer) -> None:
-    """The store's housekeeping off the commit path (SQLite moves its WAL into the file)."""
-    await server.store.maintain()
-
-
-async def follow(server: FrontdeskServer) -> None:
-    """Read what other instances committed, in case a notification was lost (a no-op on one
-    SQLite process)."""
-    await server.store.follow()

@@ -13,17 +13,22 @@ run without an ``await`` in between, so no change can slip through the cracks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import BytesLike
 
 from backend.accounts import Identity
-from backend.connection import FrontdeskConnection
-from backend.writer import Lane, client_key, error_frame
+from backend.hub import Hub
+from backend.metrics import Metrics
+from backend.store import Store
+from backend.websockets_adapter import set_fast_text
+from backend.writer import Lane, Writer, client_key, error_frame
 from protocol.frames import (
     MAX_SERVER_FRAME,
     PROTOCOL_VERSION,
@@ -36,9 +41,6 @@ from protocol.frames import (
 )
 from protocol.models import Request, Role, utcnow
 from protocol.wire import FrameError, decode_client_frame, dumps
-
-if TYPE_CHECKING:
-    from backend.app import FrontdeskServer
 
 log = logging.getLogger("frontdesk.session")
 
@@ -74,6 +76,29 @@ class RateLimit:
 ALL: frozenset[str] = frozenset({"all"})
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """The configured limits a connection works within."""
+
+    chatter_rate: float
+    chatter_burst: float
+    catchup_page_size: int
+    queue_per_connection: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionParts:
+    """What every connection uses, shared by all of them."""
+
+    hub: Hub
+    writer: Writer
+    store: Store
+    metrics: Metrics
+    limits: SessionLimits
+    presence_changed: Callable[[], None]
+    """Someone's presence changed: everyone is told, coalesced."""
+
+
 class Session:
     """The server side of one authenticated connection (slots: idle connections stay small)."""
 
@@ -92,18 +117,17 @@ class Session:
         "identity",
         "live",
         "opened_at",
+        "parts",
         "ping_sent",
         "ping_waiter",
         "presence_at",
-        "server",
         "synced_seq",
         "viewing",
         "ws",
     )
 
-    def __init__(self, server: FrontdeskServer, ws: ServerConnection, identity: Identity) -> None:
-        config = server.config
-        self.server = server
+    def __init__(self, parts: SessionParts, ws: ServerConnection, identity: Identity) -> None:
+        self.parts = parts
         self.ws = ws
         self.identity = identity
         self.client_id: str | None = None
@@ -119,16 +143,15 @@ class Session:
         self.opened_at = time.monotonic()
         self.synced_seq = 0
         """The last seq sent by catch-up: live changes at or below it are not sent again."""
-        self.ping_waiter: Awaitable[float] | None = None
+        self.ping_waiter: asyncio.Future[float] | None = None
         self.ping_sent = 0.0
         self._lane: Lane | None = None
         self._busy = False
         """True while the reader awaits on a frame: later frames must queue behind it."""
-        self.chatter = RateLimit(config.chatter_rate, config.chatter_burst)
+        self.chatter = RateLimit(parts.limits.chatter_rate, parts.limits.chatter_burst)
         self._buffer: list[tuple[int, str]] | None = None
         self._overflow = False
-        if isinstance(ws, FrontdeskConnection):
-            ws.fast_text = self._fast_text
+        set_fast_text(ws, self._fast_text)
 
     @property
     def user(self) -> str:
@@ -169,10 +192,10 @@ class Session:
         return False
 
     def send(self, text: str) -> None:
-        self.server.hub.send((self,), text)
+        self.parts.hub.send((self,), text)
 
     def error(self, code: str, message: str, ref: str | None = None, n: int | None = None) -> None:
-        self.server.metrics.frame_errors.labels(code).inc()
+        self.parts.metrics.frame_errors.labels(code).inc()
         self.send(error_frame(code, message, ref, n))
 
     # -- the reader loop -------------------------------------------------------------------------
@@ -208,10 +231,10 @@ class Session:
         except ConnectionClosed:
             pass
 
-    def _fast_text(self, data: bytes) -> bool:
+    def _fast_text(self, data: BytesLike) -> bool:
         """Queue a well-formed mutation straight from the frame parser, when it has room.
 
-        Called by ``FrontdeskConnection`` for each complete text frame while nothing is queued
+        Called by ``FastPathConnection`` for each complete text frame while nothing is queued
         ahead of it. Anything else (a bad frame, another type, a full lane, the first mutation
         that makes the lane, a session that is closing) returns False and takes the reader's
         path, which decodes it again and answers as always.
@@ -219,7 +242,7 @@ class Session:
         if self._lane is None or self._busy or self.closing:
             return False
         try:
-            frame = decode_client_frame(data.decode())
+            frame = decode_client_frame(str(data, "utf-8"))
         except Exception:  # the reader's path says what is wrong with it
             return False
         return self._queued(frame)
@@ -245,7 +268,7 @@ class Session:
             return True
         self.error(ErrorCode.RATE_LIMITED, "too many invalid or chatter frames; closing")
         log.warning("event=violation kind=rate_limited user=%s", self.user)
-        self.server.hub.close(self, CloseCode.POLICY, "rate limited")
+        self.parts.hub.close(self, CloseCode.POLICY, "rate limited")
         return False
 
     async def _handle(self, frame: Hello | Mutate | Subscribe | PresenceUpdate) -> None:
@@ -275,29 +298,30 @@ class Session:
                 )
                 return
             if self._lane is None:  # made on the first mutation: most connections only read
-                self._lane = self.server.writer.lane(self, self.server.config.queue_per_connection)
+                parts = self.parts
+                self._lane = parts.writer.lane(self, parts.limits.queue_per_connection)
             await self._lane.put(frame)
         elif isinstance(frame, Subscribe):
             if self._chatter_ok():
                 self.channels = frozenset(frame.channels) or ALL
-                self.server.hub.resubscribe(self)
+                self.parts.hub.resubscribe(self)
                 self.send(dumps({"type": "subscribed", "channels": sorted(self.channels)}))
         elif isinstance(frame, PresenceUpdate):
             if self._chatter_ok():
                 self.viewing = frame.viewing[:64] if frame.viewing else None
                 self.editing = frame.editing
                 self.presence_at = time.monotonic()
-                self.server.broadcast_presence()
+                self.parts.presence_changed()
         else:
             self._bad(FrameError(ErrorCode.INVALID_FRAME, "hello was already received", "hello"))
 
     # -- hello and catch-up ----------------------------------------------------------------------
 
     async def _hello(self, hello: Hello) -> None:
-        server = self.server
-        store = server.store
+        parts = self.parts
+        store = parts.store
         self.client_id = hello.client_id
-        server.hub.begin_catch_up(self)
+        parts.hub.begin_catch_up(self)
         last_mutation = await store.last_mutation(client_key(self.user, hello.client_id))
         welcome = {
             "type": "welcome",
@@ -325,15 +349,15 @@ class Session:
                 last = seq
         self._buffer = None
         self.synced_seq = last
-        server.hub.go_live(self)
-        server.broadcast_presence()
+        parts.hub.go_live(self)
+        parts.presence_changed()
 
     async def _send_snapshot(self) -> int:
         """Send every current row in ``snapshot`` pages; returns the seq they reflect."""
-        store = self.server.store
+        store = self.parts.store
         seq = store.state.head_seq
         rows = list(store.state.requests.values())
-        limit = self.server.config.catchup_page_size
+        limit = self.parts.limits.catchup_page_size
         page: list[str] = []
         size = 0
         for i, row in enumerate(rows):
@@ -359,8 +383,8 @@ class Session:
         ``seq`` has no gaps, so a page that does not start right after ``last`` means the log
         was compacted meanwhile (by this instance or another): a snapshot replaces the pages.
         """
-        store = self.server.store
-        limit = self.server.config.catchup_page_size
+        store = self.parts.store
+        limit = self.parts.limits.catchup_page_size
         while True:
             if last < store.state.compacted_through:
                 last = await self._send_snapshot()

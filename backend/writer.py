@@ -17,7 +17,7 @@ from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from backend.hub import Hub
+from backend.hub import Hub, Peer
 from backend.metrics import Metrics
 from backend.store import ESCALATION_CLIENT, Batch, FollowedChange, Store, StoreUnavailable
 from protocol.frames import CloseCode, ErrorCode, Mutate
@@ -40,7 +40,7 @@ INTERNAL_ERROR = 1011
 class Lane:
     """One connection's queue of mutations waiting for the writer."""
 
-    session: Session
+    session: Session | SystemSession
     writer: Writer
     capacity: int
     items: deque[Mutate] = field(default_factory=deque)
@@ -76,7 +76,7 @@ class Lane:
 
 @dataclass(slots=True)
 class _Answer:
-    session: Session
+    session: Session | SystemSession
     frame: Mutate
     text: str | None
     """The outcome frame; None for a duplicate whose outcome must be read from the store."""
@@ -115,6 +115,7 @@ class SystemSession:
 
     ws = None
     closing = True
+    close_reason: str | None = None
     live = False
 
     def __init__(self, user: str = "system", role: Role = Role.MANAGER) -> None:
@@ -143,7 +144,7 @@ class _Prepared:
 
     batch: Batch
     outcomes: dict[tuple[str, int], str]
-    jobs: list[tuple[Session, Mutate]]
+    jobs: list[tuple[Session | SystemSession, Mutate]]
     answers: list[_Answer] = field(default_factory=list)
     changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
     alerts: list[tuple[str, Request]] = field(default_factory=list)
@@ -197,7 +198,7 @@ class Writer:
     def submit_system(self, session: SystemSession, name: str, args: dict[str, Any]) -> int:
         """Queue a mutation the server makes itself; returns its ``n``."""
         if self._system_lane is None:
-            self._system_lane = Lane(session, self, 1 << 30)  # type: ignore[arg-type]
+            self._system_lane = Lane(session, self, 1 << 30)
         cid = self.system_client_id
         key = client_key(session.user, cid)
         n = max(self.store.state.client_last_n.get(key, 0), self._system_n) + 1
@@ -269,9 +270,9 @@ class Writer:
                 self.hub.send((session,), text)
             self.hub.close(session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
 
-    def _take(self) -> list[tuple[Session, Mutate]]:
+    def _take(self) -> list[tuple[Session | SystemSession, Mutate]]:
         """Up to ``batch_max`` mutations, one per lane in turn."""
-        batch: list[tuple[Session, Mutate]] = []
+        batch: list[tuple[Session | SystemSession, Mutate]] = []
         ready = self.ready
         while ready and len(batch) < self.batch_max:
             lane = ready.popleft()
@@ -284,7 +285,9 @@ class Writer:
                 lane.space.set_result(None)
         return batch
 
-    def _prepare(self, jobs: list[tuple[Session, Mutate]], pending: _Prepared | None) -> _Prepared:
+    def _prepare(
+        self, jobs: list[tuple[Session | SystemSession, Mutate]], pending: _Prepared | None
+    ) -> _Prepared:
         """Apply a batch in memory, on top of the committed state and ``pending`` (the batch
         still committing, if any)."""
         store = self.store
@@ -433,7 +436,7 @@ class Writer:
 
         fan_started = time.perf_counter()
         hub = self.hub
-        out: dict[Session, list[bytes]] = defaultdict(list)
+        out: dict[Peer, list[bytes]] = defaultdict(list)
         pruned_or_older: list[_Answer] = []
         for answer in prepared.answers:
             if answer.text is None:
@@ -462,12 +465,12 @@ class Writer:
         for answer in pruned_or_older:
             key = client_key(answer.session.user, answer.frame.client_id)
             try:
-                text = await store.get_outcome(key, answer.frame.n)
+                stored = await store.get_outcome(key, answer.frame.n)
             except Exception:
                 log.exception("event=internal reading a stored outcome failed")
                 hub.close(answer.session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
                 continue
-            hub.deliver({answer.session: [(text or self._pruned(answer.frame)).encode()]})
+            hub.deliver({answer.session: [(stored or self._pruned(answer.frame)).encode()]})
         return True
 
     def deliver_followed(self, entries: list[FollowedChange]) -> None:
@@ -478,7 +481,7 @@ class Writer:
         for this instance's own.
         """
         hub = self.hub
-        out: dict[Session, list[bytes]] = defaultdict(list)
+        out: dict[Peer, list[bytes]] = defaultdict(list)
         for entry in entries:
             by = dumps({"user": entry.user, "client_id": entry.client_id, "n": entry.n})
             text = f'{{"type":"change","seq":{entry.seq},"request":{entry.data},"by":{by}}}'

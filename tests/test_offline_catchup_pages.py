@@ -7,7 +7,6 @@ from conftest import make_config, start_server
 from helpers import wait_for
 from offline_kit import drained, new_request, online, open_engine
 
-from backend.jobs import compact_log
 from offline import replica
 
 TRICKY = [
@@ -63,7 +62,7 @@ async def test_rows_that_look_like_page_boundaries_arrive_whole_in_a_snapshot(tm
     server = await start_server(make_config(tmp_path, log_keep_days=0, catchup_page_size=4))
     try:
         expected = await _rows_written_with_marks(tmp_path, server)
-        await compact_log(server)
+        await server.run_job("compaction")
         assert server.store.state.compacted_through > 0, "a fresh terminal gets a snapshot"
         await _caught_up_then_reopened_offline(tmp_path, server, "bob", expected)
     finally:

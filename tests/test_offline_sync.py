@@ -10,7 +10,6 @@ from conftest import make_config, start_server
 from helpers import token_for, wait_for
 from offline_kit import Restartable, drained, new_request, online, open_engine
 
-from backend.jobs import compact_log
 from offline.events import (
     AlertReceived,
     EngineEvent,
@@ -218,7 +217,7 @@ async def test_terminal_away_longer_than_the_log_is_kept_gets_a_snapshot(tmp_pat
         later = [await new_request(ann, room=str(200 + i)) for i in range(5)]
         await ann.set_status(first.id, "acknowledged")
         await wait_for(lambda: drained(ann), message="acked")
-        await compact_log(server)
+        await server.run_job("compaction")
         assert server.store.state.compacted_through > 0
 
         bob = await open_engine(tmp_path, server, "bob")

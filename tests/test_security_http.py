@@ -65,12 +65,18 @@ def assert_clean(status: int, body: bytes, path: str) -> None:
     assert status < 500, f"{path[:80]!r} -> {status} {body[:200]!r}"
 
 
-async def probe(box: ServerThread, token: str, paths: list[str]) -> list[int]:
+async def probe(
+    box: ServerThread, token: str, paths: list[str], expect: int | None = None
+) -> list[int]:
+    """GET each path with the token: never a 500, and ``expect`` when given."""
     statuses = []
     async with httpx.AsyncClient(base_url=box.url, timeout=10) as http:
         for path in paths:
             answer = await http.get(path, headers={"Authorization": f"Bearer {token}"})
             assert_clean(answer.status_code, answer.content, path)
+            if expect is not None:
+                assert answer.status_code == expect, f"{path[:80]!r} -> {answer.status_code}"
+                assert "error" in answer.json(), answer.text
             statuses.append(answer.status_code)
         assert (await http.get("/healthz")).status_code == 200
     return statuses
@@ -85,7 +91,7 @@ async def test_hostile_queries_and_paths_get_a_4xx_never_a_500(http_server):
 async def test_a_cursor_past_64_bits_gets_a_400_not_a_500(http_server):
     """Found by this file (sqlite3 raised OverflowError binding it: a 500); fixed in dba91d8."""
     token = await token_for(http_server, "meg", "meg-pass")
-    await probe(http_server, token, ["/api/v1/requests?cursor=" + "9" * 30])
+    await probe(http_server, token, ["/api/v1/requests?cursor=" + "9" * 30], expect=400)
 
 
 query_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)

@@ -7,8 +7,6 @@ import asyncio
 from conftest import make_config, start_server
 from helpers import connect, connect_as, token_for
 
-from backend.jobs import compact_log, prune_outcomes
-
 
 async def test_a_terminal_back_from_a_break_catches_up_in_pages(tmp_path):
     server = await start_server(make_config(tmp_path, catchup_page_size=7))
@@ -70,7 +68,7 @@ async def test_a_terminal_older_than_the_kept_log_gets_a_snapshot(tmp_path):
         rows = [await ann.create(room=str(300 + i)) for i in range(6)]
         n = await ann.mutate("set_status", {"id": rows[0]["id"], "status": "acknowledged"})
         await ann.outcome(n)
-        await compact_log(server)
+        await server.run_job("compaction")
         assert server.store.state.compacted_through == server.store.state.head_seq
         late = await ann.create(room="999")
         token = await token_for(server, "bob", "bob-pass")
@@ -100,7 +98,7 @@ async def test_a_resend_whose_outcome_was_pruned_is_rejected_as_duplicate(tmp_pa
         first = await ann.create()
         await ann.create()
         await ann.create()
-        await prune_outcomes(server)
+        await server.run_job("outcomes")
         await ann.mutate("create_request", {}, n=1)
         answer = await ann.outcome(1)
         assert answer["type"] == "reject" and answer["code"] == "duplicate"

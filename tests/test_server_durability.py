@@ -17,6 +17,7 @@ from helpers import WsClient, connect, token_for, wait_for
 
 from backend.accounts import add_user
 from backend.sqlite_store import SqliteStore
+from backend.websockets_adapter import write_backlog
 
 SERVE = """
 import asyncio, sys
@@ -188,7 +189,7 @@ async def test_a_stuck_terminal_is_dropped_without_holding_up_the_others(tmp_pat
         bob_there.ws.transport.get_extra_info("socket").setsockopt(SOL_SOCKET, SO_SNDBUF, 4096)
         bob.ws.transport.pause_reading()
         ann = await connect(server, await token_for(server, "ann", "ann-pass"))
-        while bob_there.ws.transport.get_write_buffer_size() < 64 * 1024:
+        while write_backlog(bob_there.ws) < 64 * 1024:
             await ann.create(description="y" * 2000)
         await wait_for(lambda: bob_there not in server.hub.sessions, 5, "stuck bob not dropped")
         runs = server.job_runs["keepalive"]

@@ -100,6 +100,7 @@ async def test_browsers_are_refused_unless_their_origin_is_configured(server):
             origin="http://evil.example",
         )
     assert refused.value.response.status_code == 403
+    assert json.loads(refused.value.response.body) == {"error": "origin not allowed"}
 
 
 async def test_bad_frames_get_error_frames_and_the_connection_keeps_working(server):
