@@ -28,4 +28,5 @@ def supported(db: aiosqlite.Connection) -> bool:
 async def run_in_db_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn(sqlite3_connection, *args)`` on ``db``'s own thread, as one queued call."""
     conn = db._conn  # the sqlite3.Connection owned by aiosqlite's thread
-    return await db._execute(fn, conn, *args)
+    result: T = await db._execute(fn, conn, *args)  # type: ignore[no-untyped-call]  # internal
+    return result

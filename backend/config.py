@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from protocol.sla import SlaTable
 
@@ -101,16 +106,16 @@ class ServerConfig(BaseSettings):
         """Settings from a TOML file; env vars win over the file, ``overrides`` over both."""
         toml_path = path
 
-        class _WithFile(cls):  # type: ignore[valid-type,misc]
+        class _WithFile(cls):  # type: ignore[valid-type,misc]  # a subclass of the caller's class
             @classmethod
             def settings_customise_sources(
                 cls,
-                settings_cls,
-                init_settings,
-                env_settings,
-                dotenv_settings,
-                file_secret_settings,
-            ):  # type: ignore[override]
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
                 return (
                     init_settings,
                     env_settings,

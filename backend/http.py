@@ -117,7 +117,7 @@ class LoginThrottle:
         count = max((self._count(k, now) for k in keys), default=0)
         if count == 0:
             return 0.0
-        return min(MAX_LOGIN_DELAY, self.base * 2 ** (count - 1))
+        return float(min(MAX_LOGIN_DELAY, self.base * 2 ** (count - 1)))
 
     def failed(self, *keys: str) -> None:
         now = self.clock()

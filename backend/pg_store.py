@@ -331,6 +331,11 @@ class PostgresStore(Store):
         state.commits = int(counters["commits"])
         state.compacted_through = int(counters["compacted_through"])
 
+    @property
+    def closing(self) -> bool:
+        """True once ``close()`` began (loops read it after each await)."""
+        return self._closing
+
     async def close(self) -> None:
         self._closing = True
         if self._listener is not None:
@@ -398,7 +403,7 @@ class PostgresStore(Store):
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=1)
-            if self._closing:
+            if self.closing:
                 return
             await asyncio.sleep(delay)
             delay = min(2.0, delay * 2)
@@ -527,9 +532,10 @@ class PostgresStore(Store):
             await conn.execute(UPSERT_OUTCOMES, *_columns(batch.outcomes, 4))
 
     async def get_outcome(self, key: str, n: int) -> str | None:
-        return await self._fetchval(
+        frame = await self._fetchval(
             "SELECT frame FROM outcomes WHERE client_id = $1 AND n = $2", key, n
         )
+        return None if frame is None else str(frame)
 
     async def last_mutation(self, key: str) -> int:
         """Read from the database: the client may have been served by another instance."""

@@ -261,7 +261,7 @@ class SqliteStore(Store):
 
     async def _load(self, load_requests: bool = True) -> None:
         state = self.state
-        meta = dict(await self.db.execute_fetchall("SELECT key, value FROM meta"))
+        meta = {str(k): str(v) for k, v in await self.db.execute_fetchall("SELECT * FROM meta")}
         if "server_id" not in meta:
             meta["server_id"] = str(uuid.uuid4())
             await self.db.execute(
