@@ -193,18 +193,19 @@ class FrontdeskApp(App[int]):
     @on(AlertArrived)
     def _alert(self, message: AlertArrived) -> None:
         """Banner, bell and toast; a burst (after a reconnect, say) rings and toasts once."""
-        self.unacknowledged_alerts.extend(message.events)
+        arrived = message.take_events()
+        self.unacknowledged_alerts.extend(arrived)
         self.alert_count = len(self.unacknowledged_alerts)
         if self.bell_on_alert:
             self.bell()
-        if len(message.events) == 1:
-            event = message.events[0]
+        if len(arrived) == 1:
+            event = arrived[0]
             r = event.request
             title = f"{event.kind.replace('_', ' ')} #{r.number or '…'}"
             text = plain(f"Room {r.room}: {r.description}")
         else:
-            kinds = sorted({e.kind.replace("_", " ") for e in message.events})
-            title = f"{len(message.events)} new alerts"
+            kinds = sorted({e.kind.replace("_", " ") for e in arrived})
+            title = f"{len(arrived)} new alerts"
             text = ", ".join(kinds) + " — press ! on the queue to acknowledge one by one"
         self.notify(text, title=title, severity="warning", markup=False, timeout=8)
 

@@ -108,8 +108,12 @@ class ConflictsScreen(Screen):
         empty.display = not conflicts
 
     @on(RowsChanged)
+    def _rows_changed(self, message: RowsChanged) -> None:
+        message.take_ids()  # which rows does not matter: every conflict is listed again
+        self._reload()
+
     @on(ConflictArrived)
-    def _changed(self) -> None:
+    def _conflict(self) -> None:
         self._reload()
 
     @on(EngineStatusChanged)

@@ -231,7 +231,7 @@ class DetailScreen(Screen):
 
     @on(RowsChanged)
     def _rows_changed(self, message: RowsChanged) -> None:
-        if self.request_id in message.ids:
+        if self.request_id in message.take_ids():
             self._redraw()
             self._load_history()
 

@@ -197,13 +197,14 @@ class QueueScreen(Screen):
 
     @on(RowsChanged)
     def _rows_changed(self, message: RowsChanged) -> None:
+        ids = message.take_ids()
         with self.app.batch_update():
-            if len(message.ids) > FULL_RELOAD_ABOVE:
+            if len(ids) > FULL_RELOAD_ABOVE:
                 self.model.replace_all(self.engine.requests())
             else:
                 changed: list[Request] = []
                 removed: list[str] = []
-                for rid in message.ids:
+                for rid in ids:
                     request = self.engine.get(rid)
                     if request is None:
                         removed.append(rid)
