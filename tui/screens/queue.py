@@ -20,11 +20,12 @@ from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from offline.errors import Rejected
 from offline.events import ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
+from tui.screens.detail import DetailScreen
+from tui.screens.request_actions import RequestActions
 from tui.screens.request_form import RequestForm
 from tui.text import literal, plain
 from tui.widgets.filter_bar import FilterBar
@@ -97,6 +98,7 @@ class QueueScreen(Screen):
         super().__init__()
         self.engine = engine
         self.model = QueueModel(engine.config.user, clock=clock or engine.server_now)
+        self.actions = RequestActions(engine, self)
         self._mode = "filter"
         self._unsubscribe = lambda: None
         self._loading = False
@@ -248,8 +250,6 @@ class QueueScreen(Screen):
 
     @on(RequestTable.Activated)
     def _open(self, message: RequestTable.Activated) -> None:
-        from tui.screens.detail import DetailScreen
-
         self.app.push_screen(DetailScreen(self.engine, message.request_id, clock=self.model.clock))
 
     @on(RequestTable.MarksChanged)
@@ -279,9 +279,8 @@ class QueueScreen(Screen):
 
     def action_edit(self) -> None:
         request = self.table.cursor_request
-        if request is None:
-            return
-        self.app.push_screen(RequestForm(edit_submitter(self.engine, request), request=request))
+        if request is not None:
+            self.actions.edit(request)
 
     async def action_set_status(self, status: str) -> None:
         """Move the marked rows (all at once) or else the cursor row to ``status``."""
@@ -290,34 +289,23 @@ class QueueScreen(Screen):
         if not target:
             return
         self.model.pinned.update(target)  # the rows an action touches stay in view
-        try:
-            if marked:
-                await self.engine.bulk_set_status(marked, status)
-            else:
-                await self.engine.set_status(target[0], status)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
-            return
-        if marked:
+        if not marked:
+            await self.actions.set_status(target[0], status)
+        elif await self.actions.bulk_set_status(marked, status):
             self.table.clear_marks()
 
     def action_assign(self) -> None:
         """Assign to anyone: a name field over staff online now, then the names seen here."""
-        from tui.screens.assign_form import picker_for
-
         request = self.table.cursor_request
         if request is not None:
-            self.app.push_screen(picker_for(self.engine, request))
+            self.actions.assign(request)
 
     async def action_assign_me(self) -> None:
         rid = self.table.cursor_id
         if rid is None:
             return
         self.model.pinned.add(rid)
-        try:
-            await self.engine.assign(rid, self.engine.config.user)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+        await self.actions.assign_me(rid)
 
     def action_filter(self) -> None:
         self._open_input("filter", self.model.query, "room, description, guest, assignee")
@@ -414,19 +402,3 @@ class QueueScreen(Screen):
         self.model.upsert([self.model.requests[event.request.id]])
         self.table.reload()
         self.table.select_id(event.request.id)
-
-
-def edit_submitter(engine: Engine, request: Request):
-    """The form's submit for an edit: send only the fields that changed."""
-
-    async def update(values: dict[str, Any]) -> Request:
-        changes = {k: v for k, v in values.items() if v != _value(getattr(request, k))}
-        if not changes:
-            return request
-        return await engine.update_request(request.id, changes)
-
-    return update
-
-
-def _value(value: Any) -> Any:
-    return getattr(value, "value", value)
