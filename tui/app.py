@@ -13,19 +13,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from textual import events, on
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
-from tui.keys_in_order import form_ready, run_bindings, type_into
+from tui.keys_in_order import KeyInOrder, KeysInOrder
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -80,6 +81,7 @@ class FrontdeskApp(App[int]):
         self._sign_in_declined = False
         """Esc on the sign-in dialog: work offline without being asked again until online."""
         self._settings_path = Path(engine_config.data_dir) / SETTINGS_FILE
+        self._keys = KeysInOrder(self)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -129,22 +131,14 @@ class FrontdeskApp(App[int]):
         await self.close_engine()
         self.exit(0)
 
-    async def on_event(self, event: events.Event) -> None:
-        """Keys and pastes for a text field are handled one by one, in order, however fast
-        they come (``tui.keys_in_order``); everything else as Textual does."""
-        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
-            await form_ready(self)
-            focused = self.focused
-            if isinstance(focused, Input):
-                await type_into(self, focused, event)
-                return
-            if (
-                isinstance(event, events.Key)
-                and not hasattr(focused, "on_key")  # the filter bar types its keys itself
-                and await run_bindings(self, event)
-            ):
-                return
-        await super().on_event(event)
+    def check_message_enabled(self, message: Message) -> bool:
+        """Keys and pastes are handled one by one, in order, however fast they come
+        (``tui.keys_in_order``); every other message as Textual does."""
+        return super().check_message_enabled(message) and self._keys.divert(message)
+
+    @on(KeyInOrder)
+    async def _key_in_order(self, message: KeyInOrder) -> None:
+        await self._keys.handle(message.event)
 
     # -- engine events -----------------------------------------------------------------------
 

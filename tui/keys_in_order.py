@@ -8,31 +8,44 @@ queued. So in a form, "towels" was typed into the room field before Tab moved th
 Ctrl+S saved before either field had its text (textualize/textual#6605 is the same race for
 an Input's own keys, backspace say).
 
-Here a key for a text field is finished before the next one is read: bindings run from the app
-at once, in order (what Textual would do when the key came back up, minus the wait), and text
-and pastes go to the field, which is then given time to handle them and what they set off (an
-Enter's ``Submitted`` bubbling up to the form that moves the focus).
+Here every key and paste from the terminal is taken over on its way into the app
+(``KeysInOrder.divert``, called from the public ``App.check_message_enabled``) and queued on
+the app again as a ``KeyInOrder`` message, in arrival order; the app handles one to the end
+before the next. Bindings run from the app at once (what Textual would do when the key came back
+up, minus the wait); text and pastes are posted to the field, which is then given time to
+handle them and what they set off (an Enter's ``Submitted`` bubbling up to the form that moves
+the focus). A key the field does not stop comes back up to the app: it is recognised as ours,
+and its bindings run then, still before the next key.
 
 A key that opens a form (``n`` on the queue) has the same race one step earlier: Textual runs
 the queue's binding only once the key is back at the app, behind the keys typed after it, and
 ``Widget.focus`` queues the form's focus there too. So for a widget that types nothing its
-bindings run at once (``run_bindings``), the forms take their focus in ``on_mount`` with
-``Screen.set_focus``, and a key arriving while a form has not mounted and focused yet waits
-for it (``form_ready``).
+bindings run at once, the forms take their focus in ``on_mount`` with ``Screen.set_focus``, and
+a key arriving while a form has not mounted and focused yet waits for it (``form_ready``).
+
+Running a key's bindings now has no public API in Textual; ``tui.textual_adapter`` does it.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+from weakref import WeakSet
 
 from textual import events
 from textual.app import App
+from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Input
+
+from tui.textual_adapter import run_key_bindings
 
 SETTLE_SECONDS = 1.0
 """Longest wait for a field and its form to handle one key before the next key is read anyway."""
+
+TypedEvent = events.Key | events.Paste
 
 
 def _resolve(done: asyncio.Future[None]) -> None:
@@ -54,10 +67,10 @@ async def settled(widget: MessagePump) -> None:
             await asyncio.wait({done}, timeout=max(0.0, deadline - loop.time()))
         if isinstance(node, Screen):
             return
-        node = node._parent
+        node = node.parent
 
 
-async def form_ready(app: App) -> None:
+async def form_ready(app: App[Any]) -> None:
     """Wait (at most ``SETTLE_SECONDS``) until a form just pushed has mounted every widget and
     focused its first field. Only a modal screen with text fields is waited for."""
     screen = app.screen
@@ -73,25 +86,67 @@ async def form_ready(app: App) -> None:
         await settled(widget)
 
 
-async def run_bindings(app: App, event: events.Key) -> bool:
-    """Run the bindings of a key for a widget that types nothing (the queue's table) now and in
-    order, as Textual would once the key came back up to the app; True when one ran."""
-    app.app_focus = True
-    if await app._check_bindings(event.key, priority=True):
-        return True
-    return bool(await app._check_bindings(event.key))
+class KeyInOrder(Message, bubble=False):
+    """A key or paste from the terminal, queued on the app in the order it arrived."""
+
+    def __init__(self, event: TypedEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
-async def type_into(app: App, field: Input, event: events.Key | events.Paste) -> None:
-    """Handle one key (or paste) meant for ``field`` to the end, as Textual would in order."""
-    if isinstance(event, events.Key):
-        app.app_focus = True
-        # App._check_bindings is what Textual itself runs for a key: priority bindings first,
-        # then, for a key the field does not type, the field's, its form's and the app's.
-        if await app._check_bindings(event.key, priority=True):
+class KeysInOrder:
+    """Takes keys and pastes over from Textual's routing and handles them one at a time."""
+
+    def __init__(self, app: App[Any]) -> None:
+        self.app = app
+        self._sent: WeakSet[TypedEvent] = WeakSet()
+        """Keys and pastes this object posted to a widget (they may bubble back to the app)."""
+        self._came_back: WeakSet[TypedEvent] = WeakSet()
+
+    def divert(self, message: Message) -> bool:
+        """For ``App.check_message_enabled``: False when ``message`` is taken over here (a key
+        or paste from the terminal, requeued as ``KeyInOrder``; or one of ours back up)."""
+        if not isinstance(message, TypedEvent) or message.is_forwarded:
+            return True
+        if message in self._sent:
+            self._came_back.add(message)  # not stopped on the way up: its bindings are next
+            return False
+        self.app.post_message(KeyInOrder(message))
+        return False
+
+    async def handle(self, event: TypedEvent) -> None:
+        """Handle one key (or paste) to the end, as Textual would, before the next one."""
+        app = self.app
+        await form_ready(app)
+        if isinstance(event, events.Key):
+            app.app_focus = True
+            if await run_key_bindings(app, event.key, priority=True):
+                return
+        focused = app.focused
+        if (
+            isinstance(event, events.Key)
+            and _binds_first(focused, event)
+            and await run_key_bindings(app, event.key, priority=False)
+        ):
+            if isinstance(focused, Input):
+                await settled(focused)  # what the binding set off (Enter: the next field)
             return
-        if not event.is_printable and await app._check_bindings(event.key):
-            await settled(field)
-            return
-    field._forward_event(event)
-    await settled(field)
+        await self._send(focused or app.screen, event)
+
+    async def _send(self, target: Widget, event: TypedEvent) -> None:
+        """Post ``event`` to ``target``, wait until it and its ancestors handled it, and run
+        the key's bindings if it came back up unhandled (Textual's order, without the wait)."""
+        self._sent.add(event)
+        target.post_message(event)
+        await settled(target)
+        if event in self._came_back and isinstance(event, events.Key):
+            await run_key_bindings(self.app, event.key, priority=False)
+
+
+def _binds_first(focused: Widget | None, event: events.Key) -> bool:
+    """Whether the key's bindings run before the focused widget sees it: always for a widget
+    that types nothing (the queue's table); for a text field, for the keys it does not type;
+    never for a widget that reads keys itself (the filter bar)."""
+    if isinstance(focused, Input):
+        return not event.is_printable
+    return not hasattr(focused, "on_key")
