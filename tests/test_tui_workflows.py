@@ -13,6 +13,7 @@ from test_tui_queue import (
     table_text,
 )
 
+from frontdesk.tui_settings import app_options, load_tui_settings
 from protocol.models import Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.assign_form import AssignForm
@@ -171,12 +172,18 @@ async def test_keys_are_remapped_by_binding_id(tmp_path):
 
 
 async def test_the_chosen_theme_is_remembered_for_the_next_start(tmp_path):
-    app = offline_app(tmp_path)
+    settings_path = tmp_path / "tui.toml"
+    config = offline_app(tmp_path).engine_config
+
+    def start() -> FrontdeskApp:
+        return FrontdeskApp(config, **app_options(load_tui_settings(settings_path), settings_path))
+
+    app = start()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         app.theme = "nord"
         await pilot.pause()
-    again = offline_app(tmp_path)
+    again = start()
     async with again.run_test(size=SIZE) as pilot:
         await ready(again, pilot)
         assert again.theme == "nord"

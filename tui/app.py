@@ -7,10 +7,8 @@ app works the same with the server down. ``run_test()`` and ``save_screenshot()`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from textual import on
@@ -34,8 +32,6 @@ from tui.screens.queue import QueueScreen
 from tui.screens.sign_in import SignInScreen, needs_sign_in
 from tui.text import plain
 
-SETTINGS_FILE = "tui.json"
-"""Small UI preferences (the theme) kept next to the replica."""
 FIRST_ROWS = 1000
 """Rows of the replica loaded before the first paint; the rest load right after it."""
 OPENING_NOTICE_AFTER = 0.3
@@ -63,9 +59,14 @@ class FrontdeskApp(App[int]):
         *,
         keymap: dict[str, str] | None = None,
         bell: bool = True,
+        theme: str | None = None,
+        remember_theme: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``keymap``, ``bell`` and ``theme`` come from the TUI settings
+        (``frontdesk.tui_settings``); ``remember_theme`` saves a theme picked in the app there
+        (None: a picked theme lasts until quit, as in tests)."""
         super().__init__(**kwargs)
         self.engine_config = engine_config
         self.engine: Engine | None = None
@@ -80,13 +81,15 @@ class FrontdeskApp(App[int]):
         self._asking_sign_in = False
         self._sign_in_declined = False
         """Esc on the sign-in dialog: work offline without being asked again until online."""
-        self._settings_path = Path(engine_config.data_dir) / SETTINGS_FILE
+        self._start_theme = theme
+        self._remember_theme = remember_theme
         self._keys = KeysInOrder(self)
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def on_mount(self) -> None:
-        self._load_settings()
+        if self._start_theme in self.available_themes:
+            self.theme = self._start_theme
         if self._keymap:
             self.set_keymap(self._keymap)
         # Shown only while a slow replica opens (a damaged one being rebuilt, a slow disk).
@@ -278,27 +281,6 @@ class FrontdeskApp(App[int]):
             await self.engine.sync_now()
 
     def watch_theme(self, theme: str) -> None:
-        self._save_settings(theme=theme)
-
-    def _load_settings(self) -> None:
-        try:
-            settings = json.loads(self._settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        theme = settings.get("theme") if isinstance(settings, dict) else None
-        if isinstance(theme, str) and theme in self.available_themes:
-            self.theme = theme
-
-    def _save_settings(self, **changes: Any) -> None:
-        try:
-            current = json.loads(self._settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            current = {}
-        if not isinstance(current, dict):
-            current = {}
-        current.update(changes)
-        try:
-            self._settings_path.parent.mkdir(parents=True, exist_ok=True)
-            self._settings_path.write_text(json.dumps(current), encoding="utf-8")
-        except OSError:
-            pass  # a read-only data dir only loses the remembered theme
+        if self._remember_theme is not None and theme != self._start_theme:
+            self._start_theme = theme
+            self._remember_theme(theme)
