@@ -10,9 +10,8 @@ driver does, all at once, without waiting in between (``Pilot.press`` waits afte
 
 from __future__ import annotations
 
+from conftest import SIZE, offline_app, ready, rows
 from helpers import wait_for
-from test_tui_queue import SIZE, offline_app, ready
-from test_tui_workflows import rows
 from textual import events
 
 from tui.screens.request_form import RequestForm

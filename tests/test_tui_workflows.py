@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from helpers import wait_for
-from test_tui_queue import (
+from conftest import (
     SIZE,
     log_request,
     offline_app,
     ready,
+    rows,
     screen_text,
     status_text,
     table_text,
 )
+from helpers import wait_for
 
 from frontdesk.tui_settings import app_options, load_tui_settings
 from protocol.models import Role, Status
@@ -34,10 +35,6 @@ async def seed(app, *rooms_and_descriptions: tuple[str, str], priority: str = "n
             )
         )
     return made
-
-
-def rows(app) -> list[str]:
-    return [line for line in table_text(app)[1:] if line.strip()]
 
 
 async def test_slash_filters_as_you_type_and_escape_clears_it(tmp_path):
