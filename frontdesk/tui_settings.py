@@ -81,15 +81,15 @@ def settings_file() -> Path:
 def load_tui_settings(path: Path | None = None) -> TuiSettings:
     """The effective settings (defaults < file < env vars); a broken file or env var is one
     clear line naming it."""
-    path = path or settings_file()
-    if path.exists():
+    file = path or settings_file()
+    if file.exists():
         try:  # TomlConfigSettingsSource would raise the decoder's error with no file name
-            tomllib.loads(path.read_text(encoding="utf-8"))
+            tomllib.loads(file.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise CliError(f"cannot read {path}: {exc}") from exc
+            raise CliError(f"cannot read {file}: {exc}") from exc
 
     class FromFile(TuiSettings):
-        model_config = SettingsConfigDict(toml_file=path if path.is_file() else None)
+        model_config = SettingsConfigDict(toml_file=file if file.is_file() else None)
 
     try:
         return TuiSettings.model_validate(FromFile().model_dump())
@@ -97,7 +97,7 @@ def load_tui_settings(path: Path | None = None) -> TuiSettings:
         error = exc.errors()[0]
         where = ".".join(str(part) for part in error["loc"])
         env = f"{ENV_PREFIX}{str(error['loc'][0]).upper()}"
-        source = f"{path} or {env}" if env in os.environ else str(path)
+        source = f"{file} or {env}" if env in os.environ else str(file)
         raise CliError(f"{source}: {where}: {error['msg']}") from exc
 
 

@@ -7,7 +7,7 @@ app works the same with the server down. ``run_test()`` and ``save_screenshot()`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +77,7 @@ class FrontdeskApp(App[int]):
         clock makes screens that show countdowns reproducible (snapshot tests, screenshots)."""
         self.unacknowledged_alerts: list[AlertReceived] = []
         self._keymap = keymap or {}
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._asking_sign_in = False
         self._sign_in_declined = False
         """Esc on the sign-in dialog: work offline without being asked again until online."""
@@ -235,7 +235,7 @@ class FrontdeskApp(App[int]):
             rows.append((self.get_key_display(binding), binding.description, binding.id))
         self.push_screen(HelpScreen(rows))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         queue = next((s for s in self.screen_stack if isinstance(s, QueueScreen)), None)
         if queue is None:
@@ -267,10 +267,10 @@ class FrontdeskApp(App[int]):
         for title, help_text, action in actions:
             yield SystemCommand(title, help_text, self._run(queue, action))
 
-    def _view(self, queue: QueueScreen, name: str):
+    def _view(self, queue: QueueScreen, name: str) -> Callable[[], None]:
         return lambda: queue.action_view(name)
 
-    def _run(self, queue: QueueScreen, action: str):
+    def _run(self, queue: QueueScreen, action: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             await queue.run_action(action)
 

@@ -34,8 +34,8 @@ from weakref import WeakSet
 
 from textual import events
 from textual.app import App
+from textual.dom import DOMNode
 from textual.message import Message
-from textual.message_pump import MessagePump
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Input
@@ -53,14 +53,14 @@ def _resolve(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-async def settled(widget: MessagePump) -> None:
+async def settled(widget: DOMNode) -> None:
     """Wait until ``widget`` and each ancestor up to its screen has handled what it was sent.
 
     A message bubbles one hop at a time, so the ancestors are waited for in turn, each after
     the one below it: what the field posted has reached the next one by then."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
-    node: MessagePump | None = widget
+    node: DOMNode | None = widget
     while node is not None:
         done: asyncio.Future[None] = loop.create_future()
         if node.call_later(_resolve, done):  # runs after the messages already queued on node

@@ -116,7 +116,7 @@ def describe(request: Request, now: datetime, pending: bool) -> Group:
     return Group(grid, title, notes if request.notes else empty)
 
 
-class DetailScreen(Screen):
+class DetailScreen(Screen[None]):
     """Every field of one request; ``n`` adds a note, ``e`` edits, a/s/c/x move it."""
 
     BINDINGS = [
@@ -140,8 +140,8 @@ class DetailScreen(Screen):
         self.request_id = request_id
         self.clock = clock or engine.server_now
         self.actions = RequestActions(engine, self)
-        self._unsubscribe = lambda: None
-        self._shown: tuple | None = None
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self._shown: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()

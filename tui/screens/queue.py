@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from offline.events import ConflictParked, StatusChanged, ViewChanged
+from offline.events import AlertReceived, ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
@@ -58,7 +58,18 @@ SLA_FIRST_VIEWS = frozenset({"urgent", "night"})
 """Views about deadlines: they sort by time left, soonest (or most overdue) first."""
 
 
-class QueueScreen(Screen):
+@runtime_checkable
+class AlertDesk(Protocol):
+    """What the queue shows of the app's alerts (``FrontdeskApp`` keeps them; the app imports
+    this screen, so the screen names what it needs instead of importing the app)."""
+
+    alert_count: int
+    unacknowledged_alerts: list[AlertReceived]
+
+    def acknowledge_alert(self) -> AlertReceived | None: ...
+
+
+class QueueScreen(Screen[None]):
     """Header, alert banner, the request table, the ``/`` filter, the status bar."""
 
     BINDINGS = [
@@ -100,7 +111,7 @@ class QueueScreen(Screen):
         self.model = QueueModel(engine.config.user, clock=clock or engine.server_now)
         self.actions = RequestActions(engine, self)
         self._mode = "filter"
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._loading = False
         """True between the first paint (newest rows only) and the full queue."""
         self._conflicted: set[str] = set()
@@ -126,6 +137,12 @@ class QueueScreen(Screen):
     @property
     def table(self) -> RequestTable:
         return self.query_one(RequestTable)
+
+    @property
+    def alert_desk(self) -> AlertDesk:
+        app = self.app
+        assert isinstance(app, AlertDesk), "the queue runs inside FrontdeskApp"
+        return app
 
     @property
     def status_bar(self) -> StatusBar:
@@ -171,13 +188,13 @@ class QueueScreen(Screen):
         if self._loading:
             counts = f"loading {len(self.engine.requests()):,} requests…"
         query = f" · /{plain(self.model.query)}" if self.model.query else ""
-        alerts = self.app.alert_count  # type: ignore[attr-defined]
+        alerts = self.alert_desk.alert_count
         bell = f" · ⚠ {alerts}" if alerts else ""
         self.sub_title = f"{view} · {counts}{query}{bell}"
 
     def _show_alerts(self, count: int) -> None:
         banner = self.query_one("#alert-banner", Static)
-        alerts = self.app.unacknowledged_alerts  # type: ignore[attr-defined]
+        alerts = self.alert_desk.unacknowledged_alerts
         if not alerts:
             banner.display = False
         else:
@@ -395,7 +412,7 @@ class QueueScreen(Screen):
 
     def action_acknowledge_alert(self) -> None:
         """Acknowledge the oldest alert and put the cursor on its request, filter or not."""
-        event = self.app.acknowledge_alert()  # type: ignore[attr-defined]
+        event = self.alert_desk.acknowledge_alert()
         if event is None or event.request.id not in self.model.requests:
             return
         self.model.pinned.add(event.request.id)
