@@ -4,10 +4,13 @@ traceback; a theme remembered the old way (``tui.json`` beside the replica) carr
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 
 import pytest
 
+from frontdesk import tui_settings
 from frontdesk.cli import main
 from frontdesk.errors import CliError
 from frontdesk.tui_settings import (
@@ -97,5 +100,17 @@ def test_config_show_tui_prints_the_effective_values(tmp_path, monkeypatch, caps
 
 
 def test_every_setting_is_documented():
-    for name, field in TuiSettings.model_fields.items():
-        assert field.description, f"{name} has no docstring"
+    """Each field of the model has an attribute docstring right below it."""
+    tree = ast.parse(inspect.getsource(tui_settings))
+    model = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TuiSettings")
+    documented = {
+        target.target.id
+        for target, after in zip(model.body, model.body[1:], strict=False)
+        if isinstance(target, ast.AnnAssign)
+        and isinstance(target.target, ast.Name)
+        and isinstance(after, ast.Expr)
+        and isinstance(after.value, ast.Constant)
+        and isinstance(after.value.value, str)
+        and after.value.value.strip()
+    }
+    assert set(TuiSettings.model_fields) <= documented
