@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from textual import on
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static
@@ -24,7 +23,7 @@ from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
-from tui.keys_in_order import KeyInOrder, KeysInOrder
+from tui.keys_in_order import KeysInOrderApp
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -40,7 +39,7 @@ notice at once made every start slower: while the main thread paints, the SQLite
 for the GIL between statements (first paint at 100,000 rows: ~230 → ~185 ms without it)."""
 
 
-class FrontdeskApp(App[int]):
+class FrontdeskApp(KeysInOrderApp[int]):
     """Queue, detail, forms and alerts over one offline-first engine."""
 
     CSS_PATH = "app.tcss"
@@ -83,7 +82,6 @@ class FrontdeskApp(App[int]):
         """Esc on the sign-in dialog: work offline without being asked again until online."""
         self._start_theme = theme
         self._remember_theme = remember_theme
-        self._keys = KeysInOrder(self)
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -133,15 +131,6 @@ class FrontdeskApp(App[int]):
     async def action_quit(self) -> None:
         await self.close_engine()
         self.exit(0)
-
-    def check_message_enabled(self, message: Message) -> bool:
-        """Keys and pastes are handled one by one, in order, however fast they come
-        (``tui.keys_in_order``); every other message as Textual does."""
-        return super().check_message_enabled(message) and self._keys.divert(message)
-
-    @on(KeyInOrder)
-    async def _key_in_order(self, message: KeyInOrder) -> None:
-        await self._keys.handle(message.event)
 
     # -- engine events -----------------------------------------------------------------------
 

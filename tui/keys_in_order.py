@@ -8,14 +8,16 @@ queued. So in a form, "towels" was typed into the room field before Tab moved th
 Ctrl+S saved before either field had its text (textualize/textual#6605 is the same race for
 an Input's own keys, backspace say).
 
-Here every key and paste from the terminal is taken over on its way into the app
-(``KeysInOrder.divert``, called from the public ``App.check_message_enabled``) and queued on
-the app again as a ``KeyInOrder`` message, in arrival order; the app handles one to the end
-before the next. Bindings run from the app at once (what Textual would do when the key came back
-up, minus the wait); text and pastes are posted to the field, which is then given time to
-handle them and what they set off (an Enter's ``Submitted`` bubbling up to the form that moves
-the focus). A key the field does not stop comes back up to the app: it is recognised as ours,
-and its bindings run then, still before the next key.
+Here (``KeysInOrderApp``, the base of ``FrontdeskApp``) every key and paste from the terminal is
+taken over on its way into the app (``KeysInOrder.divert``, called from the public
+``App.check_message_enabled``) and queued on the app again as a ``KeyInOrder`` message, in
+arrival order; the app handles one to the end before the next. Bindings run from the app at once
+(what Textual would do when the key came back up, minus the wait); text and pastes are posted to
+the field, which is then given time to handle them and what they set off (an Enter's
+``Submitted`` bubbling up to the form that moves the focus). A key the field does not stop comes
+back up to the app: it is recognised as ours, and its bindings run then, still before the next
+key (or, when it took longer than ``SETTLE_SECONDS`` and the next keys went ahead, late, as
+Textual would run them).
 
 A key that opens a form (``n`` on the queue) has the same race one step earlier: Textual runs
 the queue's binding only once the key is back at the app, behind the keys typed after it, and
@@ -29,10 +31,10 @@ Running a key's bindings now has no public API in Textual; ``tui.textual_adapter
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakSet
 
-from textual import events
+from textual import events, on
 from textual.app import App
 from textual.dom import DOMNode
 from textual.message import Message
@@ -94,6 +96,15 @@ class KeyInOrder(Message, bubble=False):
         self.event = event
 
 
+class KeyCameBackLate(Message, bubble=False):
+    """A key came back up unhandled after ``SETTLE_SECONDS``, when the next keys had already
+    been handled: its bindings still run, late, as Textual would run them."""
+
+    def __init__(self, event: events.Key) -> None:
+        super().__init__()
+        self.event = event
+
+
 class KeysInOrder:
     """Takes keys and pastes over from Textual's routing and handles them one at a time."""
 
@@ -102,6 +113,8 @@ class KeysInOrder:
         self._sent: WeakSet[TypedEvent] = WeakSet()
         """Keys and pastes this object posted to a widget (they may bubble back to the app)."""
         self._came_back: WeakSet[TypedEvent] = WeakSet()
+        self._waiting: WeakSet[TypedEvent] = WeakSet()
+        """Sent and still waited for by ``_send``."""
 
     def divert(self, message: Message) -> bool:
         """For ``App.check_message_enabled``: False when ``message`` is taken over here (a key
@@ -109,7 +122,10 @@ class KeysInOrder:
         if not isinstance(message, TypedEvent) or message.is_forwarded:
             return True
         if message in self._sent:
-            self._came_back.add(message)  # not stopped on the way up: its bindings are next
+            if message in self._waiting:
+                self._came_back.add(message)  # not stopped on the way up: its bindings next
+            elif isinstance(message, events.Key):
+                self.app.post_message(KeyCameBackLate(message))
             return False
         self.app.post_message(KeyInOrder(message))
         return False
@@ -137,10 +153,16 @@ class KeysInOrder:
         """Post ``event`` to ``target``, wait until it and its ancestors handled it, and run
         the key's bindings if it came back up unhandled (Textual's order, without the wait)."""
         self._sent.add(event)
+        self._waiting.add(event)
         target.post_message(event)
         await settled(target)
+        self._waiting.discard(event)
         if event in self._came_back and isinstance(event, events.Key):
             await run_key_bindings(self.app, event.key, priority=False)
+
+    async def came_back_late(self, event: events.Key) -> None:
+        """Run the bindings of a key that came back up after it was no longer waited for."""
+        await run_key_bindings(self.app, event.key, priority=False)
 
 
 def _binds_first(focused: Widget | None, event: events.Key) -> bool:
@@ -150,3 +172,27 @@ def _binds_first(focused: Widget | None, event: events.Key) -> bool:
     if isinstance(focused, Input):
         return not event.is_printable
     return not hasattr(focused, "on_key")
+
+
+ReturnType = TypeVar("ReturnType")
+
+
+class KeysInOrderApp(App[ReturnType]):
+    """An App whose keys and pastes are handled one at a time, in the order they came."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keys_in_order = KeysInOrder(self)
+
+    def check_message_enabled(self, message: Message) -> bool:
+        """Keys and pastes are taken over here (``KeysInOrder.divert``); every other message
+        goes as Textual sends it."""
+        return super().check_message_enabled(message) and self.keys_in_order.divert(message)
+
+    @on(KeyInOrder)
+    async def _key_in_order(self, message: KeyInOrder) -> None:
+        await self.keys_in_order.handle(message.event)
+
+    @on(KeyCameBackLate)
+    async def _key_came_back_late(self, message: KeyCameBackLate) -> None:
+        await self.keys_in_order.came_back_late(message.event)
