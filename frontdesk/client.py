@@ -16,7 +16,8 @@ from frontdesk.errors import CliError
 from frontdesk.prompts import prompt_password
 from frontdesk.tui_settings import app_options, load_for_replica
 from offline.engine import EngineConfig
-from offline.session import Session, SignInError, load_session, save_session, sign_in
+from offline.errors import SignInError
+from offline.session import Session, load_session, save_session, sign_in
 
 
 def _usable(session: Session | None, server_url: str, user: str) -> bool:
