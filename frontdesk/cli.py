@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands = config.add_subparsers(dest="config_command", metavar="ACTION")
     config_commands.required = True
     show = config_commands.add_parser("show", help="print the effective settings (no secrets)")
+    show.add_argument("--tui", action="store_true", help="the TUI's settings, not the server's")
     show.add_argument("--config", type=Path, default=None, help="TOML settings file")
     _store(show)
 
@@ -152,6 +153,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace) -> int:
+    if args.tui:
+        from frontdesk.tui_settings import show_tui_settings
+
+        return show_tui_settings()
     from frontdesk.operations import show_config
 
     return show_config(

@@ -14,7 +14,7 @@ from pathlib import Path
 from frontdesk import paths
 from frontdesk.errors import CliError
 from frontdesk.prompts import prompt_password
-from frontdesk.tui_settings import load_tui_settings
+from frontdesk.tui_settings import app_options, load_for_replica
 from offline.engine import EngineConfig
 from offline.errors import SignInError
 from offline.session import Session, load_session, save_session, sign_in
@@ -61,6 +61,5 @@ def run_tui(*, server_url: str, user: str, data_dir: Path | None) -> int:
         server_url=server_url,
         token=session.token,
     )
-    settings = load_tui_settings()
-    FrontdeskApp(config, keymap=settings.keymap, bell=settings.bell).run()
+    FrontdeskApp(config, **app_options(load_for_replica(data_dir))).run()
     return 0

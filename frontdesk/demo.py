@@ -19,7 +19,7 @@ from pathlib import Path
 from backend.demo import issue_token, seed_demo_data
 from frontdesk import paths
 from frontdesk.errors import CliError
-from frontdesk.tui_settings import load_tui_settings
+from frontdesk.tui_settings import app_options, load_for_replica
 from offline.engine import EngineConfig
 from protocol.models import Role
 
@@ -82,14 +82,14 @@ def run_demo(*, data_dir: Path | None) -> int:
     server_dir, client_dir = root / "server", root / "client"
     server_dir.mkdir(parents=True, exist_ok=True)
     client_dir.mkdir(parents=True, exist_ok=True)
-    settings = load_tui_settings()
+    settings = load_for_replica(client_dir)
     token = asyncio.run(prepare(server_dir))
     proc, url = start_server(server_dir, root / "server.log")
     try:
         config = EngineConfig(
             data_dir=client_dir, user=DEMO_USER, role=Role.MANAGER, server_url=url, token=token
         )
-        FrontdeskApp(config, keymap=settings.keymap, bell=settings.bell).run()
+        FrontdeskApp(config, **app_options(settings)).run()
     finally:
         stop_server(proc)
     return 0

@@ -15,13 +15,20 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import USERS
+from conftest import (
+    SIZE,
+    USERS,
+    config_for,
+    drawn_strips,
+    offline_app,
+    ready,
+    table_text,
+    toast_texts,
+)
 from helpers import token_for, wait_for
 from reliability_kit import server_rows
 from rich.cells import cell_len
 from rich.segment import Segment
-from test_tui_live import config_for
-from test_tui_queue import SIZE, offline_app, ready, table_text
 from textual.widgets import Input
 
 from offline.engine import Engine
@@ -64,9 +71,8 @@ FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u
 
 
 def drawn_segments(app: FrontdeskApp) -> list[Segment]:
-    """Every segment of a full redraw of the current screen (what goes to the terminal)."""
-    update = app.screen._compositor.render_full_update()
-    return [seg for line in update.strips for strip in line for seg in strip]
+    """Every segment the widgets of the current screen draw (what goes to the terminal)."""
+    return [seg for strip in drawn_strips(app) for seg in strip]
 
 
 def drawn_text(app: FrontdeskApp) -> str:
@@ -74,8 +80,8 @@ def drawn_text(app: FrontdeskApp) -> str:
 
 
 def raw_output(app: FrontdeskApp) -> str:
-    """The bytes (as text) Textual would write to the terminal for a full redraw."""
-    return app.screen._compositor.render_full_update().render_segments(app.console)
+    """The bytes (as text) Textual would write to the terminal for those lines."""
+    return "".join(strip.render(app.console) for strip in drawn_strips(app))
 
 
 def assert_drawn_safely(app: FrontdeskApp, where: str) -> None:
@@ -139,7 +145,7 @@ async def test_hostile_text_is_stored_verbatim_and_drawn_literally_everywhere(se
     await bob.start()
     app = FrontdeskApp(await config_for(server, tmp_path, "meg"), bell=False)
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             await ready(app, pilot)
             made = await create_hostile(bob)
             await wait_for(lambda: bob.status.pending == 0, timeout=10, message="bob drained")
@@ -181,8 +187,8 @@ async def test_hostile_text_is_stored_verbatim_and_drawn_literally_everywhere(se
             priority = re.compile(r" (low|normal|high|urgent) ")
             starts = {cell_len(ln[: priority.search(ln).start()]) for ln in lines}  # type: ignore[union-attr]
             assert len(starts) == 1, f"priority column moved: {starts}\n" + "\n".join(lines)
-            toasts = [n.message for n in app._notifications]
-            assert toasts, "no toast for the urgent requests"
+            await wait_for(lambda: toast_texts(app), message="no toast for the urgent requests")
+            toasts = toast_texts(app)
             for message in toasts:
                 assert FORBIDDEN.search(message) is None, message
             shown = drawn_text(app)

@@ -10,11 +10,17 @@ driver does, all at once, without waiting in between (``Pilot.press`` waits afte
 
 from __future__ import annotations
 
-from helpers import wait_for
-from test_tui_queue import SIZE, offline_app, ready
-from test_tui_workflows import rows
-from textual import events
+import asyncio
 
+from conftest import SIZE, offline_app, ready, rows
+from helpers import wait_for
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+
+from tui import keys_in_order
+from tui.keys_in_order import KeysInOrderApp
 from tui.screens.request_form import RequestForm
 
 
@@ -85,3 +91,47 @@ async def test_a_burst_typed_from_the_queue_lands_in_the_form_it_opens(tmp_path)
         burst(app, "n", *"817", "tab", *"Second", "ctrl+s")
         await wait_for(lambda: len(app.engine.requests()) == 2, message="second not logged")
         assert {r.room for r in app.engine.requests()} == {"1204", "817"}
+
+
+class Slow(Widget, can_focus=True):
+    """Takes its time over each key (until the test releases it) and stops none."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def on_key(self, event: events.Key) -> None:
+        await self.release.wait()
+
+
+class SlowFieldApp(KeysInOrderApp[None]):
+    BINDINGS = [
+        Binding("f5", "record('f5')", "F5"),
+        Binding("f6", "record('f6')", "F6", priority=True),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ran: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Slow()
+
+    def on_mount(self) -> None:
+        self.query_one(Slow).focus()
+
+    def action_record(self, key: str) -> None:
+        self.ran.append(key)
+
+
+async def test_a_key_handled_too_slowly_to_wait_for_still_runs_its_binding(monkeypatch):
+    """The app stops waiting for a widget after ``SETTLE_SECONDS`` and reads the next key; the
+    slow key's own binding still runs when it comes back up, late, as Textual would run it."""
+    monkeypatch.setattr(keys_in_order, "SETTLE_SECONDS", 0.05)
+    app = SlowFieldApp()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        burst(app, "f5", "f6")
+        await wait_for(lambda: app.ran == ["f6"], message=str(app.ran))  # moved on past f5
+        app.query_one(Slow).release.set()
+        await wait_for(lambda: app.ran == ["f6", "f5"], message=str(app.ran))

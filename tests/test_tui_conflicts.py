@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import SIZE, ready, screen_text, status_text, table_text
 from helpers import wait_for
 from offline_kit import drained, new_request, open_engine
-from test_tui_queue import SIZE, ready, screen_text, status_text, table_text
 from textual.widgets import Select
 
 from offline.engine import EngineConfig

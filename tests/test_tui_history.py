@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import SIZE, config_for, ready, screen_text, table_text
 from helpers import wait_for
-from test_tui_live import config_for
-from test_tui_queue import SIZE, ready, screen_text, table_text
 
 from tui.app import FrontdeskApp
 from tui.screens.detail import DetailScreen

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
-from conftest import USERS
-from helpers import token_for, wait_for
+from conftest import SIZE, config_for, log_request, ready, status_text, table_text, toast_texts
+from helpers import wait_for
 from offline_kit import Restartable
-from test_tui_queue import SIZE, log_request, ready, status_text, table_text
 
-from backend.app import FrontdeskServer
-from offline.engine import Engine, EngineConfig
+from offline.engine import Engine
 from offline.session import load_session
 from protocol.models import Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.queue import QueueScreen
 from tui.screens.sign_in import SignInScreen
 from tui.widgets.request_table import RequestTable
-
-
-async def config_for(
-    server: FrontdeskServer, tmp_path: Path, user: str, role: Role | None = None
-) -> EngineConfig:
-    return EngineConfig(
-        data_dir=tmp_path / f"tui-{user}",
-        user=user,
-        role=role or Role(USERS[user][0]),
-        server_url=server.url,
-        token=await token_for(server, user, USERS[user][1]),
-    )
 
 
 async def test_a_request_logged_online_gets_its_ticket_number_and_stops_being_pending(
@@ -76,7 +61,7 @@ async def test_an_edit_the_server_refuses_is_rolled_back_with_its_reason_shown(s
     # Bob's terminal believes he is a manager; the server knows better.
     app = FrontdeskApp(await config_for(server, tmp_path, "bob", role=Role.MANAGER))
     try:
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
             await ready(app, pilot)
             request = await ann.create_request(
                 room="1204", category="housekeeping", description="towels", priority="normal"
@@ -84,7 +69,7 @@ async def test_an_edit_the_server_refuses_is_rolled_back_with_its_reason_shown(s
             await wait_for(lambda: any("1204" in line for line in table_text(app)))
             await pilot.press("x")
             await wait_for(
-                lambda: any("manager" in n.message for n in app._notifications),
+                lambda: any("manager" in text for text in toast_texts(app)),
                 message="no notification of the refusal",
             )
             assert app.engine is not None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import SIZE, config_for, ready, table_text
 from helpers import wait_for
 from offline_kit import new_request, online, open_engine
-from test_tui_live import config_for
-from test_tui_queue import SIZE, ready, table_text
 
 from tui.app import FrontdeskApp
 from tui.screens.assign_form import ONLINE_MARK, AssignForm

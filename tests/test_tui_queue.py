@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import html
-import re
-from collections import defaultdict
-from pathlib import Path
-
+from conftest import (
+    SIZE,
+    log_request,
+    offline_app,
+    ready,
+    screen_text,
+    status_text,
+    table_text,
+    toast_texts,
+)
 from helpers import wait_for
 
-from offline.engine import EngineConfig
-from protocol.models import Role, Status
-from tui.app import FrontdeskApp
+from protocol.models import Status
 from tui.screens.queue import QueueScreen
 from tui.screens.request_form import RequestForm
-from tui.widgets.request_table import RequestTable
-from tui.widgets.status_bar import StatusBar
-
-SIZE = (120, 40)
-
-
-def offline_app(tmp_path: Path, user: str = "ann", role: Role = Role.STAFF) -> FrontdeskApp:
-    return FrontdeskApp(EngineConfig(data_dir=tmp_path / user, user=user, role=role))
-
-
-async def ready(app: FrontdeskApp, pilot) -> QueueScreen:
-    await wait_for(lambda: isinstance(app.screen, QueueScreen), message="queue not shown")
-    await pilot.pause()
-    return app.screen  # type: ignore[return-value]
-
-
-def table_text(app: FrontdeskApp) -> list[str]:
-    table = app.screen.query_one(RequestTable)
-    return [table.render_line(y).text for y in range(table.size.height)]
-
-
-def screen_text(svg: str) -> str:
-    """The characters of an exported screenshot, line by line (text nodes joined per row)."""
-    rows: dict[str, list[str]] = defaultdict(list)
-    for y, chunk in re.findall(r'<text [^>]*y="([\d.]+)"[^>]*>(.*?)</text>', svg):
-        rows[y].append(html.unescape(chunk).replace("\xa0", " "))
-    return "\n".join("".join(parts) for _, parts in sorted(rows.items(), key=lambda r: float(r[0])))
-
-
-def status_text(app: FrontdeskApp) -> str:
-    return str(app.screen.query_one(StatusBar).render())
-
-
-async def log_request(pilot, room: str, description: str) -> None:
-    await pilot.press("n")
-    await wait_for(lambda: isinstance(pilot.app.screen, RequestForm), message="form not open")
-    await pilot.press(*room)
-    await pilot.press("enter")
-    await pilot.press(*description) if description.isprintable() else None
-    await pilot.press("ctrl+s")
-    await pilot.pause()
 
 
 async def test_logging_a_request_with_n_adds_a_row_marked_pending(tmp_path):
@@ -102,16 +64,17 @@ async def test_acknowledging_a_pending_row_with_a_moves_it_to_acknowledged(tmp_p
 
 async def test_an_invalid_move_is_refused_with_the_rule_books_reason(tmp_path):
     app = offline_app(tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await ready(app, pilot)
         await log_request(pilot, "817", "leak")
         await wait_for(lambda: isinstance(app.screen, QueueScreen))
         await pilot.press("c")
-        await pilot.pause()
+        reason = "cannot move a request from pending to completed"
+        await wait_for(
+            lambda: any(reason in text for text in toast_texts(app)), message=str(toast_texts(app))
+        )
         assert app.engine is not None
         assert app.engine.requests()[0].status == Status.PENDING
-        shown = [n.message for n in app._notifications]
-        assert any("cannot move a request from pending to completed" in m for m in shown)
 
 
 async def test_markup_and_escape_codes_in_a_description_show_literally(tmp_path):

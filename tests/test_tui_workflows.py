@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from helpers import wait_for
-from test_tui_queue import (
+from conftest import (
     SIZE,
     log_request,
     offline_app,
     ready,
+    rows,
     screen_text,
     status_text,
     table_text,
 )
+from helpers import wait_for
 
+from frontdesk.tui_settings import app_options, load_tui_settings
 from protocol.models import Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.assign_form import AssignForm
@@ -33,10 +35,6 @@ async def seed(app, *rooms_and_descriptions: tuple[str, str], priority: str = "n
             )
         )
     return made
-
-
-def rows(app) -> list[str]:
-    return [line for line in table_text(app)[1:] if line.strip()]
 
 
 async def test_slash_filters_as_you_type_and_escape_clears_it(tmp_path):
@@ -171,12 +169,18 @@ async def test_keys_are_remapped_by_binding_id(tmp_path):
 
 
 async def test_the_chosen_theme_is_remembered_for_the_next_start(tmp_path):
-    app = offline_app(tmp_path)
+    settings_path = tmp_path / "tui.toml"
+    config = offline_app(tmp_path).engine_config
+
+    def start() -> FrontdeskApp:
+        return FrontdeskApp(config, **app_options(load_tui_settings(settings_path), settings_path))
+
+    app = start()
     async with app.run_test(size=SIZE) as pilot:
         await ready(app, pilot)
         app.theme = "nord"
         await pilot.pause()
-    again = offline_app(tmp_path)
+    again = start()
     async with again.run_test(size=SIZE) as pilot:
         await ready(again, pilot)
         assert again.theme == "nord"

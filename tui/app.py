@@ -7,25 +7,23 @@ app works the same with the server down. ``run_test()`` and ``save_screenshot()`
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from textual import events, on
-from textual.app import App, SystemCommand
+from textual import on
+from textual.app import SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
 from offline.events import AlertReceived, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
-from tui.keys_in_order import form_ready, run_bindings, type_into
+from tui.keys_in_order import KeysInOrderApp
 from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
@@ -33,8 +31,6 @@ from tui.screens.queue import QueueScreen
 from tui.screens.sign_in import SignInScreen, needs_sign_in
 from tui.text import plain
 
-SETTINGS_FILE = "tui.json"
-"""Small UI preferences (the theme) kept next to the replica."""
 FIRST_ROWS = 1000
 """Rows of the replica loaded before the first paint; the rest load right after it."""
 OPENING_NOTICE_AFTER = 0.3
@@ -43,7 +39,7 @@ notice at once made every start slower: while the main thread paints, the SQLite
 for the GIL between statements (first paint at 100,000 rows: ~230 → ~185 ms without it)."""
 
 
-class FrontdeskApp(App[int]):
+class FrontdeskApp(KeysInOrderApp[int]):
     """Queue, detail, forms and alerts over one offline-first engine."""
 
     CSS_PATH = "app.tcss"
@@ -62,9 +58,14 @@ class FrontdeskApp(App[int]):
         *,
         keymap: dict[str, str] | None = None,
         bell: bool = True,
+        theme: str | None = None,
+        remember_theme: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``keymap``, ``bell`` and ``theme`` come from the TUI settings
+        (``frontdesk.tui_settings``); ``remember_theme`` saves a theme picked in the app there
+        (None: a picked theme lasts until quit, as in tests)."""
         super().__init__(**kwargs)
         self.engine_config = engine_config
         self.engine: Engine | None = None
@@ -75,16 +76,18 @@ class FrontdeskApp(App[int]):
         clock makes screens that show countdowns reproducible (snapshot tests, screenshots)."""
         self.unacknowledged_alerts: list[AlertReceived] = []
         self._keymap = keymap or {}
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._asking_sign_in = False
         self._sign_in_declined = False
         """Esc on the sign-in dialog: work offline without being asked again until online."""
-        self._settings_path = Path(engine_config.data_dir) / SETTINGS_FILE
+        self._start_theme = theme
+        self._remember_theme = remember_theme
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def on_mount(self) -> None:
-        self._load_settings()
+        if self._start_theme in self.available_themes:
+            self.theme = self._start_theme
         if self._keymap:
             self.set_keymap(self._keymap)
         # Shown only while a slow replica opens (a damaged one being rebuilt, a slow disk).
@@ -128,23 +131,6 @@ class FrontdeskApp(App[int]):
     async def action_quit(self) -> None:
         await self.close_engine()
         self.exit(0)
-
-    async def on_event(self, event: events.Event) -> None:
-        """Keys and pastes for a text field are handled one by one, in order, however fast
-        they come (``tui.keys_in_order``); everything else as Textual does."""
-        if isinstance(event, events.Key | events.Paste) and not event.is_forwarded:
-            await form_ready(self)
-            focused = self.focused
-            if isinstance(focused, Input):
-                await type_into(self, focused, event)
-                return
-            if (
-                isinstance(event, events.Key)
-                and not hasattr(focused, "on_key")  # the filter bar types its keys itself
-                and await run_bindings(self, event)
-            ):
-                return
-        await super().on_event(event)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -193,18 +179,19 @@ class FrontdeskApp(App[int]):
     @on(AlertArrived)
     def _alert(self, message: AlertArrived) -> None:
         """Banner, bell and toast; a burst (after a reconnect, say) rings and toasts once."""
-        self.unacknowledged_alerts.extend(message.events)
+        arrived = message.take_events()
+        self.unacknowledged_alerts.extend(arrived)
         self.alert_count = len(self.unacknowledged_alerts)
         if self.bell_on_alert:
             self.bell()
-        if len(message.events) == 1:
-            event = message.events[0]
+        if len(arrived) == 1:
+            event = arrived[0]
             r = event.request
             title = f"{event.kind.replace('_', ' ')} #{r.number or '…'}"
             text = plain(f"Room {r.room}: {r.description}")
         else:
-            kinds = sorted({e.kind.replace("_", " ") for e in message.events})
-            title = f"{len(message.events)} new alerts"
+            kinds = sorted({e.kind.replace("_", " ") for e in arrived})
+            title = f"{len(arrived)} new alerts"
             text = ", ".join(kinds) + " — press ! on the queue to acknowledge one by one"
         self.notify(text, title=title, severity="warning", markup=False, timeout=8)
 
@@ -237,7 +224,7 @@ class FrontdeskApp(App[int]):
             rows.append((self.get_key_display(binding), binding.description, binding.id))
         self.push_screen(HelpScreen(rows))
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         queue = next((s for s in self.screen_stack if isinstance(s, QueueScreen)), None)
         if queue is None:
@@ -269,10 +256,10 @@ class FrontdeskApp(App[int]):
         for title, help_text, action in actions:
             yield SystemCommand(title, help_text, self._run(queue, action))
 
-    def _view(self, queue: QueueScreen, name: str):
+    def _view(self, queue: QueueScreen, name: str) -> Callable[[], None]:
         return lambda: queue.action_view(name)
 
-    def _run(self, queue: QueueScreen, action: str):
+    def _run(self, queue: QueueScreen, action: str) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             await queue.run_action(action)
 
@@ -283,27 +270,6 @@ class FrontdeskApp(App[int]):
             await self.engine.sync_now()
 
     def watch_theme(self, theme: str) -> None:
-        self._save_settings(theme=theme)
-
-    def _load_settings(self) -> None:
-        try:
-            settings = json.loads(self._settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        theme = settings.get("theme") if isinstance(settings, dict) else None
-        if isinstance(theme, str) and theme in self.available_themes:
-            self.theme = theme
-
-    def _save_settings(self, **changes: Any) -> None:
-        try:
-            current = json.loads(self._settings_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            current = {}
-        if not isinstance(current, dict):
-            current = {}
-        current.update(changes)
-        try:
-            self._settings_path.parent.mkdir(parents=True, exist_ok=True)
-            self._settings_path.write_text(json.dumps(current), encoding="utf-8")
-        except OSError:
-            pass  # a read-only data dir only loses the remembered theme
+        if self._remember_theme is not None and theme != self._start_theme:
+            self._start_theme = theme
+            self._remember_theme(theme)

@@ -2,14 +2,17 @@
 
 The engine calls its listeners on the event loop; a listener must not touch widgets. The bridge
 here turns each event into a message posted to a screen or the app, and the handlers there
-update widgets. Bursts coalesce (``can_replace``): a catch-up of a thousand changes becomes one
-repaint, with the union of the changed ids.
+update widgets. Bursts coalesce: while a ``RowsChanged`` (or ``AlertArrived``) waits in the
+target's queue, later events join its ``Batch`` instead of posting another message, so a
+catch-up of a thousand changes becomes one repaint with the union of the changed ids. Messages
+that only carry the latest state (status, presence) let Textual drop the older one
+(``can_replace``); no message changes another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from textual.message import Message
 from textual.message_pump import MessagePump
@@ -28,19 +31,43 @@ from offline.events import (
 if TYPE_CHECKING:
     from offline.engine import Engine
 
+T = TypeVar("T")
+
+
+class Batch(Generic[T]):
+    """What arrived for one target since its handler last looked, in arrival order.
+
+    The bridge adds to it and posts a message only when none is waiting; the handler takes
+    everything at once, after which the next event starts a new message."""
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self.waiting = False
+        """A message for this batch is in the target's queue, not handled yet."""
+
+    def add(self, items: Iterable[T]) -> bool:
+        """Add ``items``; True when the caller must post a message (none is waiting)."""
+        self.items.extend(items)
+        post, self.waiting = not self.waiting, True
+        return post
+
+    def take(self) -> list[T]:
+        """Everything added since the last take; the next ``add`` posts a new message."""
+        items, self.items = self.items, []
+        self.waiting = False
+        return items
+
 
 class RowsChanged(Message, bubble=False):
     """Requests of the optimistic view changed (added, edited, rolled back, confirmed)."""
 
-    def __init__(self, ids: set[str]) -> None:
+    def __init__(self, batch: Batch[str]) -> None:
         super().__init__()
-        self.ids = ids
+        self.batch = batch
 
-    def can_replace(self, message: Message) -> bool:
-        if isinstance(message, RowsChanged):
-            message.ids |= self.ids  # the later message carries both bursts
-            return True
-        return False
+    def take_ids(self) -> set[str]:
+        """The ids changed since the handler last looked (call once per message)."""
+        return set(self.batch.take())
 
 
 class EngineStatusChanged(Message, bubble=False):
@@ -65,15 +92,13 @@ class EditRejected(Message, bubble=False):
 class AlertArrived(Message, bubble=False):
     """New urgent requests, SLA breaches or escalations (a burst arrives as one message)."""
 
-    def __init__(self, events: list[AlertReceived]) -> None:
+    def __init__(self, batch: Batch[AlertReceived]) -> None:
         super().__init__()
-        self.events = events
+        self.batch = batch
 
-    def can_replace(self, message: Message) -> bool:
-        if isinstance(message, AlertArrived):
-            message.events[:0] = self.events  # keep arrival order
-            return True
-        return False
+    def take_events(self) -> list[AlertReceived]:
+        """The alerts that arrived since the handler last looked, oldest first (call once)."""
+        return self.batch.take()
 
 
 class ConflictArrived(Message, bubble=False):
@@ -99,18 +124,22 @@ def bridge(
     engine: Engine, target: MessagePump, *, kinds: tuple[type, ...] = ()
 ) -> Callable[[], None]:
     """Post engine events of ``kinds`` (all when empty) to ``target``; returns unsubscribe."""
+    rows: Batch[str] = Batch()
+    alerts: Batch[AlertReceived] = Batch()
 
     def listen(event: object) -> None:
         if kinds and not isinstance(event, kinds):
             return
         if isinstance(event, ViewChanged):
-            target.post_message(RowsChanged(set(event.ids)))
+            if rows.add(event.ids) and not target.post_message(RowsChanged(rows)):
+                rows.take()  # the target is closing: nobody will take them
         elif isinstance(event, StatusChanged):
             target.post_message(EngineStatusChanged(event.status))
         elif isinstance(event, MutationRejected):
             target.post_message(EditRejected(event))
         elif isinstance(event, AlertReceived):
-            target.post_message(AlertArrived([event]))
+            if alerts.add([event]) and not target.post_message(AlertArrived(alerts)):
+                alerts.take()
         elif isinstance(event, ConflictParked):
             target.post_message(ConflictArrived(event))
         elif isinstance(event, PresenceChanged):

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress, repeat
 from operator import contains, itemgetter
-from typing import Any
+from typing import Any, overload
 
 from offline.rows import settle_heap
 from protocol.models import PRIORITY_RANK, Priority, Request, Status, utcnow
 
 Predicate = Callable[[Request, datetime, str], bool]
+
+SortKey = tuple[Any, ...]
+"""A row's place in the sorted queue: the sort column's values, then the request id last."""
 
 
 @dataclass(frozen=True)
@@ -113,20 +116,29 @@ def search_text(request: Request) -> str:
 class IdList(Sequence[str]):
     """The visible ids in display order, read straight from the model's sorted keys."""
 
-    def __init__(self, keys: list[tuple], descending: bool) -> None:
+    def __init__(self, keys: list[SortKey], descending: bool) -> None:
         self._keys = keys
         self._descending = descending
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
         n = len(self._keys)
         if index < 0:
             index += n
         if not 0 <= index < n:
             raise IndexError(index)
-        return self._keys[n - 1 - index if self._descending else index][-1]
+        request_id: str = self._keys[n - 1 - index if self._descending else index][-1]
+        return request_id
 
 
 class QueueModel:
@@ -145,12 +157,12 @@ class QueueModel:
         """Ids shown even when the filter no longer matches: the row an action just touched."""
         self._in_view: set[str] | None = None
         """Ids the quick view admits (None: the view admits everything)."""
-        self._sorted: list[tuple] = []
+        self._sorted: list[SortKey] = []
         """The sort key of every request, sorted. No id → key or id → text map is kept (at
         100,000 rows each costs ~4 MiB): a key is remade from the request it was made from."""
         self._sorted_text: list[str] = []
         """Search text of each key in ``_sorted`` (parallel lists: filtering stays in C)."""
-        self._visible: list[tuple] = []
+        self._visible: list[SortKey] = []
         self._visible_text: list[str] = []
         self._now = self.clock()
 
@@ -230,7 +242,7 @@ class QueueModel:
             if self._in_view is not None:
                 self._in_view.discard(rid)
         keys = [k for k in self._sorted if k[-1] not in gone]
-        fresh: list[tuple] = []
+        fresh: list[SortKey] = []
         for request in changed:
             rid = request.id
             self.requests[rid] = request
@@ -295,13 +307,13 @@ class QueueModel:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _make_key(self, request: Request) -> tuple:
+    def _make_key(self, request: Request) -> SortKey:
         created = request.created_at.timestamp()
         if self.sort_column == "created":
             return (created, request.id)
         return (SORT_KEYS[self.sort_column](request), created, request.id)
 
-    def _key_of(self, request_id: str) -> tuple | None:
+    def _key_of(self, request_id: str) -> SortKey | None:
         """The key ``request_id`` is filed under (made from the request as stored)."""
         request = self.requests.get(request_id)
         return None if request is None else self._make_key(request)
@@ -346,7 +358,9 @@ class QueueModel:
                 _insert(self._visible, self._visible_text, key, search_text(self.requests[rid]))
 
 
-def _containing(keys: list[tuple], texts: list[str], query: str) -> tuple[list, list]:
+def _containing(
+    keys: list[SortKey], texts: list[str], query: str
+) -> tuple[list[SortKey], list[str]]:
     """The keys (and texts) whose search text contains ``query`` (the same lists when all do:
     typing the first letters of a filter often keeps every row, and copying 100,000 keys twice
     costs as much as the scan)."""
@@ -356,13 +370,13 @@ def _containing(keys: list[tuple], texts: list[str], query: str) -> tuple[list, 
     return list(compress(keys, mask)), list(compress(texts, mask))
 
 
-def _insert(keys: list[tuple], texts: list[str], key: tuple, text: str) -> None:
+def _insert(keys: list[SortKey], texts: list[str], key: SortKey, text: str) -> None:
     i = bisect.bisect_left(keys, key)
     keys.insert(i, key)
     texts.insert(i, text)
 
 
-def _remove(keys: list[tuple], texts: list[str], key: tuple) -> None:
+def _remove(keys: list[SortKey], texts: list[str], key: SortKey) -> None:
     i = bisect.bisect_left(keys, key)
     if i < len(keys) and keys[i] == key:
         del keys[i]

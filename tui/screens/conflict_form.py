@@ -8,6 +8,7 @@ their fields when it refuses them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import Enum
 from typing import Any
 
 from textual.app import ComposeResult
@@ -21,7 +22,7 @@ from protocol.models import Category, Priority, Request, Status
 from tui.text import literal
 from tui.widgets.safe_input import SafeInput
 
-ENUM_FIELDS: dict[str, type] = {"status": Status, "priority": Priority, "category": Category}
+ENUM_FIELDS: dict[str, type[Enum]] = {"status": Status, "priority": Priority, "category": Category}
 
 
 class ConflictForm(ModalScreen[Request | None]):
@@ -58,7 +59,7 @@ class ConflictForm(ModalScreen[Request | None]):
             yield Static("", id="form-error", classes="form-error")
             yield Label("Ctrl+S save mine as edited · Esc back", id="form-help")
 
-    def _field(self, key: str, value: Any) -> Input | Select:
+    def _field(self, key: str, value: Any) -> Input | Select[str]:
         enum = ENUM_FIELDS.get(key)
         if enum is not None:
             return Select(

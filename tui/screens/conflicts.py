@@ -7,6 +7,7 @@ picks: ``m`` re-issues mine on the current version, ``t`` keeps theirs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
@@ -61,7 +62,7 @@ def describe(conflict: Conflict, engine: Engine) -> Group:
     return Group(head, why, table, Text(""))
 
 
-class ConflictsScreen(Screen):
+class ConflictsScreen(Screen[None]):
     """Every parked conflict; ``m`` keeps mine, ``t`` keeps theirs."""
 
     BINDINGS = [
@@ -74,7 +75,7 @@ class ConflictsScreen(Screen):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -108,8 +109,12 @@ class ConflictsScreen(Screen):
         empty.display = not conflicts
 
     @on(RowsChanged)
+    def _rows_changed(self, message: RowsChanged) -> None:
+        message.take_ids()  # which rows does not matter: every conflict is listed again
+        self._reload()
+
     @on(ConflictArrived)
-    def _changed(self) -> None:
+    def _conflict(self) -> None:
         self._reload()
 
     @on(EngineStatusChanged)

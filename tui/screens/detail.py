@@ -17,12 +17,11 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from offline.errors import Rejected, ServerApiError
+from offline.errors import ServerApiError
 from offline.events import PresenceChanged, PresenceEntry, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import EngineStatusChanged, PresenceUpdated, RowsChanged, bridge
-from tui.screens.note_form import NoteForm
-from tui.screens.request_form import RequestForm
+from tui.screens.request_actions import RequestActions
 from tui.text import literal, plain
 from tui.widgets.cells import STATUS_LABEL, category_label, number_cell, sla_cell
 from tui.widgets.status_bar import StatusBar
@@ -117,7 +116,7 @@ def describe(request: Request, now: datetime, pending: bool) -> Group:
     return Group(grid, title, notes if request.notes else empty)
 
 
-class DetailScreen(Screen):
+class DetailScreen(Screen[None]):
     """Every field of one request; ``n`` adds a note, ``e`` edits, a/s/c/x move it."""
 
     BINDINGS = [
@@ -140,8 +139,9 @@ class DetailScreen(Screen):
         self.engine = engine
         self.request_id = request_id
         self.clock = clock or engine.server_now
-        self._unsubscribe = lambda: None
-        self._shown: tuple | None = None
+        self.actions = RequestActions(engine, self)
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self._shown: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
@@ -231,7 +231,7 @@ class DetailScreen(Screen):
 
     @on(RowsChanged)
     def _rows_changed(self, message: RowsChanged) -> None:
-        if self.request_id in message.ids:
+        if self.request_id in message.take_ids():
             self._redraw()
             self._load_history()
 
@@ -241,37 +241,23 @@ class DetailScreen(Screen):
         self._redraw()
 
     def action_note(self) -> None:
-        async def add(text: str) -> Request:
-            return await self.engine.add_note(self.request_id, text)
-
-        self.engine.set_presence(self.request_id, True)
-        self.app.push_screen(NoteForm(add))
+        self.engine.set_presence(self.request_id, True)  # others see "editing" while it is open
+        self.actions.note(self.request_id)
 
     def action_edit(self) -> None:
-        from tui.screens.queue import edit_submitter
-
         request = self.request
         if request is not None:
-            submit = edit_submitter(self.engine, request)
             self.engine.set_presence(self.request_id, True)
-            self.app.push_screen(RequestForm(submit, request=request))
+            self.actions.edit(request)
 
     async def action_set_status(self, status: str) -> None:
-        try:
-            await self.engine.set_status(self.request_id, status)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+        await self.actions.set_status(self.request_id, status)
 
     def action_assign(self) -> None:
         """Assign to anyone: a name field over staff online now, then the names seen here."""
-        from tui.screens.assign_form import picker_for
-
         request = self.request
         if request is not None:
-            self.app.push_screen(picker_for(self.engine, request))
+            self.actions.assign(request)
 
     async def action_assign_me(self) -> None:
-        try:
-            await self.engine.assign(self.request_id, self.engine.config.user)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+        await self.actions.assign_me(self.request_id)

@@ -8,6 +8,7 @@ says since when its figures are stale instead of freezing on old numbers.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,7 @@ def _ms(value: Any) -> str:
     return f"{value:.1f} ms" if isinstance(value, int | float) else "—"
 
 
-class PerformanceScreen(Screen):
+class PerformanceScreen(Screen[None]):
     """Two panels: the server (managers) and this terminal."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back", id="performance.back")]
@@ -96,7 +97,7 @@ class PerformanceScreen(Screen):
     def __init__(self, engine: Engine) -> None:
         super().__init__()
         self.engine = engine
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._last_stats_at: datetime | None = None
 
     def compose(self) -> ComposeResult:

@@ -11,7 +11,7 @@ import heapq
 from collections.abc import Callable
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,11 +20,12 @@ from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from offline.errors import Rejected
-from offline.events import ConflictParked, StatusChanged, ViewChanged
+from offline.events import AlertReceived, ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
+from tui.screens.detail import DetailScreen
+from tui.screens.request_actions import RequestActions
 from tui.screens.request_form import RequestForm
 from tui.text import literal, plain
 from tui.widgets.filter_bar import FilterBar
@@ -57,7 +58,18 @@ SLA_FIRST_VIEWS = frozenset({"urgent", "night"})
 """Views about deadlines: they sort by time left, soonest (or most overdue) first."""
 
 
-class QueueScreen(Screen):
+@runtime_checkable
+class AlertDesk(Protocol):
+    """What the queue shows of the app's alerts (``FrontdeskApp`` keeps them; the app imports
+    this screen, so the screen names what it needs instead of importing the app)."""
+
+    alert_count: int
+    unacknowledged_alerts: list[AlertReceived]
+
+    def acknowledge_alert(self) -> AlertReceived | None: ...
+
+
+class QueueScreen(Screen[None]):
     """Header, alert banner, the request table, the ``/`` filter, the status bar."""
 
     BINDINGS = [
@@ -97,8 +109,9 @@ class QueueScreen(Screen):
         super().__init__()
         self.engine = engine
         self.model = QueueModel(engine.config.user, clock=clock or engine.server_now)
+        self.actions = RequestActions(engine, self)
         self._mode = "filter"
-        self._unsubscribe = lambda: None
+        self._unsubscribe: Callable[[], None] = lambda: None
         self._loading = False
         """True between the first paint (newest rows only) and the full queue."""
         self._conflicted: set[str] = set()
@@ -124,6 +137,12 @@ class QueueScreen(Screen):
     @property
     def table(self) -> RequestTable:
         return self.query_one(RequestTable)
+
+    @property
+    def alert_desk(self) -> AlertDesk:
+        app = self.app
+        assert isinstance(app, AlertDesk), "the queue runs inside FrontdeskApp"
+        return app
 
     @property
     def status_bar(self) -> StatusBar:
@@ -169,13 +188,13 @@ class QueueScreen(Screen):
         if self._loading:
             counts = f"loading {len(self.engine.requests()):,} requests…"
         query = f" · /{plain(self.model.query)}" if self.model.query else ""
-        alerts = self.app.alert_count  # type: ignore[attr-defined]
+        alerts = self.alert_desk.alert_count
         bell = f" · ⚠ {alerts}" if alerts else ""
         self.sub_title = f"{view} · {counts}{query}{bell}"
 
     def _show_alerts(self, count: int) -> None:
         banner = self.query_one("#alert-banner", Static)
-        alerts = self.app.unacknowledged_alerts  # type: ignore[attr-defined]
+        alerts = self.alert_desk.unacknowledged_alerts
         if not alerts:
             banner.display = False
         else:
@@ -197,13 +216,14 @@ class QueueScreen(Screen):
 
     @on(RowsChanged)
     def _rows_changed(self, message: RowsChanged) -> None:
+        ids = message.take_ids()
         with self.app.batch_update():
-            if len(message.ids) > FULL_RELOAD_ABOVE:
+            if len(ids) > FULL_RELOAD_ABOVE:
                 self.model.replace_all(self.engine.requests())
             else:
                 changed: list[Request] = []
                 removed: list[str] = []
-                for rid in message.ids:
+                for rid in ids:
                     request = self.engine.get(rid)
                     if request is None:
                         removed.append(rid)
@@ -247,8 +267,6 @@ class QueueScreen(Screen):
 
     @on(RequestTable.Activated)
     def _open(self, message: RequestTable.Activated) -> None:
-        from tui.screens.detail import DetailScreen
-
         self.app.push_screen(DetailScreen(self.engine, message.request_id, clock=self.model.clock))
 
     @on(RequestTable.MarksChanged)
@@ -278,9 +296,8 @@ class QueueScreen(Screen):
 
     def action_edit(self) -> None:
         request = self.table.cursor_request
-        if request is None:
-            return
-        self.app.push_screen(RequestForm(edit_submitter(self.engine, request), request=request))
+        if request is not None:
+            self.actions.edit(request)
 
     async def action_set_status(self, status: str) -> None:
         """Move the marked rows (all at once) or else the cursor row to ``status``."""
@@ -289,34 +306,23 @@ class QueueScreen(Screen):
         if not target:
             return
         self.model.pinned.update(target)  # the rows an action touches stay in view
-        try:
-            if marked:
-                await self.engine.bulk_set_status(marked, status)
-            else:
-                await self.engine.set_status(target[0], status)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
-            return
-        if marked:
+        if not marked:
+            await self.actions.set_status(target[0], status)
+        elif await self.actions.bulk_set_status(marked, status):
             self.table.clear_marks()
 
     def action_assign(self) -> None:
         """Assign to anyone: a name field over staff online now, then the names seen here."""
-        from tui.screens.assign_form import picker_for
-
         request = self.table.cursor_request
         if request is not None:
-            self.app.push_screen(picker_for(self.engine, request))
+            self.actions.assign(request)
 
     async def action_assign_me(self) -> None:
         rid = self.table.cursor_id
         if rid is None:
             return
         self.model.pinned.add(rid)
-        try:
-            await self.engine.assign(rid, self.engine.config.user)
-        except Rejected as refused:
-            self.notify(plain(str(refused)), severity="error", markup=False, title="Refused")
+        await self.actions.assign_me(rid)
 
     def action_filter(self) -> None:
         self._open_input("filter", self.model.query, "room, description, guest, assignee")
@@ -406,26 +412,10 @@ class QueueScreen(Screen):
 
     def action_acknowledge_alert(self) -> None:
         """Acknowledge the oldest alert and put the cursor on its request, filter or not."""
-        event = self.app.acknowledge_alert()  # type: ignore[attr-defined]
+        event = self.alert_desk.acknowledge_alert()
         if event is None or event.request.id not in self.model.requests:
             return
         self.model.pinned.add(event.request.id)
         self.model.upsert([self.model.requests[event.request.id]])
         self.table.reload()
         self.table.select_id(event.request.id)
-
-
-def edit_submitter(engine: Engine, request: Request):
-    """The form's submit for an edit: send only the fields that changed."""
-
-    async def update(values: dict[str, Any]) -> Request:
-        changes = {k: v for k, v in values.items() if v != _value(getattr(request, k))}
-        if not changes:
-            return request
-        return await engine.update_request(request.id, changes)
-
-    return update
-
-
-def _value(value: Any) -> Any:
-    return getattr(value, "value", value)

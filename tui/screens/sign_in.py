@@ -15,8 +15,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from offline.errors import SignInError
 from offline.events import EngineStatus
-from offline.session import SignInError, save_session, sign_in
+from offline.session import save_session, sign_in
 from tui.text import literal
 
 if TYPE_CHECKING:

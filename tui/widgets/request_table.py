@@ -158,7 +158,7 @@ class RequestTable(ScrollView, can_focus=True):
         self.cursor_index = 0
         self.cursor_id: str | None = None
         self.marked: set[str] = set()
-        self._lines: LRUCache[tuple, Strip] = LRUCache(1024)
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._styles: dict[str, Style] = {}
         self._now = self.model.clock()
 

@@ -9,11 +9,15 @@ places by character index, stay on the characters they belong to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.cells import cell_len
+from rich.highlighter import Highlighter
 from rich.text import Text
-from textual.widgets import Input
 
 from tui.text import placeholder
+from tui.textual_adapter import CellMeasuredInput
 
 UNSHOWABLE = "⍰"
 """Stand-in for a character whose placeholder is longer than one character (C1, bidi, …)."""
@@ -31,17 +35,28 @@ def shown(value: str) -> str:
     return "".join(out)
 
 
-class SafeInput(Input):
+class ShownValue(Highlighter):
+    """Input's public hook for drawing its value: here, the value with stand-ins.
+
+    Input hands a highlighter the value as Rich has already cleaned it (CR, BEL, backspace
+    dropped), which would shift every character after them; so the text is drawn again from
+    the field's own value, one character for one."""
+
+    def __init__(self, value: Callable[[], str]) -> None:
+        self.value = value
+
+    def highlight(self, text: Text) -> None:
+        text.plain = shown(self.value())
+
+
+class SafeInput(CellMeasuredInput):
     """Input whose drawing neutralizes control, bidi and zero-width characters."""
 
-    @property
-    def _value(self) -> Text:
-        if self.password:
-            return super()._value
-        text = Text(shown(self.value), no_wrap=True, overflow="ignore", end="")
-        if self.highlighter is not None:
-            text = self.highlighter(text)
-        return text
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["highlighter"] = ShownValue(lambda: self.value)
+        super().__init__(*args, **kwargs)
 
-    def _position_to_cell(self, position: int) -> int:
+    def cells_before(self, position: int) -> int:
+        if self.password:
+            return position  # drawn as one bullet per character
         return cell_len(shown(self.value[:position]))

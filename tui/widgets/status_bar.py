@@ -7,6 +7,9 @@ the same thing.
 
 from __future__ import annotations
 
+from typing import Any
+
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -28,7 +31,7 @@ class StatusBar(Static):
         "status-bar--dim",
     }
 
-    def __init__(self, user: str = "", role: str = "", **kwargs) -> None:
+    def __init__(self, user: str = "", role: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.user = user
         self.role = role
@@ -62,7 +65,7 @@ class StatusBar(Static):
         if self.is_mounted:
             self._redraw()
 
-    def _style(self, name: str):
+    def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"status-bar--{name}", partial=True)
 
     def _redraw(self) -> None:

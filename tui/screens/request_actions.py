@@ -1,0 +1,97 @@
+"""What a screen can do to requests, written once: the queue and the detail screen both call it.
+
+Each action goes through the engine, which refuses what the rule book refuses
+(``offline.errors.Rejected``); a refusal is shown the same way wherever it came from, as a
+toast with the rule book's reason, never guessed here. Forms open on top of the calling screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
+
+from offline.errors import Rejected
+from protocol.models import Request
+from tui.screens.assign_form import picker_for
+from tui.screens.note_form import NoteForm
+from tui.screens.request_form import RequestForm, Submit
+from tui.text import plain
+
+if TYPE_CHECKING:
+    from offline.engine import Engine
+
+
+def edit_submitter(engine: Engine, request: Request) -> Submit:
+    """The form's submit for an edit: send only the fields that changed."""
+
+    async def update(values: dict[str, Any]) -> Request:
+        changes = {k: v for k, v in values.items() if v != _value(getattr(request, k))}
+        if not changes:
+            return request
+        return await engine.update_request(request.id, changes)
+
+    return update
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+class RequestActions:
+    """Status moves, assignment, edits and notes for the requests a screen shows."""
+
+    def __init__(self, engine: Engine, screen: Screen[Any]) -> None:
+        self.engine = engine
+        self.screen = screen
+        """Where refusals are shown and forms are opened over."""
+
+    def refused(self, refusal: Rejected) -> None:
+        """Show the rule book's reason for a refusal (as text, never as markup)."""
+        self.screen.notify(plain(str(refusal)), severity="error", markup=False, title="Refused")
+
+    async def set_status(self, request_id: str, status: str) -> bool:
+        """Move one request to ``status``; False when refused (the reason is shown)."""
+        try:
+            await self.engine.set_status(request_id, status)
+        except Rejected as refusal:
+            self.refused(refusal)
+            return False
+        return True
+
+    async def bulk_set_status(self, request_ids: Collection[str], status: str) -> bool:
+        """Move the marked requests to ``status`` all at once (a manager's bulk action: the
+        rule book refuses it to staff, even for one row); False when refused."""
+        try:
+            await self.engine.bulk_set_status(list(request_ids), status)
+        except Rejected as refusal:
+            self.refused(refusal)
+            return False
+        return True
+
+    async def assign_me(self, request_id: str) -> bool:
+        """Assign the request to the signed-in user; False when refused."""
+        try:
+            await self.engine.assign(request_id, self.engine.config.user)
+        except Rejected as refusal:
+            self.refused(refusal)
+            return False
+        return True
+
+    def assign(self, request: Request) -> None:
+        """Open the assignee picker (staff online now first)."""
+        self.screen.app.push_screen(picker_for(self.engine, request))
+
+    def edit(self, request: Request) -> None:
+        """Open the edit form; saving sends only the fields that changed."""
+        form = RequestForm(edit_submitter(self.engine, request), request=request)
+        self.screen.app.push_screen(form)
+
+    def note(self, request_id: str) -> None:
+        """Open the note form for one request."""
+
+        async def add(text: str) -> Request:
+            return await self.engine.add_note(request_id, text)
+
+        self.screen.app.push_screen(NoteForm(add))
