@@ -27,7 +27,7 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 # Packages whose types `make test` checks (mypy, settings in pyproject.toml). backend, offline and
 # tui join as they come clean: `.venv/bin/mypy backend` counts what is left in one package, and
 # `.venv/bin/mypy` with no argument checks all five.
-TYPED := protocol frontdesk offline backend
+TYPED := protocol backend offline tui frontdesk
 
 # mypy, and a `# type: ignore[code]` in a checked package must say why after it (`  # why`).
 define typecheck

@@ -29,6 +29,7 @@ from backend.metrics import Metrics
 from backend.store import Store
 from backend.websockets_adapter import set_fast_text
 from backend.writer import Lane, Writer, client_key, error_frame
+from protocol import codec
 from protocol.frames import (
     MAX_SERVER_FRAME,
     PROTOCOL_VERSION,
@@ -366,15 +367,10 @@ class Session:
             size += len(data) + 1
             last_row = i == len(rows) - 1
             if len(page) >= limit or size >= PAGE_BYTES or last_row:
-                await self.ws.send(
-                    f'{{"type":"snapshot","requests":[{",".join(page)}],"seq":{seq},'
-                    f'"more":{"false" if last_row else "true"}}}'
-                )
+                await self.ws.send(codec.snapshot_page(page, seq, not last_row))
                 page, size = [], 0
         if not rows:
-            await self.ws.send(
-                dumps({"type": "snapshot", "requests": [], "seq": seq, "more": False})
-            )
+            await self.ws.send(codec.snapshot_page([], seq, False))
         return seq
 
     async def _send_changes(self, last: int) -> int:
@@ -395,17 +391,14 @@ class Session:
                 last = await self._send_snapshot()
                 continue  # compacted under our feet: entries are missing
             full = len(entries) >= limit
-            page: list[str] = []
+            page: list[tuple[int, str]] = []
             size = 0
             for i, (seq, data) in enumerate(entries):
-                page.append(f'{{"seq":{seq},"request":{data}}}')
+                page.append((seq, data))
                 size += len(data) + 32
                 if size >= PAGE_BYTES or i == len(entries) - 1:
                     more = full or i < len(entries) - 1
-                    await self.ws.send(
-                        f'{{"type":"changes","changes":[{",".join(page)}],'
-                        f'"more":{"true" if more else "false"}}}'
-                    )
+                    await self.ws.send(codec.changes_page(page, more))
                     page, size = [], 0
                 last = seq
             if full:

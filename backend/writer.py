@@ -15,11 +15,12 @@ import logging
 import time
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from backend.hub import Hub, Peer
 from backend.metrics import Metrics
 from backend.store import ESCALATION_CLIENT, Batch, FollowedChange, Store, StoreUnavailable
+from protocol import codec
 from protocol.frames import CloseCode, ErrorCode, Mutate
 from protocol.models import Priority, Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
@@ -123,7 +124,10 @@ class SystemSession:
         self.role = role
 
 
-def alert_kind(row: Request, old: Request | None, client_id: str | None) -> str | None:
+AlertKind = Literal["urgent", "sla_breach", "escalated"]
+
+
+def alert_kind(row: Request, old: Request | None, client_id: str | None) -> AlertKind | None:
     """The ``alert`` a change raises: ``escalated`` for the server's own escalation, ``urgent``
     when an open request became urgent, else None. Every instance derives it from the change
     alone, so each rings its own terminals whichever instance committed it."""
@@ -147,7 +151,7 @@ class _Prepared:
     jobs: list[tuple[Session | SystemSession, Mutate]]
     answers: list[_Answer] = field(default_factory=list)
     changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
-    alerts: list[tuple[str, Request]] = field(default_factory=list)
+    alerts: list[tuple[AlertKind, Request]] = field(default_factory=list)
     applied: Counter[str] = field(default_factory=Counter)
     """Acknowledged mutations by name, for the metrics (counted once per batch)."""
 
@@ -179,7 +183,7 @@ class Writer:
         if prefix is None:
             if len(self._by_prefixes) >= 10_000:
                 self._by_prefixes.clear()
-            prefix = dumps({"user": user, "client_id": cid})[:-1] + ',"n":'
+            prefix = codec.by_prefix(user, cid)
             self._by_prefixes[key] = prefix
         return prefix
 
@@ -382,17 +386,14 @@ class Writer:
                     overlay[row.id] = row
                     batch.rows[row.id] = (row, data, seq)
                     batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
-                    change = f'{{"type":"change","seq":{seq},"request":{data},"by":{by}}}'
+                    change = codec.change_text(seq, data, by)
                     changes.append((seq, change, row, old))
                     if (kind := alert_kind(row, old, cid)) is not None:
                         alerts.append((kind, row))
                 if isinstance(result, list):
-                    text = (
-                        f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},'
-                        f'"requests":[{",".join(datas)}]}}'
-                    )
+                    text = codec.bulk_ack_text(m.n, batch.head_seq, datas)
                 else:
-                    text = f'{{"type":"ack","n":{m.n},"seq":{batch.head_seq},"request":{datas[0]}}}'
+                    text = codec.ack_text(m.n, batch.head_seq, datas[0])
                 prepared.applied[m.name] += 1
             batch.clients[key] = (session.user, m.n)
             batch.outcomes.append((key, m.n, text, at))
@@ -484,7 +485,7 @@ class Writer:
         out: dict[Peer, list[bytes]] = defaultdict(list)
         for entry in entries:
             by = dumps({"user": entry.user, "client_id": entry.client_id, "n": entry.n})
-            text = f'{{"type":"change","seq":{entry.seq},"request":{entry.data},"by":{by}}}'
+            text = codec.change_text(entry.seq, entry.data, by)
             for session in hub.catching_up:
                 session.buffer_change(entry.seq, text)
             data = text.encode()
@@ -514,9 +515,9 @@ class Writer:
         )
 
 
-def alert_frame(kind: str, row: Request) -> str:
+def alert_frame(kind: AlertKind, row: Request) -> str:
     """An ``alert`` frame, serialized once for every recipient."""
-    return f'{{"type":"alert","kind":"{kind}","request":{row.model_dump_json()}}}'
+    return codec.alert_text(kind, row.model_dump_json())
 
 
 def error_frame(code: str, message: str, ref: str | None = None, n: int | None = None) -> str:

@@ -46,7 +46,7 @@ def strategies_with(overrides: Mapping[str, str] | None) -> dict[str, Strategy]:
             raise ValueError(f"unknown field group {group!r} (one of {', '.join(FIELD_GROUPS)})")
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown conflict strategy {strategy!r}")
-        result[group] = strategy  # type: ignore[assignment]
+        result[group] = strategy  # type: ignore[assignment]  # checked in STRATEGIES above
     return result
 
 

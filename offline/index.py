@@ -288,9 +288,10 @@ class ViewIndex:
             return cached
         hay = self._hay
         within: Iterable[str] = hay
+        narrowest: set[str] | None = None
         for seen_word, seen in self._words.items():
-            if seen_word in word and (within is hay or len(seen) < len(within)):  # type: ignore[arg-type]
-                within = seen
+            if seen_word in word and (narrowest is None or len(seen) < len(narrowest)):
+                within = narrowest = seen
         found = {rid for rid in within if word in hay[rid]}
         if len(self._words) >= 32:
             self._words.pop(next(iter(self._words)))

@@ -21,7 +21,6 @@ from offline.conflicts import Strategy, plan
 from offline.errors import Rejected
 from offline.events import AlertReceived, ConflictParked, Connection, EngineEvent, MutationRejected
 from offline.outbox import PendingMutation
-from offline.pydantic_adapter import compact
 from offline.replica import Batch
 from offline.rows import settle_heap
 from offline.shared import notice_for
@@ -39,6 +38,7 @@ from protocol.frames import (
     Synced,
     Welcome,
 )
+from protocol.pydantic_adapter import compact
 from protocol.wire import ServerFrame
 
 log = logging.getLogger(__name__)

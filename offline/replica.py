@@ -128,9 +128,12 @@ class Batch:
             self.upserts[row.id] = (row, max(seq, old[1]) if old else seq, data)
 
     def __bool__(self) -> bool:
-        parts = (self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked)
-        parts += (self.notices,)  # type: ignore[assignment]
-        return any(parts) or bool(self.sent) or self.next_n is not None
+        return (
+            any((self.upserts, self.deleted, self.added, self.meta, self.parked, self.unparked))
+            or bool(self.notices)
+            or bool(self.sent)
+            or self.next_n is not None
+        )
 
 
 class Replica:

@@ -1,6 +1,6 @@
 """Rows kept small in memory, and the collector kept off the big, long-lived heap.
 
-Memory: every row loaded or received is passed through ``compact`` (``offline.pydantic_adapter``:
+Memory: every row loaded or received is passed through ``compact`` (``protocol.pydantic_adapter``:
 one shared fields-set, interned short strings), which more than halves what a row costs.
 
 Speed: rows are still validated with ``model_validate_json`` when a replica opens. Building them
@@ -16,8 +16,8 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable
 
-from offline.pydantic_adapter import compact
 from protocol import Request
+from protocol.pydantic_adapter import compact
 
 
 def from_replica(datas: Iterable[str]) -> list[Request]:

@@ -25,10 +25,10 @@ from typing import Any
 
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
-from offline.pydantic_adapter import compact
 from offline.replica import Batch
 from offline.state import EngineState
 from protocol import Request
+from protocol.pydantic_adapter import compact
 
 log = logging.getLogger(__name__)
 

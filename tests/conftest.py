@@ -3,13 +3,15 @@ and the helpers the TUI tests share (an app, what it shows), so no test imports 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 import re
+import threading
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from haproxy import HAProxy, HAProxyUnavailable
@@ -233,3 +235,36 @@ def drawn_strips(app: FrontdeskApp) -> list[Strip]:
         if widget.display and width and height:
             strips.extend(widget.render_lines(Region(0, 0, width, height)))
     return strips
+
+
+class ServerThread:
+    """A frontdesk server on its own event loop in a thread (loopback, port 0)."""
+
+    def __init__(self, tmp_path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        # Chatter limits are tested elsewhere; here every bad frame must get its own answer.
+        config = make_config(tmp_path, chatter_rate=100_000, chatter_burst=100_000)
+        self.server: FrontdeskServer = self.call(start_server(config))
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def stop(self) -> None:
+        self.call(self.server.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+async def open_form(app, pilot) -> RequestForm:
+    await ready(app, pilot)
+    await pilot.press("n")
+    await wait_for(lambda: isinstance(app.screen, RequestForm), message="form not open")
+    await pilot.pause()
+    return app.screen  # type: ignore[return-value]

@@ -13,7 +13,6 @@ import uuid
 from conftest import make_config, start_server
 from helpers import connect_as
 
-from backend.jobs import compact_log
 from protocol import Request
 from protocol.codec import (
     LiveRow,
@@ -88,7 +87,7 @@ async def test_acks_changes_and_catch_up_pages_are_in_the_codecs_shape(tmp_path)
             assert text == changes_page(entries, frame.more)
         await bob.close()
 
-        await compact_log(server)
+        await server.run_job("compaction")
         meg = await connect_as(server, "meg", hello=False)
         await meg.send(hello_text(meg.client_id, 0))
         snapshots = [t for t in await _raw_until(meg.ws, "synced") if t.startswith('{"type":"sn')]

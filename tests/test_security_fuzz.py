@@ -18,20 +18,18 @@ import contextlib
 import json
 import logging
 import sqlite3
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import make_config, start_server
+from conftest import ServerThread
 from helpers import WsClient, connect, connect_as, token_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from backend.app import FrontdeskServer
 from protocol.frames import MAX_CLIENT_FRAME
 from protocol.wire import FrameError, decode_client_frame
 
@@ -39,31 +37,6 @@ FUZZ_CLIENT = "5f0c7a52-7d1e-4c55-9a41-0d7c1b0f2a11"
 """The client_id of the generated-frames connections (fixed, so strategies can use it)."""
 FIGURES: Counter[str] = Counter()
 """Frames tried and how they were answered, printed at the end of the module."""
-
-
-class ServerThread:
-    """A frontdesk server on its own event loop in a thread (loopback, port 0)."""
-
-    def __init__(self, tmp_path) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        # Chatter limits are tested elsewhere; here every bad frame must get its own answer.
-        config = make_config(tmp_path, chatter_rate=100_000, chatter_burst=100_000)
-        self.server: FrontdeskServer = self.call(start_server(config))
-
-    def call(self, coro: Any, timeout: float = 30) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def stop(self) -> None:
-        self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,10 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+from conftest import ServerThread
 from helpers import token_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_security_fuzz import ServerThread
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
-from conftest import SIZE, offline_app, ready, rows
+from conftest import SIZE, offline_app, open_form, ready, rows
 from helpers import wait_for
 from textual import events
 from textual.app import ComposeResult
@@ -33,14 +33,6 @@ def burst(app, *keys: str | events.Paste) -> None:
             app.post_message(events.Key(key, key))
         else:
             app.post_message(events.Key(key, "\t" if key == "tab" else None))
-
-
-async def open_form(app, pilot) -> RequestForm:
-    await ready(app, pilot)
-    await pilot.press("n")
-    await wait_for(lambda: isinstance(app.screen, RequestForm), message="form not open")
-    await pilot.pause()
-    return app.screen  # type: ignore[return-value]
 
 
 async def test_a_burst_with_tab_and_ctrl_s_logs_the_request_as_typed(tmp_path):

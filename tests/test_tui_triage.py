@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from conftest import SIZE, offline_app, open_form
 from helpers import wait_for
-from test_tui_burst_keys import open_form
-from test_tui_queue import SIZE, offline_app
 from textual.widgets import Select
 
 from tui.screens.detail import DetailScreen

@@ -72,6 +72,11 @@ async def settled(widget: DOMNode) -> None:
         node = node.parent
 
 
+def _unfocused(screen: Screen[Any]) -> bool:
+    """Nothing focused on ``screen`` yet (read afresh: focus moves while we await)."""
+    return screen.focused is None
+
+
 async def form_ready(app: App[Any]) -> None:
     """Wait (at most ``SETTLE_SECONDS``) until a form just pushed has mounted every widget and
     focused its first field. Only a modal screen with text fields is waited for."""
@@ -80,7 +85,7 @@ async def form_ready(app: App[Any]) -> None:
         return
     loop = asyncio.get_running_loop()
     deadline = loop.time() + SETTLE_SECONDS
-    while screen.focused is None and app.screen is screen and loop.time() < deadline:
+    while _unfocused(screen) and app.screen is screen and loop.time() < deadline:
         if screen.is_mounted and not screen.query(Input):
             return
         await settled(screen)

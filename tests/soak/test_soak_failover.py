@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import pytest
-from test_instances_failover import run_failover
+from failover_kit import run_failover
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(900)]
 

@@ -283,7 +283,10 @@ class QueueScreen(Screen[None]):
         async def create(values: dict[str, Any]) -> Request:
             return await self.engine.create_request(**values)
 
-        self.app.push_screen(RequestForm(create), self._created)
+        def show(request: Request) -> None:
+            self.app.push_screen(DetailScreen(self.engine, request.id, clock=self.model.clock))
+
+        self.app.push_screen(RequestForm(create, open_request=show), self._created)
 
     def _created(self, request: Request | None) -> None:
         if request is None:

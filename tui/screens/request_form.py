@@ -63,11 +63,20 @@ class RequestForm(ModalScreen[Request | None]):
         Binding("ctrl+t", "take_suggestion", "Take suggestion", priority=True, id="form.suggest"),
     ]
 
-    def __init__(self, submit: Submit, *, request: Request | None = None) -> None:
+    def __init__(
+        self,
+        submit: Submit,
+        *,
+        request: Request | None = None,
+        open_request: Callable[[Request], None] | None = None,
+    ) -> None:
         super().__init__()
         self.submit = submit
         self.request = request
         """The request being edited, or None for a new one."""
+        self.open_request = open_request
+        """Shows a request (the likely duplicate) once this form has closed; None: no such
+        offer. The screen that opens the form says how, so the form imports no screen."""
         self.suggestion: Suggestion | None = None
         """What the triage assistant suggests for the description as typed now."""
         self.duplicate: Request | None = None
@@ -95,7 +104,7 @@ class RequestForm(ModalScreen[Request | None]):
             yield Static("", id="form-error", classes="form-error")
             yield Label("Ctrl+S save · Esc cancel · Tab next field", id="form-help")
 
-    def _input(self, key: str) -> Input | Select:
+    def _input(self, key: str) -> Input | Select[str]:
         r = self.request
         if key == "category":
             return Select(
@@ -169,7 +178,8 @@ class RequestForm(ModalScreen[Request | None]):
         """The value suggested for field ``key`` now (None: none, or the person chose)."""
         if self.suggestion is None or key in self._chosen:
             return None
-        return getattr(self.suggestion, key)
+        value = getattr(self.suggestion, key)
+        return None if value is None else str(value)
 
     def action_take_suggestion(self) -> None:
         """Put the suggested values into the fields the person has not set."""
@@ -213,17 +223,16 @@ class RequestForm(ModalScreen[Request | None]):
     def _now(self) -> datetime:
         now = getattr(self.app, "now", None)
         if callable(now):
-            return now()
+            moment = now()
+            assert isinstance(moment, datetime)
+            return moment
         assert self._engine is not None
         return self._engine.server_now()
 
     def _open_duplicate(self, request: Request) -> None:
-        from tui.screens.detail import DetailScreen  # here: the detail screen opens this form
-
-        engine = self._engine
-        assert engine is not None
         self.dismiss(None)
-        self.app.push_screen(DetailScreen(engine, request.id, clock=self._now))
+        if self.open_request is not None:
+            self.open_request(request)
 
     def values(self) -> dict[str, Any]:
         """What was typed, exactly (an empty guest name means no guest name)."""
@@ -239,7 +248,7 @@ class RequestForm(ModalScreen[Request | None]):
     @on(Input.Submitted)
     async def _enter(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.duplicate is not None:
+        if self.duplicate is not None and self.open_request is not None:
             self._open_duplicate(self.duplicate)
         elif event.input.id == "guest_name":
             await self.action_submit()
@@ -273,10 +282,10 @@ class RequestForm(ModalScreen[Request | None]):
                 other.append(rejection.message)
         first_bad: str | None = None
         for key, _label in FIELDS:
-            why = by_field.get(key)
-            self.query_one(f"#{key}-error", Static).update(literal(why or ""))
-            self.query_one(f"#{key}").set_class(why is not None, "field-invalid")
-            if why and first_bad is None:
+            reason = by_field.get(key)
+            self.query_one(f"#{key}-error", Static).update(literal(reason or ""))
+            self.query_one(f"#{key}").set_class(reason is not None, "field-invalid")
+            if reason and first_bad is None:
                 first_bad = key
         self.query_one("#form-error", Static).update(literal("; ".join(other)))
         if first_bad is not None:

@@ -1,4 +1,4 @@
-"""The pydantic internals ``offline.pydantic_adapter`` relies on are still there and work.
+"""The pydantic internals ``protocol.pydantic_adapter`` relies on are still there and work.
 
 ``compact`` shares one fields-set between complete rows and interns their short strings by
 writing into the model's ``__pydantic_fields_set__`` and ``__dict__``. If a pydantic release
@@ -11,8 +11,8 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
-from offline.pydantic_adapter import compact
 from protocol import Category, Priority, Request, Status
+from protocol.pydantic_adapter import compact
 
 
 def _row_json(room: str) -> str:
@@ -54,3 +54,14 @@ def test_a_copy_of_a_compacted_row_leaves_the_shared_set_alone():
     assert moved.status is Status.COMPLETED and row.status is Status.PENDING
     assert other.model_fields_set == set(Request.model_fields)
     assert row == Request.model_validate_json(row.model_dump_json())
+
+
+def test_a_trusted_row_equals_the_validated_one_and_behaves_like_it():
+    fields = Request.model_validate_json(_row_json("14")).model_dump()
+    trusted = Request.trusted(**fields)
+    validated = Request.model_validate(fields)
+    assert trusted == validated
+    assert trusted.model_dump_json() == validated.model_dump_json()
+    assert trusted.model_fields_set == validated.model_fields_set
+    moved = trusted.model_copy(update={"status": Status.COMPLETED})
+    assert moved.status is Status.COMPLETED and trusted.status is Status.PENDING
