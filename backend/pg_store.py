@@ -51,6 +51,7 @@ from backend.store import (
     UserRow,
     history_entry,
     redact,
+    request_columns,
 )
 from protocol.models import Request
 
@@ -731,23 +732,7 @@ def _columns(rows: list[Any], width: int) -> list[list[Any]]:
 
 def _request_columns(batch: Batch) -> list[list[Any]]:
     return _columns(
-        [
-            (
-                row.id,
-                row.number,
-                row.version,
-                row.status.value,
-                row.priority.value,
-                row.category.value,
-                row.room,
-                row.assignee,
-                row.updated_at.timestamp(),
-                row.due_at.timestamp(),
-                seq,
-                data,
-            )
-            for row, data, seq in batch.rows.values()
-        ],
+        [request_columns(row, data, seq) for row, data, seq in batch.rows.values()],
         12,
     )
 

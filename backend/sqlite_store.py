@@ -37,6 +37,7 @@ from backend.store import (
     StoreUnavailable,
     UserRow,
     history_entry,
+    request_columns,
 )
 from protocol.models import Request
 
@@ -105,24 +106,6 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
 """
 
 DB_NAME = "frontdesk.sqlite3"
-
-
-def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
-    """The ``requests`` table row for one request."""
-    return (
-        row.id,
-        row.number,
-        row.version,
-        row.status.value,
-        row.priority.value,
-        row.category.value,
-        row.room,
-        row.assignee,
-        row.updated_at.timestamp(),
-        row.due_at.timestamp(),
-        seq,
-        data,
-    )
 
 
 ROWS_PER_STATEMENT = 512

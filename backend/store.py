@@ -307,6 +307,24 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
+    """The ``requests`` table row for one request (both stores have the same columns)."""
+    return (
+        row.id,
+        row.number,
+        row.version,
+        row.status.value,
+        row.priority.value,
+        row.category.value,
+        row.room,
+        row.assignee,
+        row.updated_at.timestamp(),
+        row.due_at.timestamp(),
+        seq,
+        data,
+    )
+
+
 def history_entry(
     seq: int, mutation: str, user: str, client_id: str | None, n: int | None, at: float, data: str
 ) -> dict[str, Any]:
