@@ -255,6 +255,8 @@ class PostgresStore(Store):
         self._listener: asyncio.Task[None] | None = None
         self._follow_wanted = asyncio.Event()
         self._closing = False
+        self._own_head = 0
+        """The head seq of the commit under way (its own NOTIFY needs no follow)."""
         self._ping_conn: asyncpg.Connection | None = None
         self._ping_lock = asyncio.Lock()
         self.listening = asyncio.Event()
@@ -414,7 +416,8 @@ class PostgresStore(Store):
             head = int(payload)
         except ValueError:
             head = -1
-        if head < 0 or head > self.state.head_seq:
+        # This instance's own commit notifies too, before its state has moved: not news.
+        if head < 0 or head > max(self.state.head_seq, self._own_head):
             self._follow_wanted.set()
 
     async def _follow_loop(self, lost: asyncio.Event) -> None:
@@ -428,7 +431,7 @@ class PostgresStore(Store):
 
     async def follow(self) -> None:
         """Bring the state up to what every instance has committed."""
-        async with self._state_lock, _guard("follow"), self.pool.acquire() as conn:
+        async with _guard("follow"), self.pool.acquire() as conn, self._state_lock:
             counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1")
             if int(counters["commits"]) != self.state.commits:
                 await self._catch_up(conn, counters)
@@ -487,31 +490,43 @@ class PostgresStore(Store):
     # -- group commit ----------------------------------------------------------------------
 
     async def commit_batch(self, batch: Batch, rebuild: Rebuild | None = None) -> Batch:
-        async with self._state_lock, _guard("commit"), self.pool.acquire() as conn:
-            if batch.base_commit == self.state.commits or rebuild is None:
-                written = await conn.fetchrow(ONE_STATEMENT, *_one_statement_args(batch))
-                if written[0] is not None:
-                    self.state.apply_batch(batch)
-                    return batch
-            async with conn.transaction():
-                counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1 FOR UPDATE")
-                commits = int(counters["commits"])
-                if commits != batch.base_commit:
-                    if commits != self.state.commits:
-                        await self._catch_up(conn, counters)
-                    if rebuild is None:
-                        raise RuntimeError("a stale batch cannot be rebuilt without rebuild()")
-                    batch = rebuild()
-                await self._write(conn, batch, commits + 1)
-                await conn.execute(
-                    "UPDATE counters SET head = $1, next_number = $2, commits = commits + 1"
-                    " WHERE id = 1",
-                    batch.head_seq,
-                    batch.next_number,
-                )
-                if batch.changes:
-                    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(batch.head_seq))
-            self.state.apply_batch(batch)
+        # The connection first, then the state lock (as in follow(), so neither can wait for
+        # the other), and the lock is let go before the pool's reset query runs on release.
+        async with _guard("commit"), self.pool.acquire() as conn, self._state_lock:
+            self._own_head = batch.head_seq
+            try:
+                return await self._commit(conn, batch, rebuild)
+            finally:
+                self._own_head = 0
+
+    async def _commit(
+        self, conn: asyncpg.Connection, batch: Batch, rebuild: Rebuild | None
+    ) -> Batch:
+        if batch.base_commit == self.state.commits or rebuild is None:
+            written = await conn.fetchrow(ONE_STATEMENT, *_one_statement_args(batch))
+            if written[0] is not None:
+                self.state.apply_batch(batch)
+                return batch
+        # The careful path: stale (another instance committed), under the row lock.
+        async with conn.transaction():
+            counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1 FOR UPDATE")
+            commits = int(counters["commits"])
+            if commits != batch.base_commit:
+                if commits != self.state.commits:
+                    await self._catch_up(conn, counters)
+                if rebuild is None:
+                    raise RuntimeError("a stale batch cannot be rebuilt without rebuild()")
+                batch = rebuild()
+            await self._write(conn, batch, commits + 1)
+            await conn.execute(
+                "UPDATE counters SET head = $1, next_number = $2, commits = commits + 1"
+                " WHERE id = 1",
+                batch.head_seq,
+                batch.next_number,
+            )
+            if batch.changes:
+                await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, str(batch.head_seq))
+        self.state.apply_batch(batch)
         return batch
 
     @staticmethod
