@@ -507,7 +507,10 @@ class PostgresStore(Store):
             if written[0] is not None:
                 self.state.apply_batch(batch)
                 return batch
-        # The careful path: stale (another instance committed), under the row lock.
+        # The careful path: stale (another instance committed), under the row lock. Other
+        # instances' notifications count again from here (ignoring them up to this batch's
+        # planned head could swallow one that lands before this commit returns).
+        self._own_head = 0
         async with conn.transaction():
             counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1 FOR UPDATE")
             commits = int(counters["commits"])
