@@ -126,6 +126,11 @@ def service(label: str, work: Path, cluster: Any = None, instances: int = 1) -> 
         for i in range(instances):
             got.servers.append(start_frontdesk(work / f"{label}-{i}", url))
         yield got
+    except BaseException:
+        for server in got.servers:  # what the servers said is the first thing to read
+            server.child.proc.terminate()
+            log(f"{label}: server {server.pid} said: {server.child.stderr_tail()[-1500:]}")
+        raise
     finally:
         got.stop()
         if database is not None:

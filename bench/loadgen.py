@@ -191,6 +191,20 @@ async def open_many(
 # creates ---------------------------------------------------------------------------------------
 
 
+async def _room_or_end(window: asyncio.Semaphore, reader: asyncio.Task[None]) -> bool:
+    """Wait until ``window`` has room (True) or ``reader`` has ended (False): a server that
+    closes the connection must end the run, not leave the sender waiting for ever."""
+    if reader.done():
+        return False
+    room = asyncio.ensure_future(window.acquire())
+    await asyncio.wait({room, reader}, return_when=asyncio.FIRST_COMPLETED)
+    if room.done():
+        window.release()  # the caller takes it
+        return True
+    room.cancel()
+    return False
+
+
 async def creates(
     peers: list[Peer], clients: int, inflight: int, count: int, duration: float
 ) -> dict[str, Any]:
@@ -232,6 +246,8 @@ async def creates(
         await start.wait()
         deadline = time.perf_counter() + duration
         for n in range(1, per_client + 1):
+            if window.locked() and not await _room_or_end(window, task):
+                break  # the connection ended: no answer will free the window any more
             await window.acquire()
             if time.perf_counter() > deadline or task.done():
                 break
