@@ -41,6 +41,7 @@ SCENARIOS = {
     "costs": "bench.costs",
     "pg_driver": "bench.pg_driver",
     "triage": "bench.triage",
+    "instances": "bench.instances",
 }
 ON_REQUEST = {"pg_driver"}
 """Scenarios that run only when named: a one-off comparison, not a figure that moves."""

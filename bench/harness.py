@@ -307,6 +307,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def family_cpu_seconds(pid: int) -> float:
+    """CPU time of a process, its children that have ended (``cutime``/``cstime``) and those
+    still running: a PostgreSQL postmaster and its backends, say, all counted once."""
+    clock = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = sum(int(x) for x in fields[11:15]) / clock
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile: its time is in the parent's cutime now
+            continue
+        if int(child[1]) == pid:
+            total += (int(child[11]) + int(child[12])) / clock
+    return total
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds all cores spent busy so far (everything but idle and iowait), /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]

@@ -4,6 +4,8 @@
     python -m bench.loadgen latency  --url WS --token T --listeners 200 --messages 100
     python -m bench.loadgen idle     --url WS --token T --connections 1000
 
+``--url`` may be given more than once (several instances of one service): ``creates`` spreads its
+clients and ``latency`` its listeners over them in turn, and the latency sender uses the first.
 ``--token`` (frontdesk) makes each connection sign in with ``Authorization: Bearer`` and say
 ``hello`` (waiting for ``synced``) like a real client; without it the peer is a raw baseline
 server that speaks no protocol. The result is one JSON line on stdout. ``idle`` prints
@@ -33,10 +35,12 @@ DESCRIPTION = "Bench row {n:06d}: two extra towels and a toothbrush kit, please"
 
 
 class Stamp:
-    """What a latency run is waiting for, and when each connection's bytes for it arrived."""
+    """What a latency run is waiting for, and when each connection's bytes for it arrived
+    (``far_sink``: connections to another instance than the sender's)."""
 
     needle: bytes = b"\x00"
     sink: list[float] | None = None
+    far_sink: list[float] | None = None
 
 
 STAMP = Stamp()
@@ -48,9 +52,13 @@ class StampedConnection(ClientConnection):
     The load generator then measures delivery, not how long its own event loop took to get
     round to 500 listener tasks (which is the same for both servers, and large)."""
 
+    far = False
+    """Connected to another instance than the latency sender (stamped into ``far_sink``)."""
+
     def data_received(self, data: bytes) -> None:
         if STAMP.sink is not None and STAMP.needle in data:
-            STAMP.sink.append(time.perf_counter())
+            sink = STAMP.far_sink if self.far and STAMP.far_sink is not None else STAMP.sink
+            sink.append(time.perf_counter())
         super().data_received(data)
 
 
@@ -158,14 +166,24 @@ async def _until(ws: ClientConnection, kind: str, timeout: float) -> dict[str, A
 
 
 async def open_many(
-    peer: Peer, count: int, *, quiet: bool = False, stamped: bool = False, batch: int = 50
+    peer: Peer | list[Peer],
+    count: int,
+    *,
+    quiet: bool = False,
+    stamped: bool = False,
+    batch: int = 50,
 ) -> list:
-    """``count`` connections, opened ``batch`` at a time so the accept backlog never overflows."""
+    """``count`` connections, opened ``batch`` at a time so the accept backlog never overflows;
+    given several peers, connection ``i`` goes to ``peers[i % len(peers)]``."""
+    peers = peer if isinstance(peer, list) else [peer]
     opened: list[tuple[ClientConnection, str]] = []
     for start in range(0, count, batch):
         size = min(batch, count - start)
         opened += await asyncio.gather(
-            *(open_peer(peer, quiet=quiet, stamped=stamped) for _ in range(size))
+            *(
+                open_peer(peers[i % len(peers)], quiet=quiet, stamped=stamped)
+                for i in range(start, start + size)
+            )
         )
     return opened
 
@@ -173,16 +191,32 @@ async def open_many(
 # creates ---------------------------------------------------------------------------------------
 
 
+async def _room_or_end(window: asyncio.Semaphore, reader: asyncio.Task[None]) -> bool:
+    """Wait until ``window`` has room (True) or ``reader`` has ended (False): a server that
+    closes the connection must end the run, not leave the sender waiting for ever."""
+    if reader.done():
+        return False
+    room = asyncio.ensure_future(window.acquire())
+    await asyncio.wait({room, reader}, return_when=asyncio.FIRST_COMPLETED)
+    if room.done():
+        window.release()  # the caller takes it
+        return True
+    room.cancel()
+    return False
+
+
 async def creates(
-    peer: Peer, clients: int, inflight: int, count: int, duration: float
+    peers: list[Peer], clients: int, inflight: int, count: int, duration: float
 ) -> dict[str, Any]:
-    """``clients`` connections, each keeping ``inflight`` creates unacked, ``count`` in total."""
-    conns = await open_many(peer, clients, quiet=True)
+    """``clients`` connections (spread over ``peers``), each keeping ``inflight`` creates
+    unacked, ``count`` in total."""
+    conns = await open_many(peers, clients, quiet=True)
     per_client = count // clients
     start = asyncio.Event()
-    stats = {"acked": 0, "rejected": 0, "other": 0, "first_problem": None}
+    stats: dict[str, Any] = {"acked": 0, "rejected": 0, "other": 0, "first_problem": None}
+    by_peer = [0] * len(peers)
 
-    async def one(ws: ClientConnection, client_id: str) -> None:
+    async def one(ws: ClientConnection, client_id: str, peer_index: int) -> None:
         window = asyncio.Semaphore(inflight)
         frames = CreateFrames(client_id)
         finished = asyncio.Event()
@@ -195,6 +229,7 @@ async def creates(
                 kind = answer_kind(message)
                 if kind == "ack":
                     stats["acked"] += 1
+                    by_peer[peer_index] += 1
                 elif kind in ("reject", "error"):
                     stats["rejected"] += 1
                     stats["first_problem"] = stats["first_problem"] or json.loads(message)
@@ -211,6 +246,8 @@ async def creates(
         await start.wait()
         deadline = time.perf_counter() + duration
         for n in range(1, per_client + 1):
+            if window.locked() and not await _room_or_end(window, task):
+                break  # the connection ended: no answer will free the window any more
             await window.acquire()
             if time.perf_counter() > deadline or task.done():
                 break
@@ -226,30 +263,42 @@ async def creates(
             task.cancel()
             await ws.close()
 
-    tasks = [asyncio.create_task(one(ws, cid)) for ws, cid in conns]
+    tasks = [asyncio.create_task(one(ws, cid, i % len(peers))) for i, (ws, cid) in enumerate(conns)]
     await asyncio.sleep(0.2)  # let every reader task start before the clock does
     t0, cpu0 = time.perf_counter(), time.process_time()
     start.set()
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
-    return {**stats, "elapsed": elapsed, "per_second": stats["acked"] / elapsed, "cpu_s": cpu}
+    per_second = stats["acked"] / elapsed
+    return {
+        **stats,
+        "acked_by_peer": by_peer,
+        "elapsed": elapsed,
+        "per_second": per_second,
+        "cpu_s": cpu,
+    }
 
 
 # latency ---------------------------------------------------------------------------------------
 
 
 async def latency(
-    peer: Peer, listeners: int, messages: int, warmup: int, duration: float
+    peers: list[Peer], listeners: int, messages: int, warmup: int, duration: float
 ) -> dict[str, Any]:
     """One sender, ``listeners`` receivers in this process, one clock: send → each receipt.
 
     Two figures: ``p50_ms``/``p99_ms`` from the moment each listener's bytes came off its
     socket (``StampedConnection``), and ``task_p50_ms``/``task_p99_ms`` from when each
     listener task got the frame (includes this process working through the other listeners).
+    With several peers the listeners are spread over them and the sender talks to the first;
+    ``far_p50_ms``/``far_p99_ms`` are the listeners on the others alone.
     """
-    conns = await open_many(peer, listeners, stamped=True)
-    sender, sender_id = await open_peer(peer, quiet=True)
+    conns = await open_many(peers, listeners, stamped=True)
+    for i, (ws, _) in enumerate(conns):
+        ws.far = i % len(peers) != 0  # type: ignore[attr-defined]  # a StampedConnection
+    sender, sender_id = await open_peer(peers[0], quiet=True)
+    far_samples: list[float] = []
     samples: list[float] = []
     task_samples: list[float] = []
     state: dict[str, Any] = {"rid": "", "sent": 0.0, "received": 0, "counting": False}
@@ -281,9 +330,10 @@ async def latency(
         rid = str(uuid.uuid4())
         frame = create_frame(sender_id, n, rid)
         arrivals: list[float] = []
+        far_arrivals: list[float] = []
         all_in.clear()
         state.update(rid=rid, received=0, counting=n > warmup)
-        STAMP.needle, STAMP.sink = rid.encode(), arrivals
+        STAMP.needle, STAMP.sink, STAMP.far_sink = rid.encode(), arrivals, far_arrivals
         state["sent"] = sent = time.perf_counter()
         await sender.send(frame)
         try:
@@ -291,10 +341,13 @@ async def latency(
                 await all_in.wait()
         except TimeoutError:
             missing += listeners - state["received"]
-        STAMP.sink = None
+        STAMP.sink = STAMP.far_sink = None
         if n > warmup:
+            far = [(t - sent) * 1000 for t in far_arrivals]
             samples.extend((t - sent) * 1000 for t in arrivals)
-            unstamped += max(0, state["received"] - len(arrivals))
+            samples.extend(far)
+            far_samples.extend(far)
+            unstamped += max(0, state["received"] - len(arrivals) - len(far_arrivals))
         done += 1
         await asyncio.sleep(0.005)  # pacing: measure delivery, not a queue we built ourselves
     for task in tasks:
@@ -315,6 +368,9 @@ async def latency(
         "max_ms": max(samples) if samples else None,
         "task_p50_ms": pct(task_samples, 50),
         "task_p99_ms": pct(task_samples, 99),
+        "far_p50_ms": pct(far_samples, 50),
+        "far_p99_ms": pct(far_samples, 99),
+        "far_samples_ms": [round(x, 3) for x in far_samples],
         "samples_ms": [round(x, 3) for x in samples],
         "task_samples_ms": [round(x, 3) for x in task_samples],
     }
@@ -385,7 +441,7 @@ async def poke(peer: Peer) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", choices=["creates", "latency", "idle", "poke"])
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", required=True, action="append", help="again: another instance")
     parser.add_argument("--token", default=None)
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--inflight", type=int, default=256)
@@ -397,11 +453,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     ns = parser.parse_args()
     raise_nofile()
-    peer = Peer(ns.url, ns.token)
+    peers = [Peer(url, ns.token) for url in ns.url]
+    peer = peers[0]
     if ns.kind == "creates":
-        coro = creates(peer, ns.clients, ns.inflight, ns.count, ns.duration)
+        coro = creates(peers, ns.clients, ns.inflight, ns.count, ns.duration)
     elif ns.kind == "latency":
-        coro = latency(peer, ns.listeners, ns.messages, ns.warmup, ns.duration)
+        coro = latency(peers, ns.listeners, ns.messages, ns.warmup, ns.duration)
     elif ns.kind == "poke":
         coro = poke(peer)
     else:

@@ -43,18 +43,31 @@ def get_token(http_url: str, user: str = USER, password: str = PASSWORD) -> str:
         return answer.json()["token"]
 
 
-@contextlib.contextmanager
-def frontdesk_server(data_dir: Path) -> Iterator[Running]:
-    """The frontdesk server (``bench.run_frontdesk``) on an ephemeral loopback port, signed in."""
+def start_frontdesk(data_dir: Path, database_url: str | None = None) -> Running:
+    """Start ``bench.run_frontdesk`` on an ephemeral loopback port and sign in; the caller
+    stops ``.child``. With ``database_url`` it is one instance on that PostgreSQL database."""
     cmd = [PYTHON, "-m", "bench.run_frontdesk", "--data-dir", str(data_dir)]
+    if database_url:
+        cmd += ["--database-url", database_url]
     proc = Child(cmd, env=bench_env(**SERVER_ENV))
     try:
         line = proc.wait_line("frontdesk: listening on ", 60)
         http_url = line.split("listening on ", 1)[1].strip()
         ws_url = http_url.replace("http://", "ws://", 1) + "/ws"
-        yield Running(proc, ws_url, http_url, get_token(http_url))
+        return Running(proc, ws_url, http_url, get_token(http_url))
+    except BaseException:
+        proc.stop(timeout=10)
+        raise
+
+
+@contextlib.contextmanager
+def frontdesk_server(data_dir: Path, database_url: str | None = None) -> Iterator[Running]:
+    """The frontdesk server (``bench.run_frontdesk``) on an ephemeral loopback port, signed in."""
+    running = start_frontdesk(data_dir, database_url)
+    try:
+        yield running
     finally:
-        proc.stop(timeout=60)
+        running.child.stop(timeout=60)
 
 
 @contextlib.contextmanager
