@@ -3,9 +3,13 @@ rule book's word, from the queue and the detail screen, offline like every other
 
 from __future__ import annotations
 
-from conftest import SIZE, offline_app, ready, rows, screen_text, toast_texts
-from helpers import wait_for
+from dataclasses import replace
 
+from conftest import SIZE, config_for, offline_app, ready, rows, screen_text, toast_texts
+from helpers import wait_for
+from offline_kit import drained, online
+
+from offline.engine import Engine, EngineConfig
 from protocol.models import Request, Role, Status
 from tui.app import FrontdeskApp
 from tui.screens.detail import DetailScreen
@@ -129,3 +133,44 @@ async def test_question_mark_lists_reopen_with_its_id(tmp_path):
         await ready(app, pilot)
         await pilot.press("question_mark")
         await wait_for(lambda: "queue.reopen" in [r[2] for r in getattr(app.screen, "rows", [])])
+
+
+async def synced(config: EngineConfig) -> Engine:
+    """An engine on ``config``, online, caught up and with nothing left in its outbox."""
+    engine = await Engine.open(config)
+    await engine.start()
+    await wait_for(lambda: online(engine) and drained(engine) and not engine.status.catching_up)
+    return engine
+
+
+async def test_a_reopen_made_offline_reaches_the_server_and_other_terminals(server, tmp_path):
+    """Meg reopens on a terminal cut off from the server; once it connects, the status change
+    and her note arrive, in that order, and Bob's terminal shows both."""
+    meg = await config_for(server, tmp_path, "meg")
+    engine = await synced(meg)
+    request = await engine.create_request(
+        room="1204", category="housekeeping", description="towels", priority="normal"
+    )
+    await engine.set_status(request.id, "in_progress")
+    await engine.set_status(request.id, "completed")
+    await wait_for(lambda: drained(engine))
+    await engine.close()
+
+    app = FrontdeskApp(replace(meg, server_url=None))
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        await wait_for(lambda: "completed" in "".join(rows(app)))
+        await pilot.press("R")
+        await wait_for(lambda: isinstance(app.screen, NoteForm))
+        await pilot.press(*"towels never came", "enter")
+        await wait_for(lambda: isinstance(app.screen, QueueScreen))
+
+    back = await synced(meg)  # the same replica, online again: the outbox drains
+    await back.close()
+    bob = await synced(await config_for(server, tmp_path, "bob"))
+    try:
+        seen = bob.get(request.id)
+        assert seen is not None and seen.status is Status.PENDING
+        assert [(n.author, n.text) for n in seen.notes] == [("meg", "towels never came")]
+    finally:
+        await bob.close()
