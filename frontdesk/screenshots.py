@@ -26,6 +26,8 @@ from tui.app import FrontdeskApp
 from tui.screens.request_form import RequestForm
 
 SIZE = (140, 42)
+SMALL = (80, 24)
+"""The size of many front-desk terminal windows: some scenes are also taken at it."""
 OTHER_CLERK = "ana"
 """The demo staff member whose edits clash with the demo manager's in the conflicts scene."""
 Scene = Callable[[Pilot[int], FrontdeskServer], Awaitable[None]]
@@ -189,9 +191,13 @@ SCENES: dict[str, Scene] = {
     "performance": performance,
     "conflicts": conflicts,
     "help": help_screen,
+    "queue-80x24": queue,
+    "triage-80x24": triage,
     "offline": offline,  # last: it stops the server
 }
 PREPARE: dict[str, Prepare] = {"conflicts": clashing_edits}
+SIZES: dict[str, tuple[int, int]] = {"queue-80x24": SMALL, "triage-80x24": SMALL}
+"""Scenes taken at another size than ``SIZE``."""
 
 
 async def capture(out_dir: Path, names: list[str]) -> list[Path]:
@@ -217,7 +223,7 @@ async def capture(out_dir: Path, names: list[str]) -> list[Path]:
                 if name in PREPARE:
                     config = await PREPARE[name](config, other_token)
                 app = FrontdeskApp(config, bell=False)
-                async with app.run_test(size=SIZE) as pilot:
+                async with app.run_test(size=SIZES.get(name, SIZE)) as pilot:
                     await until(pilot, lambda: _status(pilot) == "online")
                     await SCENES[name](pilot, server)
                     await pilot.pause(0.3)

@@ -32,6 +32,7 @@ from protocol.rules import Actor
 from tui.app import FrontdeskApp
 from tui.screens.detail import DetailScreen
 from tui.screens.queue import QueueScreen
+from tui.screens.request_form import RequestForm
 
 T = TypeVar("T")
 SIZE = (120, 36)
@@ -394,4 +395,45 @@ def test_detail_with_notes_and_server_history(snap_compare, tmp_path, shift_serv
     """Every field, the notes with author and time, the history as the server keeps it."""
     assert snap_compare(
         live_app(tmp_path, shift_server), terminal_size=SIZE, run_before=history_shown
+    )
+
+
+# -- 80x24, the size of many front-desk terminal windows --------------------------------------
+
+SMALL = (80, 24)
+
+
+def test_live_queue_at_80x24_keeps_the_assignee_and_names_the_hidden_column(
+    snap_compare, tmp_path, shift_server
+):
+    """No category column at 80 columns: the title says so; room, status, assignee, SLA and
+    the description's start still fit."""
+    assert snap_compare(
+        live_app(tmp_path, shift_server), terminal_size=SMALL, run_before=shift_shown
+    )
+
+
+async def duplicate_named(pilot: Pilot) -> None:
+    """The new-request form at its fullest: suggestions beside two fields and a duplicate."""
+    await shift_shown(pilot)
+    await pilot.press("n", *"817", "tab", *"leak under the bathroom sink again")
+
+    def warned() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "Looks like" in form.duplicate_warning()
+
+    await until(pilot, warned)
+    await pilot.pause()
+
+
+def test_new_request_form_at_80x24_shows_the_save_hint(snap_compare, tmp_path, shift_server):
+    """Triage hints and the duplicate warning, and still the keys line at the bottom."""
+    assert snap_compare(
+        live_app(tmp_path, shift_server), terminal_size=SMALL, run_before=duplicate_named
+    )
+
+
+def test_detail_at_80x24(snap_compare, tmp_path, shift_server):
+    assert snap_compare(
+        live_app(tmp_path, shift_server), terminal_size=SMALL, run_before=history_shown
     )

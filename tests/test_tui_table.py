@@ -102,10 +102,36 @@ async def test_markup_and_escape_codes_in_a_description_show_literally():
         assert cell_len(row[: row.index("housekeeping")]) == header.index("Category")
 
 
-async def test_an_80_column_terminal_gives_up_columns_instead_of_cutting_rows():
-    app = TableApp([make(1, description="Leak under the sink in the bathroom")])
+async def test_an_80_column_terminal_gives_up_the_category_and_says_so():
+    """At 80x24 the row still shows who has the request; the one column left out is named."""
+    app = TableApp([make(1, description="Leak under the sink in the bathroom", assignee="ann")])
     async with app.run_test(size=(80, 10)):
-        header, row = lines(app.query_one(RequestTable))[:2]
-        assert "Description" in header and "Category" not in header
-        assert "Leak under the sink" in row
+        table = app.query_one(RequestTable)
+        header, row = lines(table)[:2]
+        assert "Description" in header and "Assignee" in header and "Category" not in header
+        assert "Leak under the sink" in row and " ann " in row
         assert cell_len(row) <= 80
+        assert table.hidden == ("Category",)
+
+
+async def test_a_wide_terminal_hides_nothing():
+    app = TableApp([make(1)])
+    async with app.run_test(size=(120, 10)):
+        table = app.query_one(RequestTable)
+        assert "Category" in lines(table)[0] and table.hidden == ()
+
+
+async def test_six_and_seven_digit_ticket_numbers_show_whole_at_any_width():
+    """``#100000`` used to come out as ``#1000…``: the column grows with the numbers present."""
+    six = make(2, room="301").model_copy(update={"number": 100000})
+    seven = make(1, room="302").model_copy(update={"number": 1234567})
+    for size in ((120, 10), (80, 10)):
+        app = TableApp([six])
+        async with app.run_test(size=size):
+            table = app.query_one(RequestTable)
+            assert "#100000 " in lines(table)[1]
+            app.model.upsert([seven])  # a live row with a longer number widens the column
+            table.reload()
+            header, first, second = lines(table)[:3]
+            assert "#1234567 " in first and "#100000 " in second
+            assert first.index("302") == second.index("301") == header.index("Room")

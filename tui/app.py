@@ -44,6 +44,10 @@ class FrontdeskApp(KeysInOrderApp[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "frontdesk"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    """Screens get these classes by terminal size: app.tcss tightens forms and panels on a
+    short or narrow terminal (80x24 is common at front desks)."""
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),

@@ -153,6 +153,8 @@ class QueueModel:
         self.query = ""
         self.sort_column = "created"
         self.descending = True
+        self.top_number = 0
+        """The highest ticket number seen (0: none yet): the ``#`` column is sized for it."""
         self.pinned: set[str] = set()
         """Ids shown even when the filter no longer matches: the row an action just touched."""
         self._in_view: set[str] | None = None
@@ -194,6 +196,7 @@ class QueueModel:
     def replace_all(self, requests: Iterable[Request]) -> None:
         """Load a full set of requests (first paint, or after a big catch-up)."""
         self.requests = {r.id: r for r in requests}
+        self.top_number = max((r.number or 0 for r in self.requests.values()), default=0)
         self._compute_view()
         self._sorted = sorted(map(self._make_key, self.requests.values()))
         # Texts made in display order lie next to each other in memory: a filter keystroke
@@ -218,6 +221,7 @@ class QueueModel:
             rid = request.id
             self._drop(rid)
             self.requests[rid] = request
+            self._saw_number(request)
             text = search_text(request)
             if self._in_view is not None:
                 if self.view.predicate(request, self._now, self.user):
@@ -246,6 +250,7 @@ class QueueModel:
         for request in changed:
             rid = request.id
             self.requests[rid] = request
+            self._saw_number(request)
             text_of[rid] = search_text(request)
             if self._in_view is not None:
                 if self.view.predicate(request, self._now, self.user):
@@ -259,6 +264,10 @@ class QueueModel:
         self._sorted = keys
         self._sorted_text = list(map(text_of.__getitem__, map(itemgetter(-1), keys)))
         self._refilter()
+
+    def _saw_number(self, request: Request) -> None:
+        if request.number is not None and request.number > self.top_number:
+            self.top_number = request.number
 
     def _drop(self, request_id: str) -> None:
         """Take ``request_id`` out of the sorted lists (before its stored request changes)."""

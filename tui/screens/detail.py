@@ -117,7 +117,8 @@ def describe(request: Request, now: datetime, pending: bool) -> Group:
 
 
 class DetailScreen(Screen[None]):
-    """Every field of one request; ``n`` adds a note, ``e`` edits, a/s/c/x move it."""
+    """Every field of one request; ``n`` adds a note, ``e`` edits, a/s/c/x move it, ``R``
+    reopens it."""
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
@@ -127,6 +128,7 @@ class DetailScreen(Screen[None]):
         Binding("s", "set_status('in_progress')", "Start", id="detail.start"),
         Binding("c", "set_status('completed')", "Complete", id="detail.complete"),
         Binding("x", "set_status('cancelled')", "Cancel req", id="detail.cancel"),
+        Binding("R", "reopen", "Reopen", show=False, id="detail.reopen"),
         Binding("m", "assign_me", "Take", show=False, id="detail.assign_me"),
         Binding("A", "assign", "Assign", id="detail.assign"),
     ]
@@ -252,6 +254,12 @@ class DetailScreen(Screen[None]):
 
     async def action_set_status(self, status: str) -> None:
         await self.actions.set_status(self.request_id, status)
+
+    def action_reopen(self) -> None:
+        request = self.request
+        if request is not None:
+            self.engine.set_presence(self.request_id, True)
+            self.actions.reopen(request)
 
     def action_assign(self) -> None:
         """Assign to anyone: a name field over staff online now, then the names seen here."""

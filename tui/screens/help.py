@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
@@ -42,10 +42,11 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="help-box"):
+        with Vertical(id="help-box"):
             yield Label("Keys", id="form-title")
-            yield Static(key_table(self.rows))
-            yield Label("Esc closes", id="form-help")
+            with VerticalScroll(id="help-keys"):
+                yield Static(key_table(self.rows))
+            yield Label("Esc closes · ↑ ↓ scroll", id="form-help")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -24,14 +24,23 @@ class NoteForm(ModalScreen[Request | None]):
         Binding("escape", "cancel", "Cancel", id="note.cancel"),
     ]
 
-    def __init__(self, submit: Callable[[str], Awaitable[Request]]) -> None:
+    def __init__(
+        self,
+        submit: Callable[[str], Awaitable[Request]],
+        *,
+        title: str = "Add a note",
+        placeholder: str = "what happened, who called, what is next",
+    ) -> None:
+        """``title`` and ``placeholder`` say what the note is for (e.g. why a reopen)."""
         super().__init__()
         self.submit = submit
+        self.title_text = title
+        self.prompt_placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
-            yield Label("Add a note", id="form-title")
-            yield SafeInput(id="note", placeholder="what happened, who called, what is next")
+            yield Label(self.title_text, id="form-title")
+            yield SafeInput(id="note", placeholder=self.prompt_placeholder)
             yield Static("", id="note-error", classes="form-error")
             yield Label("Enter save · Esc cancel", id="form-help")
 

@@ -58,6 +58,13 @@ SLA_FIRST_VIEWS = frozenset({"urgent", "night"})
 """Views about deadlines: they sort by time left, soonest (or most overdue) first."""
 
 
+def hidden_note(titles: tuple[str, ...]) -> str:
+    """What the title says when the terminal is too narrow for every column (never silently)."""
+    if not titles:
+        return ""
+    return f" · +{', '.join(titles)}: widen, or Enter for detail"
+
+
 @runtime_checkable
 class AlertDesk(Protocol):
     """What the queue shows of the app's alerts (``FrontdeskApp`` keeps them; the app imports
@@ -78,6 +85,7 @@ class QueueScreen(Screen[None]):
         Binding("s", "set_status('in_progress')", "Start", id="queue.start"),
         Binding("c", "set_status('completed')", "Complete", id="queue.complete"),
         Binding("x", "set_status('cancelled')", "Cancel req", id="queue.cancel"),
+        Binding("R", "reopen", "Reopen", show=False, id="queue.reopen"),
         Binding("e", "edit", "Edit", show=False, id="queue.edit"),
         Binding("m", "assign_me", "Take", show=False, id="queue.assign_me"),
         Binding("A", "assign", "Assign", show=False, id="queue.assign"),
@@ -190,7 +198,7 @@ class QueueScreen(Screen[None]):
         query = f" · /{plain(self.model.query)}" if self.model.query else ""
         alerts = self.alert_desk.alert_count
         bell = f" · ⚠ {alerts}" if alerts else ""
-        self.sub_title = f"{view} · {counts}{query}{bell}"
+        self.sub_title = f"{view} · {counts}{query}{bell}{hidden_note(self.table.hidden)}"
 
     def _show_alerts(self, count: int) -> None:
         banner = self.query_one("#alert-banner", Static)
@@ -273,6 +281,10 @@ class QueueScreen(Screen[None]):
     def _marks(self, message: RequestTable.MarksChanged) -> None:
         self.status_bar.show_marked(len(message.marked))
 
+    @on(RequestTable.ColumnsHidden)
+    def _columns_hidden(self, message: RequestTable.ColumnsHidden) -> None:
+        self._update_title()
+
     @on(RequestTable.SortRequested)
     def _sort_clicked(self, message: RequestTable.SortRequested) -> None:
         self._sort(message.column)
@@ -313,6 +325,13 @@ class QueueScreen(Screen[None]):
             await self.actions.set_status(target[0], status)
         elif await self.actions.bulk_set_status(marked, status):
             self.table.clear_marks()
+
+    def action_reopen(self) -> None:
+        """Reopen the cursor row (managers; the rule book's refusal is shown to others)."""
+        request = self.table.cursor_request
+        if request is not None:
+            self.model.pinned.add(request.id)
+            self.actions.reopen(request)
 
     def action_assign(self) -> None:
         """Assign to anyone: a name field over staff online now, then the names seen here."""

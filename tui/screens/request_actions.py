@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 from textual.screen import Screen
 
 from offline.errors import Rejected
-from protocol.models import Request
+from protocol.models import Request, Status
+from protocol.mutators import parse_args
+from protocol.rules import Rejection, check_transition
 from tui.screens.assign_form import picker_for
 from tui.screens.note_form import NoteForm
 from tui.screens.request_form import RequestForm, Submit
 from tui.text import plain
+from tui.widgets.cells import number_cell
 
 if TYPE_CHECKING:
     from offline.engine import Engine
@@ -95,3 +98,29 @@ class RequestActions:
             return await self.engine.add_note(request_id, text)
 
         self.screen.app.push_screen(NoteForm(add))
+
+    def reopen(self, request: Request) -> None:
+        """Completed or cancelled back to pending, with a note saying why (a manager's move).
+
+        The rule book is asked before the prompt opens, so a refusal is shown at once (nothing
+        typed in vain); the note is checked by the rule book before anything changes; then the
+        status change and the note go through the engine one after the other, offline too."""
+        refusal = check_transition(request, Status.PENDING, self.engine.actor)
+        if refusal is not None:
+            self.refused(Rejected(refusal))
+            return
+        request_id = request.id
+
+        async def reopen(text: str) -> Request:
+            checked = parse_args("add_note", {"id": request_id, "text": text})
+            if isinstance(checked, Rejection):
+                raise Rejected(checked)
+            await self.engine.set_status(request_id, Status.PENDING.value)
+            return await self.engine.add_note(request_id, text)
+
+        form = NoteForm(
+            reopen,
+            title=f"Reopen request {number_cell(request)} (back to pending)",
+            placeholder="why it is reopened (required)",
+        )
+        self.screen.app.push_screen(form)

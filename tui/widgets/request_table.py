@@ -38,7 +38,7 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("number", "#", 6),
+    Column("number", "#", 7),
     Column("room", "Room", 6),
     Column("category", "Category", 12),
     Column("priority", "Priority", 8),
@@ -50,24 +50,46 @@ COLUMNS: tuple[Column, ...] = (
 MARKER_WIDTH = 2
 """Left gutter: ✓ when marked with space, ⟳ while an edit is pending, ≠ for a parked conflict."""
 MIN_FLEX = 12
+ROOMY_FLEX = MIN_FLEX * 2
+"""A description narrower than this first makes the other columns tighter."""
+MIN_NUMBER_DIGITS = 6
+"""The ``#`` column fits ``#`` and at least this many digits (more once the tickets have them)."""
 
-
+COMPACT: dict[str, Column] = {"priority": Column("priority", "Prio", 6)}
+"""Tighter versions of columns (the longest value fits, the title is shortened) for narrow
+terminals, tried before any column is given up."""
 DROP_WHEN_NARROW = ("category", "assignee")
-"""Columns given up, in this order, when the terminal is too narrow (80 columns, say)."""
+"""Columns given up, in this order, when the terminal is too narrow for the description to keep
+``MIN_FLEX`` cells. At 80 columns only the category goes; the detail screen shows it."""
+
+
+def number_width(top_number: int) -> int:
+    """Width of the ``#`` column when the highest ticket number is ``top_number``."""
+    return 1 + max(MIN_NUMBER_DIGITS, len(str(top_number)))
 
 
 @lru_cache(maxsize=32)
-def layout(width: int) -> list[tuple[Column, int]]:
-    """Column widths for a table ``width`` cells wide; the description takes what is left."""
-    columns = list(COLUMNS)
-    for key in DROP_WHEN_NARROW:
-        fixed = MARKER_WIDTH + sum(c.width + 1 for c in columns if c.width)
-        if width - fixed >= MIN_FLEX * 2:
-            break
-        columns = [c for c in columns if c.key != key]
-    fixed = MARKER_WIDTH + sum(c.width + 1 for c in columns if c.width)
-    flex = max(MIN_FLEX, width - fixed - 1)
-    return [(c, c.width or flex) for c in columns]
+def layout(width: int, numbers: int = COLUMNS[0].width) -> list[tuple[Column, int]]:
+    """Column widths for a table ``width`` cells wide whose ``#`` column is ``numbers`` wide;
+    the description takes what is left."""
+    columns = [Column(c.key, c.title, numbers) if c.key == "number" else c for c in COLUMNS]
+
+    def flex(shown: list[Column]) -> int:
+        return width - MARKER_WIDTH - sum(c.width + 1 for c in shown if c.width) - 1
+
+    if flex(columns) < ROOMY_FLEX:
+        columns = [COMPACT.get(c.key, c) for c in columns]
+        for key in DROP_WHEN_NARROW:
+            if flex(columns) >= MIN_FLEX:
+                break
+            columns = [c for c in columns if c.key != key]
+    return [(c, c.width or max(MIN_FLEX, flex(columns))) for c in columns]
+
+
+def hidden_columns(width: int, numbers: int = COLUMNS[0].width) -> list[str]:
+    """Titles of the columns ``layout`` gives up at this width (empty when all are shown)."""
+    shown = {c.key for c, _ in layout(width, numbers)}
+    return [c.title for c in COLUMNS if c.key not in shown]
 
 
 class RequestTable(ScrollView, can_focus=True):
@@ -133,6 +155,14 @@ class RequestTable(ScrollView, can_focus=True):
             self.table = table
             self.marked = marked
 
+    class ColumnsHidden(Message):
+        """The columns left out for want of width changed (``titles`` empty: all shown)."""
+
+        def __init__(self, table: RequestTable, titles: tuple[str, ...]) -> None:
+            super().__init__()
+            self.table = table
+            self.titles = titles
+
     class SortRequested(Message):
         """A click on a column title: sort by it."""
 
@@ -161,6 +191,7 @@ class RequestTable(ScrollView, can_focus=True):
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._styles: dict[str, Style] = {}
         self._now = self.model.clock()
+        self._hidden: tuple[str, ...] = ()
 
     # -- data --------------------------------------------------------------------------------
 
@@ -172,6 +203,7 @@ class RequestTable(ScrollView, can_focus=True):
         if index is None:
             index = min(self.cursor_index, max(len(self.model) - 1, 0))
         self._set_cursor(index, force_message=True)
+        self._check_hidden()
         self.refresh()
 
     def refresh_rows(self, ids: Iterable[str] = ()) -> None:
@@ -183,6 +215,24 @@ class RequestTable(ScrollView, can_focus=True):
         """Time passed: countdowns move; cached lines keyed by their SLA text expire alone."""
         self._now = self.model.clock()
         self.refresh()
+
+    @property
+    def _numbers(self) -> int:
+        """Width of the ``#`` column: the highest ticket number seen fits whole."""
+        return number_width(self.model.top_number)
+
+    @property
+    def hidden(self) -> tuple[str, ...]:
+        """Titles of the columns this width leaves out (the detail screen shows them)."""
+        return self._hidden
+
+    def _check_hidden(self) -> None:
+        if not self.is_mounted or not self._width:
+            return
+        hidden = tuple(hidden_columns(self._width, self._numbers))
+        if hidden != self._hidden:
+            self._hidden = hidden
+            self.post_message(self.ColumnsHidden(self, hidden))
 
     @property
     def cursor_request(self) -> Request | None:
@@ -253,6 +303,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self._update_virtual_size()
+        self._check_hidden()
         self._scroll_to_cursor()
 
     def on_focus(self) -> None:
@@ -283,7 +334,7 @@ class RequestTable(ScrollView, can_focus=True):
 
     def _column_at(self, x: int) -> str | None:
         left = MARKER_WIDTH
-        for column, width in layout(self._width):
+        for column, width in layout(self._width, self._numbers):
             if left <= x < left + width + 1:
                 return column.key
             left += width + 1
@@ -336,7 +387,7 @@ class RequestTable(ScrollView, can_focus=True):
             self.is_pending(request_id),
             self.has_conflict(request_id),
         )
-        key = (request_id, request.version, request.number, width, sla_text, *flags)
+        key = (request_id, request.version, request.number, width, self._numbers, sla_text, *flags)
         line = self._lines.get(key)
         if line is None:
             line = self._row(request, width, base, sla_text, sla_state, *flags)
@@ -363,7 +414,7 @@ class RequestTable(ScrollView, can_focus=True):
     def _header(self, width: int, base: Style) -> Strip:
         style = base + self.get_component_rich_style("request-table--header")
         segments = [Segment(" " * MARKER_WIDTH, style)]
-        for column, cell_width in layout(width):
+        for column, cell_width in layout(width, self._numbers):
             title = column.title
             if column.key == self.model.sort_column:
                 title += " ▼" if self.model.descending else " ▲"
@@ -409,7 +460,7 @@ class RequestTable(ScrollView, can_focus=True):
             "sla": (sla_text, self._style(f"sla-{sla_state}") if sla_state != "ok" else None),
             "description": (request.description, None),
         }
-        for column, cell_width in layout(width):
+        for column, cell_width in layout(width, self._numbers):
             value, style = cells[column.key]
             segments.extend(self._cell(value, cell_width, line + style if style else line, line))
         return Strip(segments).adjust_cell_length(width, line)
