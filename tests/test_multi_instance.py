@@ -229,9 +229,9 @@ async def test_a_bulk_change_racing_a_single_edit_on_another_instance_is_all_or_
             assert bulk["code"] == "invalid_transition", bulk
             assert others == {"pending"}, "a refused bulk changes nothing"
         outcomes[bulk["type"]] += 1
-    head = a.store.state.head_seq
-    pages = await a.store.read_changes(0, 10_000)
-    assert [seq for seq, _ in pages] == list(range(1, head + 1))
+    head = a.store.state.head_seq  # A may not have followed B's very last commit yet
+    seqs = [seq for seq, _ in await a.store.read_changes(0, 10_000)]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= head, "the log has no gap"
 
 
 async def test_each_sla_breach_is_raised_once_and_rung_on_every_instance(instances):

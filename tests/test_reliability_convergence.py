@@ -183,7 +183,10 @@ async def test_four_terminals_through_a_flaky_network_and_two_restarts_end_ident
         outages=1,
         seed=seed,
     )
-    assert figures.mutations >= 120
+    # Enough work to mean something. Usually 190-215; a run whose desks spend the outage cut
+    # off acts on ids their views have not seen yet, which the rule book refuses locally (one
+    # run made 112 with 89 such refusals), so the floor leaves room for that tail.
+    assert figures.mutations >= 100
     assert figures.faults >= 10, "the proxy should have injected faults"
     assert figures.differing_replicas == 0, figures.line()
     assert figures.lost == 0, figures.line()
