@@ -101,15 +101,26 @@ class CreateFrames:
     def __init__(self, client_id: str) -> None:
         marker_n, marker_id = 987654321, "00000000-0000-4000-8000-00000000cafe"
         template = create_frame(client_id, marker_n, marker_id)
+        # Each marker is replaced with its JSON key around it: a bare "721" (the marker's room)
+        # also matched inside a random client_id, which then went out wrong in every frame
+        # (wrong_client, rate_limited, a round that never finished: 1 client in ~140).
+        room = f'"room":"{100 + marker_n % 900}"'
+        description = json.dumps(DESCRIPTION.format(n=marker_n))
         self._template = (
             template.replace("{", "{{")
             .replace("}", "}}")
-            .replace(marker_id, "{id}")
-            .replace(f'"n":{marker_n}', '"n":{n}')
-            .replace(str(100 + marker_n % 900), "{room}")
-            .replace(f"{marker_n:06d}", "{n:06d}")
+            .replace(f'"id":"{marker_id}"', '"id":"{id}"')
+            .replace(f'"n":{marker_n},', '"n":{n},')
+            .replace(room, '"room":"{room}"')
+            .replace(
+                f'"description":{description}',
+                '"description":' + json.dumps(DESCRIPTION),
+            )
         )
         self._prefix = uuid.uuid4().hex[:20]
+        check = json.loads(self.build(7))
+        if check != json.loads(create_frame(client_id, 7, check["args"]["id"])):
+            raise ValueError(f"the frame template does not hold for client {client_id!r}")
 
     def build(self, n: int) -> str:
         """The frame ``create_frame(client_id, n)`` would make, with a fresh canonical UUID."""
