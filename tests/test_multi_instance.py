@@ -7,10 +7,13 @@ cluster; clients talk to them over real WebSockets on loopback.
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import asyncpg
 import httpx
 import pytest
 from conftest import make_config, start_server
@@ -343,3 +346,50 @@ async def test_a_token_revoked_on_one_instance_closes_its_connections_on_all(ins
     async with httpx.AsyncClient(base_url=b.url) as http:
         refused = await http.get("/ws", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401
+
+
+async def test_a_hello_ahead_of_a_lagging_instance_is_answered_from_the_shared_log(instances):
+    """A commit whose notification never reached instance B (lost; B polls only hourly here):
+    a terminal that already saw it elsewhere says hello to B with that seq. B reads the log
+    first, so the terminal resumes with no snapshot and nothing missing."""
+    a, b = await instances(2, follow_seconds=3600)
+    ann = await connect_as(a, "ann")
+    made = await ann.create(room="1204")
+    await wait_for(lambda: made["id"] in b.store.state.requests)
+    # The change another instance committed, written as a commit does but without NOTIFY.
+    conn = await asyncpg.connect(instances.url)
+    try:
+        async with conn.transaction():
+            head = await conn.fetchval("SELECT head FROM counters WHERE id = 1 FOR UPDATE")
+            row = json.loads(
+                await conn.fetchval("SELECT data FROM requests WHERE id = $1", made["id"])
+            )
+            row.update(description="Two extra towels, and soap", version=row["version"] + 1)
+            data = json.dumps(row, separators=(",", ":"))
+            await conn.execute(
+                "UPDATE counters SET head = head + 1, commits = commits + 1 WHERE id = 1"
+            )
+            await conn.execute(
+                "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)"
+                " VALUES ($1, $2, 'update_request', 'meg', NULL, NULL, $3, $4)",
+                head + 1,
+                made["id"],
+                time.time(),
+                data,
+            )
+            await conn.execute(
+                "UPDATE requests SET data = $1, seq = $2, version = $3 WHERE id = $4",
+                data,
+                head + 1,
+                row["version"],
+                made["id"],
+            )
+    finally:
+        await conn.close()
+    assert b.store.state.head_seq == head, "B has not heard of it"
+    bob = await connect_as(b, "bob", hello=False)
+    await bob.hello(last_seq=head + 1)
+    assert not [f for f in bob.received if f["type"] == "snapshot"], "no snapshot for a lag"
+    synced = next(f for f in bob.received if f["type"] == "synced")
+    assert synced["seq"] == head + 1
+    assert b.store.state.requests[made["id"]].description == "Two extra towels, and soap"
