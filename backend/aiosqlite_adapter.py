@@ -3,8 +3,9 @@
 aiosqlite runs every statement as one call queued to its thread; a group commit of several
 statements then costs one event-loop hop per statement (~170 µs each under load). Queuing one
 function that runs the whole transaction needs the connection's ``_execute`` and ``_conn``,
-which every aiosqlite since 0.17 has. ``tests/test_server_durability.py`` checks they are still
-there, so an aiosqlite release that removes them fails a test instead of a night shift.
+which every aiosqlite since 0.17 has (0.22 still offers no public way to run a function on
+its thread). ``tests/test_aiosqlite_adapter.py`` checks they are still there and behave, so an
+aiosqlite release that removes them fails a test instead of a night shift.
 """
 
 from __future__ import annotations

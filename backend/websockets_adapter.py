@@ -3,7 +3,7 @@
 Everything else in ``backend/`` uses websockets' documented API (``serve``, ``ws.state``,
 ``ws.send``, ``websockets.broadcast``, ``ws.close``, ``ws.ping``). Four things have no public
 equivalent, so they live here, behind functions with a stable meaning, and
-``tests/test_server_websockets_adapter.py`` fails if websockets changes underneath them:
+``tests/test_websockets_adapter.py`` fails if websockets changes underneath them:
 
 - **Frames past the message queue** (``FastPathConnection``): websockets parses frames in
   ``data_received`` and queues each message for the connection's reader task, which wakes, takes

@@ -51,7 +51,7 @@ async def instances(pg_url, tmp_path) -> AsyncIterator[Start]:
 
 
 async def test_a_change_on_one_instance_reaches_terminals_on_the_others(instances):
-    a, b, c = await instances(3)
+    a, b, c = await instances(3, follow_seconds=3600)  # no poll: NOTIFY alone must carry it
     ann = await connect_as(a, "ann")
     bob = await connect_as(b, "bob")
     meg = await connect_as(c, "meg")
@@ -309,8 +309,9 @@ async def _status(http: httpx.AsyncClient, path: str, status: int) -> bool:
 
 async def test_a_listener_cut_from_the_database_costs_latency_never_a_change(instances, pg_cluster):
     """Every connection of both instances to PostgreSQL is cut (a network blip): the listeners
-    reconnect, LISTEN again and read what they missed; no change is lost on either side."""
-    a, b = await instances(2)
+    reconnect, LISTEN again and read what they missed; no change is lost on either side. (No
+    poll here: only the listener coming back can deliver.)"""
+    a, b = await instances(2, follow_seconds=3600)
     ann = await connect_as(a, "ann")
     bob = await connect_as(b, "bob")
     first = await ann.create(room="101")
@@ -356,15 +357,40 @@ async def test_a_hello_ahead_of_a_lagging_instance_is_answered_from_the_shared_l
     ann = await connect_as(a, "ann")
     made = await ann.create(room="1204")
     await wait_for(lambda: made["id"] in b.store.state.requests)
-    # The change another instance committed, written as a commit does but without NOTIFY.
-    conn = await asyncpg.connect(instances.url)
+    head = await commit_without_notify(instances.url, made["id"], "Two extra towels, and soap")
+    assert b.store.state.head_seq == head, "B has not heard of it"
+    bob = await connect_as(b, "bob", hello=False)
+    await bob.hello(last_seq=head + 1)
+    assert not [f for f in bob.received if f["type"] == "snapshot"], "no snapshot for a lag"
+    synced = next(f for f in bob.received if f["type"] == "synced")
+    assert synced["seq"] == head + 1
+    assert b.store.state.requests[made["id"]].description == "Two extra towels, and soap"
+
+
+async def test_a_commit_whose_notification_is_lost_arrives_with_the_poll(instances):
+    """No NOTIFY for a commit: the other instance's poll (``follow_seconds``) reads it and its
+    terminals get the change; latency, never a change lost."""
+    a, b = await instances(2, follow_seconds=0.2)
+    ann = await connect_as(a, "ann")
+    bob = await connect_as(b, "bob")
+    made = await ann.create(room="1204")
+    await bob.recv_until("change", where=lambda f: f["request"]["id"] == made["id"])
+    head = await commit_without_notify(instances.url, made["id"], "Towels, soap, slippers")
+    change = await bob.recv_until("change", where=lambda f: f["seq"] == head + 1, timeout=10)
+    assert change["request"]["description"] == "Towels, soap, slippers"
+
+
+async def commit_without_notify(url: str, request_id: str, description: str) -> int:
+    """Change a request's description the way a commit does (row, log, counters) but send no
+    NOTIFY, as when a notification is lost; returns the head before it."""
+    conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
             head = await conn.fetchval("SELECT head FROM counters WHERE id = 1 FOR UPDATE")
             row = json.loads(
-                await conn.fetchval("SELECT data FROM requests WHERE id = $1", made["id"])
+                await conn.fetchval("SELECT data FROM requests WHERE id = $1", request_id)
             )
-            row.update(description="Two extra towels, and soap", version=row["version"] + 1)
+            row.update(description=description, version=row["version"] + 1)
             data = json.dumps(row, separators=(",", ":"))
             await conn.execute(
                 "UPDATE counters SET head = head + 1, commits = commits + 1 WHERE id = 1"
@@ -373,7 +399,7 @@ async def test_a_hello_ahead_of_a_lagging_instance_is_answered_from_the_shared_l
                 "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)"
                 " VALUES ($1, $2, 'update_request', 'meg', NULL, NULL, $3, $4)",
                 head + 1,
-                made["id"],
+                request_id,
                 time.time(),
                 data,
             )
@@ -382,14 +408,8 @@ async def test_a_hello_ahead_of_a_lagging_instance_is_answered_from_the_shared_l
                 data,
                 head + 1,
                 row["version"],
-                made["id"],
+                request_id,
             )
     finally:
         await conn.close()
-    assert b.store.state.head_seq == head, "B has not heard of it"
-    bob = await connect_as(b, "bob", hello=False)
-    await bob.hello(last_seq=head + 1)
-    assert not [f for f in bob.received if f["type"] == "snapshot"], "no snapshot for a lag"
-    synced = next(f for f in bob.received if f["type"] == "synced")
-    assert synced["seq"] == head + 1
-    assert b.store.state.requests[made["id"]].description == "Two extra towels, and soap"
+    return int(head)
