@@ -37,8 +37,10 @@ from backend.jobs import (
 from backend.lifecycle import Shutdown
 from backend.metrics import Metrics
 from backend.presence import Presence
+from backend.report_api import Reports
 from backend.routes import route_table
 from backend.session import Session, SessionLimits, SessionParts
+from backend.shifts import parse_shifts, zone
 from backend.staff_directory import StaffWatch
 from backend.store import Store, open_store
 from backend.websockets_adapter import FastPathConnection
@@ -141,7 +143,8 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             ),
         ),
     ]
-    router = HttpRouter(route_table(service, api), auth, shutdown)
+    reports = Reports(store, auth, parse_shifts(config.shifts), zone(config.shift_timezone))
+    router = HttpRouter(route_table(service, api, reports), auth, shutdown)
     return _Parts(store, accounts, metrics, hub, writer, presence, sessions, router, jobs, staff)
 
 
