@@ -37,6 +37,7 @@ from protocol import Actor, Rejection, Request, Role
 
 if TYPE_CHECKING:
     from offline.sync import SyncClient
+    from protocol.report import Report
 
 __all__ = ["Engine", "EngineConfig"]
 
@@ -392,6 +393,21 @@ class Engine:
         from offline import server_api
 
         return await server_api.fetch_history(self._api_url(), self._token, request_id)
+
+    async def fetch_report(
+        self,
+        *,
+        shift: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Report:
+        """The server's handover report for a shift or a period (managers);
+        ``ServerApiError`` with one line if not (offline: says so)."""
+        from offline import server_api
+
+        return await server_api.fetch_report(
+            self._api_url(), self._token, shift=shift, since=since, until=until
+        )
 
     def _api_url(self) -> str:
         if self.config.server_url is None:

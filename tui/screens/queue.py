@@ -48,6 +48,7 @@ are merged by ``QueueModel.upsert`` (2,000 rows into 100,000: ~60 ms instead of 
 SCREENS: dict[str, str] = {
     "conflicts": "conflicts",
     "performance": "performance",
+    "handover": "handover",
     "help": "app.help",
 }
 """Screens ``:`` jumps to, besides the quick views: name → action."""
@@ -431,6 +432,11 @@ class QueueScreen(Screen[None]):
         from tui.screens.performance import PerformanceScreen
 
         self.app.push_screen(PerformanceScreen(self.engine))
+
+    def action_handover(self) -> None:
+        from tui.screens.handover import HandoverScreen
+
+        self.app.push_screen(HandoverScreen(self.engine))
 
     def action_acknowledge_alert(self) -> None:
         """Acknowledge the oldest alert and put the cursor on its request, filter or not."""
