@@ -23,6 +23,7 @@ from websockets.typing import Origin
 from backend.accounts import Accounts
 from backend.api import Api
 from backend.config import ServerConfig
+from backend.health import HEALTH_SAMPLE_SECONDS, HealthWatch
 from backend.http import Auth, HttpRouter, LoginThrottle, ServiceRoutes
 from backend.hub import Hub
 from backend.jobs import (
@@ -87,7 +88,8 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
     service = ServiceRoutes(
         store, hub, metrics, accounts, LoginThrottle(config.login_delay_base), shutdown
     )
-    api = Api(store, hub, metrics, auth)
+    health = HealthWatch(hub, metrics, config.health)
+    api = Api(store, hub, metrics, auth, health)
     sessions = SessionParts(
         hub=hub,
         writer=writer,
@@ -132,6 +134,7 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             sla.ring_again,
         ),
         Job("staff", config.staff_check_seconds, staff.check),
+        Job("health", HEALTH_SAMPLE_SECONDS, health.sample),
         Job(
             "compaction", config.cleanup_seconds, partial(compact_log, store, config.log_keep_days)
         ),

@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 from backend.shifts import DEFAULT_SHIFTS, parse_shifts, zone
+from backend.thresholds import HealthThresholds
 from protocol.sla import SlaTable
 
 
@@ -107,6 +108,10 @@ class ServerConfig(BaseSettings):
     shift_timezone: str | None = None
     """The hotel's IANA time zone for shift boundaries (e.g. ``Europe/Paris``); None: the
     server machine's local zone."""
+
+    health: HealthThresholds = Field(default_factory=HealthThresholds)
+    """Warning and critical thresholds the server judges its figures by (performance panel;
+    the same defaults ship as ``docs/prometheus-rules.yml``)."""
 
     @field_validator("shifts")
     @classmethod
