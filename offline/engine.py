@@ -386,7 +386,7 @@ class Engine:
         """The server's ``/api/v1/stats`` (managers); ``ServerApiError`` with one line if not."""
         from offline import server_api  # here: the TUI's start-up never loads httpx for this
 
-        return await server_api.fetch_stats(self._api_url(), self._token)
+        return await server_api.fetch_stats(self._api_url(), self._token, self.client_id)
 
     async def fetch_history(self, request_id: str) -> list[dict[str, Any]]:
         """The server's kept change-log entries of one request, oldest first (``[]``: none)."""

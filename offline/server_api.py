@@ -50,9 +50,14 @@ async def get_json(
     return body
 
 
-async def fetch_stats(server_url: str, token: str | None) -> dict[str, Any]:
-    """``/api/v1/stats`` (managers only): throughput, latencies, connections, cache hit rate."""
-    return await get_json(server_url, token, "/api/v1/stats")
+async def fetch_stats(
+    server_url: str, token: str | None, client_id: str | None = None
+) -> dict[str, Any]:
+    """``/api/v1/stats`` (managers only): throughput, latencies, connections, cache hit rate,
+    the last hour minute by minute (with ``client_id``: that terminal's round trip too) and the
+    health verdicts."""
+    query = "?" + urlencode({"client_id": client_id}) if client_id else ""
+    return await get_json(server_url, token, "/api/v1/stats" + query)
 
 
 async def fetch_history(
