@@ -65,7 +65,7 @@ def history(count: int, now: datetime, seed: int = 13) -> Iterator[Any]:
         acked_at: datetime | None = ack
         started_at: datetime | None = start
         completed_at: datetime | None = done
-        if recent and roll < 0.5 or done > now:
+        if (recent and roll < 0.5) or done > now:
             status, completed_at, updated = Status.IN_PROGRESS, None, min(start, now)
             if start > now:
                 status, started_at, updated = Status.ACKNOWLEDGED, None, min(ack, now)
