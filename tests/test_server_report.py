@@ -182,23 +182,23 @@ async def test_the_shift_is_resolved_by_the_server(night):
     assert until <= datetime.now(UTC)
 
 
-@pytest.mark.parametrize(
-    ("params", "reason"),
-    [
-        ({"since": "2026-01-11T07:00:00Z", "until": "2026-01-10T23:00:00Z"}, "until must be after"),
-        ({"since": "last tuesday", "until": "2026-01-10T23:00:00Z"}, "since is not a time"),
-        ({"since": "2026-01-10T23:00:00Z", "until": "soon"}, "until is not a time"),
-        ({"since": "2026-01-10T23:00:00", "until": "2026-01-11T07:00:00Z"}, "time zone"),
-        ({"since": "2024-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "at most a year"),
-        ({"shift": "noon"}, "no shift 'noon'"),
-        ({}, "give since"),
-    ],
-)
-async def test_a_bad_period_is_a_400_with_the_reason(night, params, reason):
+BAD_PERIODS = [
+    ({"since": "2026-01-11T07:00:00Z", "until": "2026-01-10T23:00:00Z"}, "until must be after"),
+    ({"since": "last tuesday", "until": "2026-01-10T23:00:00Z"}, "since is not a time"),
+    ({"since": "2026-01-10T23:00:00Z", "until": "soon"}, "until is not a time"),
+    ({"since": "2026-01-10T23:00:00", "until": "2026-01-11T07:00:00Z"}, "time zone"),
+    ({"since": "2024-01-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "at most a year"),
+    ({"shift": "noon"}, "no shift 'noon'"),
+    ({}, "give since"),
+]
+
+
+async def test_a_bad_period_is_a_400_with_the_reason(night):
     server, _rows, _ = night
-    response = await get_report(server, **params)
-    assert response.status_code == 400
-    assert reason in response.json()["error"]
+    for params, reason in BAD_PERIODS:
+        response = await get_report(server, **params)
+        assert response.status_code == 400, params
+        assert reason in response.json()["error"], (params, response.json())
 
 
 async def test_only_managers_read_the_report(night):
@@ -248,23 +248,3 @@ async def test_the_cli_prints_the_same_report_as_markdown_json_and_csv(night):
 
 def _csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
-
-
-@pytest.mark.parametrize(
-    ("args", "reason"),
-    [
-        (("--since", "2026-01-11T07:00:00Z", "--until", "2026-01-10T23:00:00Z"), "until must be"),
-        (("--since", "yesterday"), "since is not a time"),
-        (("--since", "2024-01-01", "--until", "2026-01-01"), "at most a year"),
-        (("--shift", "noon"), "no shift 'noon'"),
-        (("--shift", "night", "--since", "2026-01-10T23:00:00Z"), "not both"),
-        ((), "give since"),
-    ],
-)
-async def test_the_cli_refuses_a_bad_period_in_one_line(night, args, reason):
-    _server, _rows, config = night
-    result = run_report(config, *args)
-    assert result.returncode == 1
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and reason in lines[0], result.stderr
-    assert result.stdout == ""
