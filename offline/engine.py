@@ -30,10 +30,11 @@ from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
 from offline.rows import from_replica, settle_heap
+from offline.server_rules import ServerRules
 from offline.shared import Follower, LeaderWatch
 from offline.state import EngineState
 from offline.view import OptimisticView
-from protocol import Actor, Rejection, Request, Role
+from protocol import Actor, Rejection, Request, Role, SlaTable, StaffDirectory
 
 if TYPE_CHECKING:
     from offline.sync import SyncClient
@@ -72,7 +73,7 @@ class Engine:
         self._state = EngineState(
             replica=replica,
             outbox=outbox,
-            view=OptimisticView(self.actor, confirmed, outbox),
+            view=OptimisticView(self.actor, confirmed, outbox, ServerRules.from_meta(replica.meta)),
             conflicts={c.id: c for c in conflicts},
             status=EngineStatus(
                 connection="offline",
@@ -407,6 +408,21 @@ class Engine:
         """Seconds to add to the local clock to get the server's."""
         return self._state.clock_offset
 
+    @property
+    def staff(self) -> StaffDirectory | None:
+        """The staff directory the server last sent (kept in the replica); None before any."""
+        return self._state.rules.staff
+
+    @property
+    def sla(self) -> SlaTable:
+        """The server's SLA table as last seen (the built-in one before any ``welcome``)."""
+        return self._state.rules.sla
+
+    @property
+    def alert_repeat_seconds(self) -> float:
+        """How often the server rings an unacknowledged alert again, as last seen."""
+        return self._state.rules.alert_repeat_seconds
+
     def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event; returns the function that unsubscribes."""
         listeners = self._state.listeners
@@ -430,8 +446,10 @@ class Engine:
         guest_name: str | None = None,
         assignee: str | None = None,
         request_id: str | None = None,
+        due_at: datetime | str | None = None,
     ) -> Request:
-        """Create a request with its final id (a UUID made here)."""
+        """Create a request with its final id (a UUID made here); ``due_at`` (aware) replaces
+        the SLA table's deadline."""
         args: dict[str, Any] = {
             "id": request_id or str(uuid.uuid4()),
             "room": room,
@@ -443,6 +461,8 @@ class Engine:
             args["guest_name"] = guest_name
         if assignee is not None:
             args["assignee"] = assignee
+        if due_at is not None:
+            args["due_at"] = _plain(due_at)
         return (await self._mutate("create_request", args, (args["id"],), edit=False))[0]
 
     async def update_request(self, request_id: str, changes: dict[str, Any]) -> Request:
@@ -552,5 +572,7 @@ class Engine:
 
 
 def _plain(value: Any) -> Any:
-    """Enum members travel as their values."""
+    """Enum members travel as their values, times as ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
     return getattr(value, "value", value)

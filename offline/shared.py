@@ -26,6 +26,7 @@ from typing import Any
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
 from offline.replica import Batch
+from offline.server_rules import ServerRules
 from offline.state import EngineState
 from protocol import Request
 from protocol.pydantic_adapter import compact
@@ -163,7 +164,9 @@ class Follower:
                     continue  # somebody else's window at this terminal already said it
                 if event is not None:
                     events.append(event)
-        state.apply_leader_status(await replica.reload_meta())
+        meta = await replica.reload_meta()
+        state.apply_leader_status(meta)
+        touched |= state.adopt_rules(ServerRules.from_meta(meta))  # the leader's last welcome
         changed = view.rebuild(touched) if touched else set()
         if changed:
             state.view_changed(changed)

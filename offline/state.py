@@ -24,6 +24,7 @@ from offline.events import EngineEvent, EngineStatus, StatusChanged, ViewChanged
 from offline.index import ViewIndex
 from offline.outbox import Outbox
 from offline.replica import Batch, Replica
+from offline.server_rules import ServerRules
 from offline.view import OptimisticView
 from protocol import utcnow
 
@@ -131,6 +132,19 @@ class EngineState:
         """Raise ``next_n`` past every number the replica or its outbox has used."""
         last_n = max((m.n for m in self.outbox.entries()), default=0)
         self.next_n = max(self.next_n, self.replica.next_n, last_n + 1)
+
+    @property
+    def rules(self) -> ServerRules:
+        """The server's staff directory, SLA table and bell period, as last seen."""
+        return self.view.rules
+
+    def adopt_rules(self, rules: ServerRules) -> set[str]:
+        """Predict with ``rules`` from now on; returns the ids whose pending edits must be
+        replayed (none when nothing a prediction uses changed)."""
+        if rules.same_as(self.view.rules):
+            return set()
+        self.view.rules = rules
+        return self.outbox.ids()
 
     # -- events ----------------------------------------------------------------------------
 

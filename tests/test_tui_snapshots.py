@@ -437,3 +437,27 @@ def test_detail_at_80x24(snap_compare, tmp_path, shift_server):
     assert snap_compare(
         live_app(tmp_path, shift_server), terminal_size=SMALL, run_before=history_shown
     )
+
+
+async def due_time_typed(pilot: Pilot) -> None:
+    """A wake-up call booked at 21:30 for 06:00: the form reads it back as tomorrow's."""
+    await queue_shown(pilot)
+    await pilot.press("n", *"1204", "tab", *"Wake-up call, two knocks", "tab", "tab", "tab")
+    await pilot.press(*"06:00")
+
+    def read_back() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "tomorrow" in str(
+            form.query_one("#due_at-hint").render()
+        )
+
+    await until(pilot, read_back)
+    await pilot.pause()
+
+
+def test_new_request_form_with_a_due_time_at_80x24(snap_compare, tmp_path, utc_terminal):
+    """The due field between priority and guest, how it reads ("tomorrow 06:00") beside it,
+    and the keys line still at the bottom."""
+    config = EngineConfig(data_dir=tmp_path / "ann", user="ann", role=Role.STAFF)
+    app = FrontdeskApp(config, bell=False, clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=SMALL, run_before=due_time_typed)
