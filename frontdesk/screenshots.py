@@ -137,6 +137,20 @@ async def form(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press(*"1204")
 
 
+async def form_with_due_time(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    """A wake-up call for 06:00: the form reads the due time back beside the field."""
+    await pilot.press("n", *"1204", "tab", *"Wake-up call, two knocks", "tab", "tab", "tab")
+    await pilot.press(*"06:00")
+
+    def read_back() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "06:00" in str(
+            form.query_one("#due_at-hint").render()
+        )
+
+    await until(pilot, read_back)
+
+
 async def triage(pilot: Pilot[int], server: FrontdeskServer) -> None:
     """A clerk logs a leak the desk already has open: the suggestion and the duplicate show."""
     engine = _engine(pilot)
@@ -193,10 +207,15 @@ SCENES: dict[str, Scene] = {
     "help": help_screen,
     "queue-80x24": queue,
     "triage-80x24": triage,
+    "form-due-80x24": form_with_due_time,
     "offline": offline,  # last: it stops the server
 }
 PREPARE: dict[str, Prepare] = {"conflicts": clashing_edits}
-SIZES: dict[str, tuple[int, int]] = {"queue-80x24": SMALL, "triage-80x24": SMALL}
+SIZES: dict[str, tuple[int, int]] = {
+    "queue-80x24": SMALL,
+    "triage-80x24": SMALL,
+    "form-due-80x24": SMALL,
+}
 """Scenes taken at another size than ``SIZE``."""
 
 

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -114,7 +114,7 @@ class RequestForm(ModalScreen[Request | None]):
                     yield Static("", id=f"{key}-error", classes="form-error")
                     if key in HINTED:
                         yield Static("", id=f"{key}-hint", classes="form-hint")
-            yield Static("", id="form-duplicate")
+            yield DuplicateWarning("", id="form-duplicate")
             yield Static("", id="form-error", classes="form-error")
             yield Label("Ctrl+S save · Esc cancel · Tab next field", id="form-help")
 
@@ -221,10 +221,7 @@ class RequestForm(ModalScreen[Request | None]):
             error.display = not shown
         warning = self.query_one("#form-duplicate", Static)
         warning.update(literal(self.duplicate_warning()))
-        appeared = self.duplicate is not None and not warning.display
         warning.display = self.duplicate is not None
-        if appeared:  # on a small terminal the form scrolls: bring the warning into view
-            self.call_after_refresh(warning.scroll_visible, animate=False)
 
     def duplicate_warning(self) -> str:
         """The line naming the likely duplicate (empty when there is none)."""
@@ -362,6 +359,17 @@ class RequestForm(ModalScreen[Request | None]):
     def error_for(self, key: str) -> str:
         """The reason shown next to field ``key`` (empty when none), for tests and screenshots."""
         return str(self.query_one(f"#{key}-error", Static).render())
+
+
+class DuplicateWarning(Static):
+    """The line naming a likely duplicate; brought into view whenever it appears or changes
+    height, once it is laid out (on a short terminal the form scrolls, and a warning hidden
+    under the keys line is no warning). Asking right after showing it was too early: it had
+    no size yet, so the form did not scroll, on its second appearance at least."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.display and event.size.height:
+            self.scroll_visible(animate=False)
 
 
 def _short(text: str, width: int = 40) -> str:
