@@ -15,6 +15,7 @@ from helpers import connect_as, wait_for
 from offline_kit import drained, new_request, online, open_engine
 
 from offline.errors import Rejected
+from offline.events import MutationRejected
 from protocol import Priority, SlaTable
 from protocol.alerts import DEFAULT_REPEAT_SECONDS
 from protocol.sla import DEFAULT_SLA
@@ -141,3 +142,46 @@ async def test_the_hotels_sla_table_predicts_offline_the_deadline_the_server_con
             await back.close()
     finally:
         await server.close()
+
+
+async def test_a_second_window_on_the_replica_refuses_a_typo_from_the_leaders_directory(
+    server, tmp_path
+):
+    """The follower never talks to the server: it reads the directory the leader kept."""
+    leader = await open_engine(tmp_path, server, "ann")
+    follower = await open_engine(tmp_path, server, "ann")
+    try:
+        assert leader.is_leader and not follower.is_leader
+        await wait_for(lambda: caught_up(leader))
+        await wait_for(lambda: follower.staff is not None, timeout=3, message="follower")
+        request = await new_request(follower)
+        with pytest.raises(Rejected) as refused:
+            await follower.assign(request.id, "bbo")
+        assert refused.value.fields == {"assignee": TYPO}
+        await server.accounts.add_user("carl", "staff", "carl-pass-long")
+        await wait_for(lambda: follower.staff is not None and "carl" in follower.staff.active)
+        await wait_for(lambda: drained(leader) and drained(follower), timeout=3)
+    finally:
+        await follower.close()
+        await leader.close()
+
+
+async def test_a_typo_queued_before_any_directory_is_refused_with_the_reason(server, tmp_path):
+    """A first start offline accepts any well-formed name (no directory yet); once the server
+    is reached, the queued edit is refused with the directory's reason, told to the person."""
+    first = await open_engine(tmp_path, None, "ann")
+    try:
+        await new_request(first, room="101", assignee="bbo")
+    finally:
+        await first.close()
+    engine = await open_engine(tmp_path, server, "ann", start=False)
+    refusals: list[MutationRejected] = []
+    engine.subscribe(lambda e: refusals.append(e) if isinstance(e, MutationRejected) else None)
+    try:
+        await engine.start()
+        await wait_for(lambda: caught_up(engine) and drained(engine))
+        (refused,) = refusals
+        assert refused.name == "create_request" and refused.fields == {"assignee": TYPO}
+        assert engine.requests() == [], "nothing the server refused stays shown"
+    finally:
+        await engine.close()
