@@ -47,19 +47,14 @@ def due_change(
     sla: SlaTable, request: Request, due: datetime | None, values: dict[str, Any]
 ) -> dict[str, datetime]:
     """The ``due_at`` an edit sends (empty: none): ``due`` is the due field's deadline (None:
-    emptied, the SLA table decides for the category and priority as saved). A deadline of the
-    clerk's own (a wake-up call) left as it was stays when the priority or category changes,
-    where the rule book would otherwise take the SLA table's again."""
-    category = Category(values.get("category", request.category))
-    priority = Priority(values.get("priority", request.priority))
+    emptied, the SLA table decides for the category and priority as saved). A deadline left as
+    it was is not sent: the rule book keeps a deadline of the clerk's own when the priority or
+    category changes, and moves one the SLA table set."""
     if due is None:
+        category = Category(values.get("category", request.category))
+        priority = Priority(values.get("priority", request.priority))
         due = sla.due_at(request.created_at, category, priority)
-        return {"due_at": due} if due != request.due_at else {}
-    if due != request.due_at:
-        return {"due_at": due}
-    moved = (category, priority) != (request.category, request.priority)
-    own = due != sla.due_at(request.created_at, request.category, request.priority)
-    return {"due_at": due} if moved and own else {}
+    return {"due_at": due} if due != request.due_at else {}
 
 
 def _value(value: Any) -> Any:
