@@ -260,7 +260,7 @@ class Reconciler:
                 else:
                     log.warning("server error %s: %s", frame.code, frame.message)
             elif isinstance(frame, Alert):
-                events.append(AlertReceived(frame.kind, frame.request))
+                events.append(AlertReceived(frame.kind, frame.request, frame.index, frame.repeat))
         if last_seq > self._state.last_seq:
             self._state.last_seq = last_seq
             batch.meta["last_seq"] = str(last_seq)

@@ -18,9 +18,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from offline.alerts import AlertIndex
 from offline.conflicts import Conflict
 from offline.errors import EngineClosed
-from offline.events import EngineEvent, EngineStatus, StatusChanged, ViewChanged
+from offline.events import AlertsChanged, EngineEvent, EngineStatus, StatusChanged, ViewChanged
 from offline.index import ViewIndex
 from offline.outbox import Outbox
 from offline.replica import Batch, Replica
@@ -113,9 +114,14 @@ class EngineState:
     listeners: list[Callable[[EngineEvent], None]] = dataclasses.field(default_factory=list)
     publishing: asyncio.Task[None] | None = None
     """The replica write recording the leader's status for followers, if one runs."""
+    alerts: AlertIndex = dataclasses.field(init=False)
+    """The view's rows that carry alerts (``offline.alerts``), kept current by ``view_changed``."""
+    alerts_away: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    """Alerts new to this terminal that the running catch-up brought (told when it ends)."""
 
     def __post_init__(self) -> None:
         self.writes = WriteQueue(self.replica)
+        self.alerts = AlertIndex(self.view.rows)
 
     # -- small reads -----------------------------------------------------------------------
 
@@ -141,11 +147,22 @@ class EngineState:
             except Exception:
                 log.exception("engine listener failed on %r", type(event).__name__)
 
-    def view_changed(self, ids: set[str]) -> None:
-        """Keep the query index current, then tell listeners (one event per burst)."""
+    def view_changed(self, ids: set[str], *, loaded: bool = False) -> None:
+        """Keep the query and alert indexes current, then tell listeners (one event per burst).
+
+        ``loaded``: the rows were read from the replica, not changed: their alerts are not new.
+        Alerts a catch-up brings are told once, when it ends (``set_status``)."""
         if self.index is not None:
             self.index.update(ids)
+        delta = self.alerts.update(ids)
         self.emit(ViewChanged(frozenset(ids)))
+        if not delta.changed:
+            return
+        raised = () if loaded else delta.raised
+        if raised and self.status.catching_up:
+            self.alerts_away.extend(raised)
+            raised = ()
+        self.emit(AlertsChanged(raised))
 
     # -- status ----------------------------------------------------------------------------
 
@@ -156,6 +173,9 @@ class EngineState:
             if self.leader and self.followed and _shared_part(old) != _shared_part(new):
                 self.publish_status()
             self.emit(StatusChanged(new))
+            if old.catching_up and not new.catching_up and self.alerts_away:
+                away, self.alerts_away = tuple(self.alerts_away), []
+                self.emit(AlertsChanged(away, caught_up=True))
 
     def refresh_status(self, emit: bool = True, **more: Any) -> None:
         """Recount what is pending and parked (and apply ``more``)."""
