@@ -81,7 +81,10 @@ class AlertDesk:
         return float(value) if isinstance(value, int | float) else DEFAULT_REPEAT_SECONDS
 
     def next_bell(self) -> datetime | None:
-        """When the server rings again for an open alert (None: none of them rings again)."""
+        """When the server rings again for an open alert (None: none of them rings again, or
+        there is no server: an offline-only terminal never hears a bell)."""
+        if self.engine.status.offline_only:
+            return None
         return next_bell(self.open, self.repeat_seconds)
 
     def may_acknowledge(self, ref: AlertRef) -> bool:
