@@ -118,6 +118,10 @@ class EngineState:
     """The view's rows that carry alerts (``offline.alerts``), kept current by ``view_changed``."""
     alerts_away: list[tuple[str, int]] = dataclasses.field(default_factory=list)
     """Alerts new to this terminal that the running catch-up brought (told when it ends)."""
+    first_fill: bool = False
+    """True while a replica that never synced catches up for the first time: what it brings
+    was not missed (a new terminal has no "while away"), so its alerts are shown, not
+    announced."""
 
     def __post_init__(self) -> None:
         self.writes = WriteQueue(self.replica)
@@ -160,7 +164,8 @@ class EngineState:
             return
         raised = () if loaded else delta.raised
         if raised and self.status.catching_up:
-            self.alerts_away.extend(raised)
+            if not self.first_fill:
+                self.alerts_away.extend(raised)
             raised = ()
         self.emit(AlertsChanged(raised))
 
@@ -172,6 +177,8 @@ class EngineState:
             old, self.status = self.status, new
             if self.leader and self.followed and _shared_part(old) != _shared_part(new):
                 self.publish_status()
+            if new.catching_up and not old.catching_up:
+                self.first_fill = self.last_seq == 0 and old.last_synced_at is None
             self.emit(StatusChanged(new))
             if old.catching_up and not new.catching_up and self.alerts_away:
                 away, self.alerts_away = tuple(self.alerts_away), []

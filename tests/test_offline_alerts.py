@@ -78,10 +78,12 @@ async def test_staff_may_not_acknowledge_another_assignees_alert(server, tmp_pat
 
 async def test_alerts_raised_while_away_are_told_once_when_the_catch_up_ends(tmp_path):
     server = await start_server(make_config(tmp_path, catchup_page_size=1))  # page by page
-    meg = await open_engine(tmp_path, server, "meg")
-    await wait_for(lambda: online(meg))
-    await meg.close()
     bob = await open_engine(tmp_path, server, "bob")
+    await new_request(bob, room="100", priority="low")
+    await wait_for(lambda: drained(bob))
+    meg = await open_engine(tmp_path, server, "meg")
+    await wait_for(lambda: online(meg) and not meg.status.catching_up)
+    await meg.close()
     try:
         made = [await new_request(bob, room=str(400 + i), priority="urgent") for i in range(3)]
         await wait_for(lambda: drained(bob))
@@ -93,6 +95,15 @@ async def test_alerts_raised_while_away_are_told_once_when_the_catch_up_ends(tmp
         assert len(away) == 1, events
         assert sorted(away[0].raised) == sorted((r.id, 0) for r in made)
         assert not any(e.raised for e in events if not e.caught_up), events
+
+        # A new terminal was not away: its first catch-up shows the alerts, announces none.
+        ann = await open_engine(tmp_path, server, "ann", start=False)
+        first = alert_events(ann)
+        await ann.start()
+        await wait_for(lambda: online(ann) and not ann.status.catching_up, message="no sync")
+        assert len(ann.open_alerts()) == 3
+        assert first and not any(e.raised for e in first), first
+        await ann.close()
     finally:
         await bob.close()
         await meg.close()

@@ -25,7 +25,7 @@ from offline.errors import OfflineError, Rejected
 from offline.events import AlertReceived
 from protocol.alerts import DEFAULT_REPEAT_SECONDS, may_acknowledge
 from tui.text import plain
-from tui.widgets.alert_text import kind_label, next_bell, one_line
+from tui.widgets.alert_text import kind_label, next_bell, one_line, short_line
 from tui.widgets.cells import number_cell
 
 if TYPE_CHECKING:
@@ -123,11 +123,10 @@ class AlertDesk:
             return
         self.ring()
         if len(brought) == 1:
-            title = "Raised while this terminal was away"
-            self.announce(1, title, one_line(brought[0]))
+            self.announce(1, "Raised while away", one_line(brought[0]))
         else:
-            title = f"{len(brought)} alerts raised while this terminal was away"
-            self.announce(len(brought), title, "oldest: " + one_line(brought[0]) + self.hint())
+            title = f"{len(brought)} alerts raised while away"
+            self.announce(len(brought), title, "oldest: " + short_line(brought[0]) + self.hint())
 
     def hint(self) -> str:
         return " — :alerts lists them"

@@ -213,14 +213,15 @@ class QueueScreen(Screen[None]):
         self._update_title()
 
     def _alert_keys(self) -> str:
-        """``! acknowledge · b alerts``, with the keys as mapped now."""
+        """``! ack · b alerts``, with the keys as mapped now (short: it must fit at 80 columns
+        beside the oldest alert)."""
         keys = {
             active.binding.id: self.app.get_key_display(active.binding)
             for active in self.active_bindings.values()
         }
         parts = []
         if ack := keys.get("queue.ack_alert"):
-            parts.append(f"{ack} acknowledge")
+            parts.append(f"{ack} ack")
         if show := keys.get("queue.alerts"):
             parts.append(f"{show} alerts")
         return " · ".join(parts)

@@ -35,7 +35,7 @@ class AlertBanner(Widget):
     def show(
         self, refs: list[AlertRef], now: datetime, bell_at: datetime | None, keys: str
     ) -> None:
-        """``refs``: the open alerts, oldest first; ``keys``: ``! acknowledge · b alerts``."""
+        """``refs``: the open alerts, oldest first; ``keys``: ``! ack · b alerts``."""
         self.oldest = refs[0] if refs else None
         self.count = len(refs)
         self.now, self.bell_at, self.keys = now, bell_at, keys

@@ -42,6 +42,12 @@ def one_line(ref: AlertRef) -> str:
     )
 
 
+def short_line(ref: AlertRef) -> str:
+    """``urgent #12 room 817`` as plain text."""
+    room = literal(ref.request.room).plain
+    return f"{kind_label(ref.alert.kind)} {number_cell(ref.request)} room {room}"
+
+
 def next_bell(refs: Iterable[AlertRef], repeat_seconds: float) -> datetime | None:
     """When the server rings the bell next for any of these open alerts (None: it will not:
     only the alerts of open requests ring again)."""
