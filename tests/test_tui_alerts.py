@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from conftest import SIZE, config_for, make_config, ready, start_server, status_text, toast_texts
+from conftest import (
+    SIZE,
+    config_for,
+    make_config,
+    offline_app,
+    ready,
+    start_server,
+    status_text,
+    toast_texts,
+)
 from faults import FaultyProxy, pick_seed
 from helpers import wait_for
 from offline_kit import drained, new_request, open_engine
@@ -309,3 +318,30 @@ async def test_a_live_alert_rings_once_and_again_while_nobody_acknowledges_it(tm
     finally:
         await bob.close()
         await server.close()
+
+
+async def test_a_request_closed_before_its_alert_was_acknowledged_leaves_the_banner(tmp_path):
+    """Nobody is called to a completed request any more (the server rings it no more either),
+    but its alert still waits for someone to take responsibility, on the alerts screen."""
+    app = offline_app(tmp_path, "meg", Role.MANAGER)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(app, pilot)
+        assert app.engine is not None
+        leak = await app.engine.create_request(
+            room="817", category="maintenance", description="Leak", priority="urgent"
+        )
+        await wait_for(lambda: app.alert_count == 1, message="no alert")
+        await app.engine.set_status(leak.id, "in_progress")
+        await app.engine.set_status(leak.id, "completed")
+        await wait_for(lambda: app.alert_count == 0, message="still in the banner")
+        await pilot.pause()
+        assert banner_text(app) == ""
+        await open_alerts_screen(app, pilot)
+        lines = alerts_lines(app)
+        assert lines[0] == "No open alerts.", lines
+        assert lines[1].startswith("Request closed, alert not acknowledged · 1"), lines
+        assert "completed · Leak" in lines[2], lines
+        await pilot.press("a")
+        await wait_for(lambda: app.engine is not None and app.engine.open_alerts() == [])
+        await pilot.pause()
+        assert "meg after" in alerts_lines(app)[2], alerts_lines(app)

@@ -54,8 +54,13 @@ class AlertDesk:
         self.engine = engine
         self.bell_on = bell
         self.now = now
-        self.open: list[AlertRef] = engine.open_alerts()
-        """Every unacknowledged alert, oldest first (refreshed at each ``AlertsUpdated``)."""
+        self.open: list[AlertRef] = []
+        """Unacknowledged alerts of open requests, oldest first: what the banner, the counter
+        and ``!`` are about (refreshed at each ``AlertsUpdated``)."""
+        self.closed: list[AlertRef] = []
+        """Unacknowledged alerts of requests completed or cancelled since: listed on the alerts
+        screen, still to acknowledge, but no longer calling anyone (the server rings them no
+        more either)."""
         self.rings = 0
         """Times the bell rang (``bell = false`` counts too): what tests and a log can see."""
         self.notices = 0
@@ -65,6 +70,7 @@ class AlertDesk:
         self._held = 0
         """Alerts that arrived while a form was open: one notice for them when it closes."""
         self._hold_timer: Timer | None = None
+        self.refresh()
 
     # -- what is open ---------------------------------------------------------------------
 
@@ -95,7 +101,9 @@ class AlertDesk:
         return next((ref for ref in self.open if self.may_acknowledge(ref)), None)
 
     def refresh(self) -> None:
-        self.open = self.engine.open_alerts()
+        refs = self.engine.open_alerts()
+        self.open = [ref for ref in refs if ref.request.is_open]
+        self.closed = [ref for ref in refs if not ref.request.is_open]
 
     # -- what arrives ---------------------------------------------------------------------
 

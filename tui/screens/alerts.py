@@ -5,7 +5,10 @@ terminal, whatever was missed while offline. Space marks open alerts, ``a`` ackn
 marked ones in one go (each its own ``acknowledge_alert``, recorded with who and when; offline
 too) or else the highlighted one, ``*`` marks every alert this user may acknowledge, Enter opens
 the request. An alert this user may not acknowledge (staff, not the assignee) is listed dimmed
-with whose it is; trying it shows the rule book's reason.
+with whose it is; trying it shows the rule book's reason. Alerts of requests completed or
+cancelled before anyone acknowledged them are listed apart: nobody is called to them any more
+(they are not in the banner or the counter, and the server rings them no more), but they are
+still there to acknowledge.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 ACKNOWLEDGED_SHOWN = 100
 """Acknowledged alerts listed below the open ones (the most recent)."""
 OPEN_HEADER = "open-header"
+CLOSED_HEADER = "closed-header"
 ACK_HEADER = "ack-header"
 
 
@@ -148,15 +152,24 @@ class AlertsScreen(Screen[None]):
         refs = self.engine.alerts(acknowledged=ACKNOWLEDGED_SHOWN)
         now = self.clock()
         width = max(options.scrollable_content_region.width - 2, 20)
-        open_refs = [r for r in refs if r.alert.is_open]
+        waiting = [r for r in refs if r.alert.is_open]
+        open_refs = [r for r in waiting if r.request.is_open]
+        closed = [r for r in waiting if not r.request.is_open]
         done = [r for r in refs if not r.alert.is_open]
         self.refs = {option_id(r): r for r in refs}
-        self.marked &= {option_id(r) for r in open_refs}
-        items: list[Option] = [Option(self._open_header(len(open_refs)), OPEN_HEADER, True)]
-        for ref in open_refs:
+        self.marked &= {option_id(r) for r in waiting}
+
+        def line(ref: AlertRef) -> Option:
             oid = option_id(ref)
             allowed = self.desk.may_acknowledge(ref)
-            items.append(Option(open_line(ref, now, oid in self.marked, allowed, width), oid))
+            return Option(open_line(ref, now, oid in self.marked, allowed, width), oid)
+
+        items: list[Option] = [Option(self._open_header(len(open_refs)), OPEN_HEADER, True)]
+        items.extend(line(r) for r in open_refs)
+        if closed:
+            head = Text(f"Request closed, alert not acknowledged · {len(closed)}", style="bold")
+            items.append(Option(head, CLOSED_HEADER, True))
+            items.extend(line(r) for r in closed)
         if done:
             head = Text(f"Acknowledged, most recent first · {len(done)}", style="bold")
             items.append(Option(head, ACK_HEADER, True))
@@ -164,13 +177,13 @@ class AlertsScreen(Screen[None]):
         options.set_options(items)
         index = self._index_of(keep) if keep is not None else None
         if index is None:
-            index = 1 if open_refs else (2 if done else None)
+            index = next((i for i, o in enumerate(items) if not o.disabled), None)
         options.highlighted = index
         self._update_title()
 
     def _open_header(self, count: int) -> Text:
         if not count:
-            return Text("No open alerts: every alert is acknowledged.", style="bold")
+            return Text("No open alerts.", style="bold")
         return Text(f"Open, oldest first · {count}", style="bold")
 
     def _index_of(self, oid: str) -> int | None:
@@ -227,7 +240,7 @@ class AlertsScreen(Screen[None]):
         self.options.action_cursor_down()
 
     def action_mark_all(self) -> None:
-        """Mark every open alert this user may acknowledge."""
+        """Mark every unacknowledged alert this user may acknowledge."""
         self.marked = {oid for oid, r in self.refs.items() if r.alert.is_open}
         self.marked = {oid for oid in self.marked if self.desk.may_acknowledge(self.refs[oid])}
         self.reload()

@@ -469,13 +469,15 @@ class QueueScreen(Screen[None]):
         self.select_request(ref.request.id)
 
     async def action_acknowledge_all_alerts(self) -> None:
-        """Acknowledge every open alert this user may (one mutation each, with who and when)."""
+        """Acknowledge every unacknowledged alert this user may, those of closed requests too
+        (one mutation each, with who and when)."""
         desk = self.alert_host.alert_desk
         if desk is None:
             return
-        mine = [ref for ref in desk.open if desk.may_acknowledge(ref)]
-        if not mine and desk.open:
-            mine = desk.open[:1]  # so the rule book says why not
+        every = [*desk.open, *desk.closed]
+        mine = [ref for ref in every if desk.may_acknowledge(ref)]
+        if not mine and every:
+            mine = every[:1]  # so the rule book says why not
         done, refused = await desk.acknowledge(mine)
         desk.tell_refused(refused, len(mine))
         if done:
