@@ -214,7 +214,11 @@ async def test_a_manager_marks_alerts_and_acknowledges_them_in_one_go(server, tm
         async with app.run_test(size=SIZE) as pilot:
             await ready(app, pilot)
             await wait_for(lambda: app.alert_count == 3, message="not 3 alerts")
-            screen = await open_alerts_screen(app, pilot)
+            await pilot.press("colon", *"alerts", "enter")  # k9s style; `b` is the key
+            await wait_for(lambda: isinstance(app.screen, AlertsScreen), message=":alerts")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, AlertsScreen)
             await pilot.press("space", "space")  # marks 101 and 102 (the cursor moves down)
             assert len(screen.marked) == 2 and "2 marked" in str(screen.sub_title)
             assert alerts_lines(app)[1].startswith("✓") and alerts_lines(app)[2].startswith("✓")

@@ -120,7 +120,9 @@ class AlertDesk:
             self.announce(1, title, plain(f"Room {r.room}: {r.description}"))
         else:
             kinds = sorted({kind_label(e.kind) for e in events})
-            self.announce(len(events), f"{len(events)} alerts", ", ".join(kinds) + self.hint())
+            still = " still unacknowledged" if all(e.repeat for e in events) else ""
+            title = f"{len(events)} alerts{still}"
+            self.announce(len(events), title, ", ".join(kinds) + self.hint())
 
     def changed(self, away: Iterable[tuple[str, int]]) -> None:
         """The view's alerts changed; ``away``: alerts a catch-up brought (rung here, once)."""
