@@ -127,6 +127,12 @@ _ARGS: dict[str, type[_Args]] = {
 }
 
 
+_TYPED_ARGS: frozenset[type[_Args]] = frozenset(
+    {AcknowledgeAlertArgs, RaiseSlaAlertArgs, RingAlertsArgs}
+)
+"""Args models with a number or a flag (``NUMBER_ARGS``, ``FLAG_ARGS``): checked for type first."""
+
+
 def _invalid(fields: dict[str, str]) -> Rejection:
     summary = "; ".join(f"{k}: {v}" for k, v in fields.items())
     return Rejection(Code.INVALID, summary or "invalid arguments", fields)
@@ -153,6 +159,8 @@ def parse_args(name: str, args: Any) -> _Args | Rejection:
         return Rejection(Code.UNKNOWN_MUTATION, f"unknown mutation {name!r}")
     if not isinstance(args, dict):
         return _invalid({"args": "must be an object"})
+    if model in _TYPED_ARGS and (wrong := _non_text_values(args)):
+        return _invalid(wrong)  # lax validation would take "0" for 0 and true for 1
     try:
         # Lax mode only turns enum strings into enums: it turns no number into text (pydantic
         # v2 never does), so what passes here holds text wherever text is expected.
