@@ -189,6 +189,16 @@ async def help_screen(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("question_mark")
 
 
+async def alerts(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    """The demo's night: the SLA job's breaches and escalations, the urgent requests, open
+    oldest first; two acknowledged here (marked, then ``a``) to show who and how long."""
+    app = _app(pilot)
+    await until(pilot, lambda: app.alert_count >= 3)
+    await pilot.press("b", "space", "space", "a")
+    await until(pilot, lambda: len(_engine(pilot).alerts()) > app.alert_count)
+    await pilot.press("home")
+
+
 async def offline(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await server.close()
     await until(pilot, lambda: _status(pilot) == "offline")
@@ -205,6 +215,8 @@ SCENES: dict[str, Scene] = {
     "performance": performance,
     "conflicts": conflicts,
     "help": help_screen,
+    "alerts": alerts,
+    "alerts-80x24": alerts,
     "queue-80x24": queue,
     "triage-80x24": triage,
     "form-due-80x24": form_with_due_time,
@@ -215,6 +227,7 @@ SIZES: dict[str, tuple[int, int]] = {
     "queue-80x24": SMALL,
     "triage-80x24": SMALL,
     "form-due-80x24": SMALL,
+    "alerts-80x24": SMALL,
 }
 """Scenes taken at another size than ``SIZE``."""
 

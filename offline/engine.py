@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from offline.alerts import AlertRef
 from offline.config import EngineConfig
 from offline.conflicts import Conflict, mutation_for, strategies_with
 from offline.errors import Rejected, ServerApiError, UnknownConflict
@@ -166,7 +167,7 @@ class Engine:
         self._rest_before = None
         changed = state.view.rebuild(added)  # pending edits of these rows replay now
         if changed:
-            state.view_changed(changed)
+            state.view_changed(changed, loaded=True)
         self._release_memory_soon()
 
     def _release_memory_soon(self) -> None:
@@ -319,6 +320,22 @@ class Engine:
 
     def get(self, request_id: str) -> Request | None:
         return self._state.view.rows.get(request_id)
+
+    def open_alerts(self) -> list[AlertRef]:
+        """Every unacknowledged alert of the view, oldest first (raised here, elsewhere, or
+        while this terminal was away: alerts are records in their rows)."""
+        return self._state.alerts.open_alerts()
+
+    def alerts(self, acknowledged: int = 100) -> list[AlertRef]:
+        """The open alerts, oldest first, then the ``acknowledged`` most recently acknowledged
+        ones (who and when in ``alert.acknowledged_by`` / ``acknowledged_at``)."""
+        index = self._state.alerts
+        return [*index.open_alerts(), *index.acknowledged_alerts(acknowledged)]
+
+    @property
+    def open_alert_count(self) -> int:
+        """How many alerts of the view are unacknowledged (no list built)."""
+        return self._state.alerts.open_count
 
     def is_pending(self, request_id: str) -> bool:
         """True while the request has mutations the server has not answered."""
@@ -481,6 +498,14 @@ class Engine:
     async def add_note(self, request_id: str, text: str) -> Request:
         args = {"id": request_id, "text": text}
         return (await self._mutate("add_note", args, (request_id,)))[0]
+
+    async def acknowledge_alert(self, request_id: str, index: int) -> Request:
+        """Acknowledge alert ``index`` of a request as this user, now: an edit like any other
+        (offline too; it never conflicts). ``Rejected`` with the rule book's reason when this
+        user may not (staff who are not the assignee); one already acknowledged stays as it
+        was (the first acknowledgement is the one on record)."""
+        args = {"id": request_id, "index": index}
+        return (await self._mutate("acknowledge_alert", args, (request_id,)))[0]
 
     async def bulk_set_status(self, ids: list[str], status: str) -> list[Request]:
         args = {"ids": list(ids), "status": _plain(status)}

@@ -269,7 +269,7 @@ class Reconciler:
                 else:
                     log.warning("server error %s: %s", frame.code, frame.message)
             elif isinstance(frame, Alert):
-                events.append(AlertReceived(frame.kind, frame.request))
+                events.append(AlertReceived(frame.kind, frame.request, frame.index, frame.repeat))
             elif isinstance(frame, Staff):
                 # An account changed: assignees are checked against the new directory.
                 rules = self._state.rules.with_staff(frame.staff)

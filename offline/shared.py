@@ -59,8 +59,14 @@ def notice_for(event: EngineEvent) -> tuple[int | None, str] | None:
         }
         return event.n, json.dumps(body, ensure_ascii=False)
     if isinstance(event, AlertReceived):
-        body = {"kind": "alert", "alert": event.kind, "request": event.request.to_wire()}
-        return None, json.dumps(body, ensure_ascii=False)
+        bell: dict[str, Any] = {
+            "kind": "alert",
+            "alert": event.kind,
+            "request": event.request.to_wire(),
+            "index": event.index,
+            "repeat": event.repeat,
+        }
+        return None, json.dumps(bell, ensure_ascii=False)
     return None
 
 
@@ -75,7 +81,12 @@ def event_for(data: str) -> EngineEvent | None:
             fields=dict(body.get("fields") or {}),
         )
     if body.get("kind") == "alert":
-        return AlertReceived(body["alert"], Request.model_validate(body["request"]))
+        return AlertReceived(
+            body["alert"],
+            Request.model_validate(body["request"]),
+            body.get("index"),
+            body.get("repeat") is True,
+        )
     return None
 
 
