@@ -9,8 +9,9 @@ runs ``promtool check rules`` on it), so an operator's Prometheus and the panel 
 
 Windows: latencies are the p99 of the last five minutes (the rules use ``[5m]`` too), the error
 rate is error frames per second over the last five minutes, connections and memory are now.
-Clients do not report their outbox age to the server, so it is not judged here: each terminal
-shows its own on its panel.
+The outbox age is what connected terminals report in ``presence`` (``outbox_age``, every
+``OUTBOX_REPORT_SECONDS`` while something is queued), aged by the time since they said it; a
+terminal back from a long outage reports its night's age until its queue drains (seconds).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "error_rate": ("Error frames", "/s"),
     "connections": ("Connections", ""),
     "memory_mb": ("Memory", "MiB"),
+    "outbox_age_seconds": ("Oldest queued edit", "s"),
 }
 """Each judged figure: how the panel names it, and its unit."""
 
@@ -75,6 +77,7 @@ class HealthWatch:
             if session.client_id is not None and latency:
                 rtt[session.client_id] = round(latency * 1000, 1)
         self.metrics.minutes.sample(len(self.hub.sessions), rtt)
+        self.outbox_age()  # keeps the gauge current for a Prometheus scrape
         now = self.clock()
         self.errors.append((now, _total(self.metrics, "frontdesk_frame_errors_total")))
         while len(self.errors) > 2 and self.errors[1][0] <= now - WINDOW_MINUTES * 60:
@@ -88,13 +91,28 @@ class HealthWatch:
             (t0, e0), (t1, e1) = self.errors[0], self.errors[-1]
             rate = (e1 - e0) / (t1 - t0) if t1 > t0 else 0.0
         memory = self.metrics.registry.get_sample_value("process_resident_memory_bytes")
+        outbox = self.outbox_age()
         return {
             "commit_p99_ms": None if commit is None else round(commit * 1000, 3),
             "fanout_p99_ms": None if fanout is None else round(fanout * 1000, 3),
             "error_rate": None if rate is None else round(rate, 3),
             "connections": float(len(self.hub.sessions)),
             "memory_mb": None if memory is None else round(memory / 2**20, 1),
+            "outbox_age_seconds": outbox,
         }
+
+    def outbox_age(self) -> float:
+        """The largest outbox age the connected terminals reported, aged to now (0: none)."""
+        now = time.monotonic()
+        ages = [
+            age + (now - said)
+            for session in self.hub.sessions
+            if not session.closing and session.outbox_age is not None
+            for age, said in (session.outbox_age,)
+        ]
+        oldest = round(max(ages), 1) if ages else 0.0
+        self.metrics.client_outbox_age.set(oldest)
+        return oldest
 
     def wire(self) -> list[dict[str, Any]]:
         """Each figure with its thresholds and verdict (``/api/v1/stats`` ``health``)."""
@@ -124,6 +142,7 @@ RULE_EXPRESSIONS: dict[str, str] = {
     "error_rate": "sum by (instance) (rate(frontdesk_frame_errors_total[5m]))",
     "connections": "frontdesk_connections",
     "memory_mb": "process_resident_memory_bytes / 1048576",
+    "outbox_age_seconds": "frontdesk_client_outbox_age_seconds",
 }
 """The PromQL of each figure, as the server computes it (per instance)."""
 

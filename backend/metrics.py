@@ -75,6 +75,11 @@ class Metrics:
             "frontdesk_frame_errors", "Error frames sent, by code", ["code"], registry=r
         )
         self.alerts = Counter("frontdesk_alerts", "Alerts raised, by kind", ["kind"], registry=r)
+        self.client_outbox_age = Gauge(
+            "frontdesk_client_outbox_age_seconds",
+            "The oldest mutation still queued on a connected terminal, as terminals report it",
+            registry=r,
+        )
         self.alert_repeats = Counter(
             "frontdesk_alert_repeats",
             "Bells rung again for alerts still unacknowledged, by kind",

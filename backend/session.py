@@ -121,6 +121,7 @@ class Session:
         "identity",
         "live",
         "opened_at",
+        "outbox_age",
         "parts",
         "ping_sent",
         "ping_waiter",
@@ -147,6 +148,9 @@ class Session:
         self.viewing: str | None = None
         self.editing = False
         self.presence_at = 0.0
+        self.outbox_age: tuple[float, float] | None = None
+        """(seconds the terminal's oldest queued mutation had waited, monotonic time it said so),
+        from its last ``presence``; None: nothing queued."""
         self.opened_at = time.monotonic()
         self.synced_seq = 0
         """The last seq sent by catch-up: live changes at or below it are not sent again."""
@@ -318,6 +322,8 @@ class Session:
                 self.viewing = frame.viewing[:64] if frame.viewing else None
                 self.editing = frame.editing
                 self.presence_at = time.monotonic()
+                age = frame.outbox_age
+                self.outbox_age = None if age is None else (age, self.presence_at)
                 self.parts.presence_changed()
         else:
             self._bad(FrameError(ErrorCode.INVALID_FRAME, "hello was already received", "hello"))

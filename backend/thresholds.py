@@ -49,3 +49,6 @@ class HealthThresholds(BaseModel):
     """Open WebSocket connections on this instance."""
     memory_mb: Threshold = Threshold(warning=512, critical=1024)
     """Resident memory of the server process, MiB."""
+    outbox_age_seconds: Threshold = Threshold(warning=120, critical=900)
+    """The oldest mutation still queued on a connected terminal, seconds, as the terminals
+    report it: a terminal whose edits stay queued while it is online is not being heard."""

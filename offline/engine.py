@@ -94,7 +94,7 @@ class Engine:
         self._state.refresh_status(emit=False)
         self._lock_fd = lock_fd
         self._token = config.token
-        self._presence = PresenceLink(self._state.emit)
+        self._presence = PresenceLink(self._state.emit, self._outbox_age)
         self._watch = LeaderWatch(self._state, wake_push=self._wake_push)
         self._reconciler = Reconciler(
             self._state,
@@ -395,6 +395,13 @@ class Engine:
         """Tell the others what this user views (a request id or None) and whether they edit
         it; sent while online (coalesced), again after each reconnect (``offline.presence``)."""
         self._presence.set(viewing, editing)
+
+    def _outbox_age(self) -> float | None:
+        """Seconds the oldest queued mutation has waited (None: the outbox is empty)."""
+        oldest = self._state.outbox.oldest_created_at()
+        if oldest is None:
+            return None
+        return max(0.0, (self._state.server_now() - oldest).total_seconds())
 
     def presence(self) -> list[PresenceEntry]:
         """Who is online (this user included) and what each views or edits; empty offline."""

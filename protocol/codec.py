@@ -91,9 +91,12 @@ def mutate_text(
     return dumps(frame)
 
 
-def presence_text(viewing: str | None, editing: bool) -> str:
-    """The client's ``presence`` (``frames.PresenceUpdate``)."""
-    return dumps({"type": "presence", "viewing": viewing, "editing": editing})
+def presence_text(viewing: str | None, editing: bool, outbox_age: float | None = None) -> str:
+    """The client's ``presence`` (``frames.PresenceUpdate``), with its outbox's age."""
+    frame: dict[str, Any] = {"type": "presence", "viewing": viewing, "editing": editing}
+    if outbox_age is not None:
+        frame["outbox_age"] = round(max(0.0, outbox_age), 1)
+    return dumps(frame)
 
 
 def by_prefix(user: str, client_id: str) -> str:

@@ -71,6 +71,9 @@ class PresenceUpdate(Frame):
     type: Literal["presence"] = "presence"
     viewing: str | None
     editing: bool
+    outbox_age: Annotated[float, Field(ge=0, le=10 * 365 * 86400)] | None = None
+    """Added field: seconds the oldest mutation queued on this terminal has waited (null: none
+    queued); the server judges the largest one reported (``health``)."""
 
 
 ClientFrame = Annotated[Hello | Mutate | Subscribe | PresenceUpdate, Field(discriminator="type")]

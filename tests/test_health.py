@@ -13,7 +13,7 @@ import pytest
 from conftest import make_config, start_server
 from helpers import connect_as, token_for, wait_for
 
-from backend.health import prometheus_rules
+from backend.health import RULE_EXPRESSIONS, prometheus_rules
 from backend.metrics import MinuteHistory
 from backend.thresholds import HealthThresholds, Threshold
 
@@ -32,7 +32,7 @@ def test_the_rules_file_has_the_server_s_own_thresholds_and_promtool_accepts_it(
         [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "10 rules found" in checked.stdout
+    assert f"{2 * len(RULE_EXPRESSIONS)} rules found" in checked.stdout
 
 
 def test_a_threshold_is_amber_from_warning_and_red_from_critical():
@@ -101,7 +101,9 @@ async def test_stats_judge_the_thresholds_and_chart_the_hour(tmp_path):
             "error_rate",
             "connections",
             "memory_mb",
+            "outbox_age_seconds",
         }
+        assert health["outbox_age_seconds"]["level"] == "ok", "nothing queued anywhere"
         assert health["connections"] == {
             "name": "connections",
             "label": "Connections",
@@ -119,3 +121,27 @@ async def test_stats_judge_the_thresholds_and_chart_the_hour(tmp_path):
         await ann.close()
     finally:
         await server.close()
+
+
+async def test_a_terminal_whose_edits_stay_queued_is_judged_by_the_age_it_reports(server):
+    """Terminals report their oldest queued edit in ``presence``; the server ages the report
+    and judges the largest (default warning 120 s, critical 900 s); a drained queue clears it."""
+    ann = await connect_as(server, "ann")
+    manager = await token_for(server, "meg", "meg-pass")
+    headers = {"Authorization": f"Bearer {manager}"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+
+        async def outbox() -> dict:
+            answer = await http.get("/api/v1/stats", headers=headers)
+            return next(h for h in answer.json()["health"] if h["name"] == "outbox_age_seconds")
+
+        await ann.send({"type": "presence", "viewing": None, "editing": False, "outbox_age": 1000})
+        await ann.recv_until("presence")
+        judged = await outbox()
+        assert judged["value"] >= 1000 and judged["level"] == "critical"
+        await ann.send({"type": "presence", "viewing": None, "editing": False})
+        await ann.recv_until("presence")
+        assert (await outbox())["level"] == "ok"
+        metrics = (await http.get("/metrics")).text
+        assert "frontdesk_client_outbox_age_seconds 0.0" in metrics
+    await ann.close()

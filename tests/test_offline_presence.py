@@ -105,3 +105,40 @@ async def test_an_unreachable_server_is_not_a_sign_in_problem(tmp_path):
         assert not ann.status.needs_sign_in
     finally:
         await ann.close()
+
+
+async def test_the_link_reports_the_outbox_age_while_queued_and_once_when_drained(monkeypatch):
+    """The ``presence`` frame carries how long the oldest queued edit has waited, at once on a
+    new connection, again every report period while something is queued, and null once the
+    queue drains, so the server's figure does not stay stuck at the last age it heard."""
+    import asyncio
+    import json
+
+    from offline import presence
+
+    monkeypatch.setattr(presence, "OUTBOX_CHECK_SECONDS", 0.02)
+    monkeypatch.setattr(presence, "OUTBOX_REPORT_SECONDS", 0.05)
+    queued: list[float | None] = [4200.0]
+    frames: list[dict] = []
+    looked: list[int] = [0]
+
+    def outbox_age() -> float | None:
+        looked[0] += 1
+        return queued[0]
+
+    async def send(text: str) -> None:
+        frames.append(json.loads(text))
+
+    link = presence.PresenceLink(lambda _event: None, outbox_age)
+    task = asyncio.create_task(link.run(send))
+    try:
+        await wait_for(lambda: len(frames) >= 2, message=str(frames))
+        assert [f["outbox_age"] for f in frames[:2]] == [4200.0, 4200.0]
+        queued[0] = None
+        await wait_for(lambda: "outbox_age" not in frames[-1], message=str(frames))
+        count, looks = len(frames), looked[0]
+        await wait_for(lambda: looked[0] >= looks + 10)  # ten more looks at the empty outbox
+        assert len(frames) == count, "a drained queue is said once, not every period"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
