@@ -42,6 +42,7 @@ SCENARIOS = {
     "pg_driver": "bench.pg_driver",
     "triage": "bench.triage",
     "instances": "bench.instances",
+    "history": "bench.history",
 }
 ON_REQUEST = {"pg_driver"}
 """Scenarios that run only when named: a one-off comparison, not a figure that moves."""
