@@ -86,6 +86,7 @@ class SessionLimits:
     catchup_page_size: int
     queue_per_connection: int
     snapshot_window_days: float = 14.0
+    snapshot_log_entries: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +346,11 @@ class Session:
         last = hello.last_seq
         if last > store.state.head_seq:
             await store.follow()  # another instance may have committed what this one lags
-        if last > store.state.head_seq:  # a log this server never had (restored from backup?)
+        # A log this server never had (restored from backup?), or a new terminal where the
+        # kept log is long: the working set, not a month of log.
+        log_length = store.state.head_seq - store.state.compacted_through
+        new_terminal = last == 0 and log_length > parts.limits.snapshot_log_entries
+        if last > store.state.head_seq or new_terminal:
             last = await self._send_snapshot()
         last = await self._send_changes(last)
         # No await from here on: the buffered changes and going live happen atomically.
