@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -106,6 +106,12 @@ class Accounts:
     def __init__(self, store: Store, ttl_hours: float = DEFAULT_TTL_HOURS) -> None:
         self.store = store
         self.ttl_seconds = ttl_hours * 3600
+        self.changed: Callable[[], Awaitable[object]] | None = None
+        """Called after an account is added, disabled or enabled (the staff directory)."""
+
+    async def _changed(self) -> None:
+        if self.changed is not None:
+            await self.changed()
 
     async def add_user(self, name: str, role: Role | str, password: str) -> None:
         """Create a user; ValueError with a message for a bad or taken name, role or password."""
@@ -120,6 +126,7 @@ class Accounts:
         hashed = await asyncio.to_thread(hash_password, password)
         if not await self.store.add_user(UserRow(name, role.value, hashed, False, time.time())):
             raise ValueError(f"user {name!r} already exists")
+        await self._changed()
 
     async def list_users(self) -> list[dict[str, Any]]:
         """Every user: name, role, disabled, active token count."""
@@ -150,6 +157,7 @@ class Accounts:
         """Disable (or re-enable) a user; disabling revokes every token they hold."""
         await self._require_user(name)
         await self.store.set_disabled(name, disabled)
+        await self._changed()
 
     async def revoke_tokens(self, name: str) -> int:
         """Revoke every token of a user; returns how many were still active."""

@@ -28,7 +28,6 @@ from backend.hub import Hub
 from backend.jobs import (
     Job,
     SlaJob,
-    check_sla,
     check_tokens,
     compact_log,
     keepalive,
@@ -40,6 +39,7 @@ from backend.metrics import Metrics
 from backend.presence import Presence
 from backend.routes import route_table
 from backend.session import Session, SessionLimits, SessionParts
+from backend.staff_directory import StaffWatch
 from backend.store import Store, open_store
 from backend.websockets_adapter import FastPathConnection
 from backend.writer import SystemSession, Writer
@@ -69,6 +69,7 @@ class _Parts:
     sessions: SessionParts
     router: HttpRouter
     jobs: list[Job]
+    staff: StaffWatch
 
 
 def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
@@ -76,7 +77,9 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
     metrics = Metrics()
     hub = Hub(config.send_buffer_max, config.close_timeout)
     accounts = Accounts(store, config.token_ttl_hours)
-    writer = Writer(store, hub, metrics, config.sla, config.batch_max)
+    staff = StaffWatch(store, hub)
+    accounts.changed = staff.refresh
+    writer = Writer(store, hub, metrics, config.sla, config.batch_max, lambda: staff.directory)
     presence = Presence(hub, shutdown)
     auth = Auth(accounts)
     service = ServiceRoutes(
@@ -97,8 +100,20 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             queue_per_connection=config.queue_per_connection,
         ),
         presence_changed=presence.changed,
+        welcome_fields=lambda: {
+            "staff": staff.wire(),
+            "sla": sla_wire,
+            "alert_repeat_seconds": config.alert_repeat_seconds,
+        },
     )
-    sla = SlaJob(store, hub, metrics, writer, SystemSession(), config.sla, config.escalate)
+    sla_wire = config.sla.model_dump(mode="json")
+    sla = SlaJob(
+        store,
+        writer,
+        SystemSession(),
+        escalate=config.escalate,
+        repeat_seconds=config.alert_repeat_seconds,
+    )
     jobs = [
         Job(
             "keepalive",
@@ -108,7 +123,15 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
         Job("checkpoint", config.checkpoint_seconds, store.maintain),
         Job("follow", config.follow_seconds, store.follow),
         Job("tokens", config.token_check_seconds, partial(check_tokens, hub, accounts)),
-        Job("sla", config.sla_check_seconds, partial(check_sla, sla)),
+        Job("sla", config.sla_check_seconds, sla.check_deadlines),
+        # A repeat may ring up to a twentieth of its period late (30 s of 600 s): the scan of
+        # the open requests' alerts then runs every 30 s, not every 2 s.
+        Job(
+            "bells",
+            max(config.sla_check_seconds, min(30.0, config.alert_repeat_seconds / 20)),
+            sla.ring_again,
+        ),
+        Job("staff", config.staff_check_seconds, staff.check),
         Job(
             "compaction", config.cleanup_seconds, partial(compact_log, store, config.log_keep_days)
         ),
@@ -121,7 +144,7 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
         ),
     ]
     router = HttpRouter(route_table(service, api), auth, shutdown)
-    return _Parts(store, accounts, metrics, hub, writer, presence, sessions, router, jobs)
+    return _Parts(store, accounts, metrics, hub, writer, presence, sessions, router, jobs, staff)
 
 
 class FrontdeskServer:
@@ -198,6 +221,7 @@ class FrontdeskServer:
         try:
             parts = _build(config, store, self.shutdown)
             store.on_followed = parts.writer.deliver_followed
+            await parts.staff.refresh()  # the directory assignees are checked against
             parts.writer.start()
             self._server = await serve(
                 partial(self._handle, parts),

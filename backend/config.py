@@ -93,6 +93,11 @@ class ServerConfig(BaseSettings):
     """How often the SLA job looks for requests past their deadline."""
     escalate: bool = True
     """On an SLA breach, raise the priority one step with a fresh deadline (``escalated``)."""
+    alert_repeat_seconds: float = Field(default=600.0, gt=0)
+    """An alert still unacknowledged this long rings again, and again after each period."""
+    staff_check_seconds: float = Field(default=10.0, gt=0)
+    """How often the staff directory is read again (accounts changed by ``frontdesk user`` or
+    another instance); changes made through this server are seen at once."""
     checkpoint_seconds: float = 1.0
     """How often the WAL is checkpointed into the database, off the group-commit path."""
     cleanup_seconds: float = 3600.0

@@ -213,6 +213,14 @@ async def seed_demo_data(
                 at += step
                 actor = people[0] if status == "cancelled" else rng.choice(people)
                 seeder.apply("set_status", {"id": row.id, "status": status}, actor, at)
+            current = seeder.rows.get(row.id)
+            # Somebody took the alert: the night manager, minutes after it rang. A few stay
+            # open, so the demo opens with something to acknowledge.
+            if current is not None and current.alerts and current.status != "pending":
+                taken = current.alerts[0].at + timedelta(minutes=rng.uniform(1, 8))
+                if rng.random() < 0.9:
+                    args = {"id": row.id, "index": 0}
+                    seeder.apply("acknowledge_alert", args, people[0], min(now, taken))
             if rng.random() < 0.12 and at < now:
                 seeder.apply(
                     "add_note",

@@ -13,16 +13,16 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from backend.accounts import Accounts
 from backend.hub import Hub
-from backend.metrics import Metrics
 from backend.store import Store
 from backend.websockets_adapter import abort, write_backlog
-from backend.writer import SystemSession, Writer, alert_frame
+from backend.writer import SystemSession, Writer
+from protocol.alerts import due_to_ring, is_breached
 from protocol.frames import CloseCode
-from protocol.models import PRIORITY_RANK, Priority, utcnow
-from protocol.sla import SlaTable
+from protocol.models import utcnow
 
 log = logging.getLogger("frontdesk.jobs")
 
@@ -70,67 +70,95 @@ async def check_tokens(hub: Hub, accounts: Accounts) -> None:
             session.identity = identity
 
 
-@dataclass(frozen=True, slots=True)
+RESUBMIT_SECONDS = 30.0
+"""A system mutation not yet seen to take effect is submitted again after this long (its first
+try may have died with a failed commit); a second try of one that did apply is refused by the
+rule book and changes nothing."""
+
+
 class SlaJob:
-    """What the SLA job reads and whom it tells."""
+    """The server's SLA duty: raise ``sla_breach`` (and escalate) when an open request passes
+    its deadline, and ring again alerts nobody acknowledged.
 
-    store: Store
-    hub: Hub
-    metrics: Metrics
-    writer: Writer
-    actor: SystemSession
-    """The server's own actor, for escalations."""
-    sla: SlaTable
-    escalate: bool
-
-
-async def check_sla(job: SlaJob) -> None:
-    """Alert once per breach when an open request passes ``due_at``; escalate if configured.
-
-    A breach is identified by (request id, due_at) and remembered in ``alerts_sent`` before the
-    alert goes out, so it never fires twice, across restarts too. Escalation raises the priority
-    one step with a fresh deadline from now (a server mutation, logged and broadcast like any).
+    Both go through system mutations (``raise_sla_alert``, ``ring_alerts``), so the alerts are
+    records in the change log like any edit: a terminal that was away gets them by catch-up, a
+    restart repeats nothing early (the last ring is in the row), and with several instances
+    each breach is raised, and each bell rung again, by exactly one of them (the rule book
+    refuses the second).
     """
-    store = job.store
-    state = store.state
-    now = utcnow()
-    stamp = now.timestamp()
-    due = state.deadlines.take_due(stamp)  # only the requests whose deadline came up
-    breached = [
-        row
-        for rid in due
-        if (row := state.requests.get(rid)) is not None
-        and row.is_overdue(now)
-        and (row.id, row.due_at.timestamp()) not in state.breaches
-    ]
-    if not breached:
-        return
-    try:
-        first = await store.record_breaches([(r.id, r.due_at.timestamp()) for r in breached], stamp)
-    except BaseException:
-        state.deadlines.put_back(due)  # the next run tries them again
-        raise
-    for row in breached:
-        job.metrics.alerts.labels("sla_breach").inc()
-        job.hub.publish_alert(alert_frame("sla_breach", row))
-    log.info("event=job job=sla breaches=%d", len(breached))
-    # Every instance rings its own terminals' bell; only the one that recorded a breach first
-    # escalates it, so a request is raised one step once, however many instances run.
-    mine = set(first)
-    breached = [row for row in breached if (row.id, row.due_at.timestamp()) in mine]
-    if not job.escalate:
-        return
-    for row in breached:
-        rank = PRIORITY_RANK[row.priority]
-        if rank >= PRIORITY_RANK[Priority.URGENT]:
-            continue
-        raised = next(p for p, r in PRIORITY_RANK.items() if r == rank + 1)
-        due_at = now + timedelta(minutes=job.sla.minutes(row.category, raised))
-        job.writer.submit_system(
-            job.actor,
-            "update_request",
-            {"id": row.id, "changes": {"priority": raised.value, "due_at": due_at.isoformat()}},
-        )
+
+    def __init__(
+        self,
+        store: Store,
+        writer: Writer,
+        actor: SystemSession,
+        *,
+        escalate: bool,
+        repeat_seconds: float,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.actor = actor
+        self.escalate = escalate
+        self.repeat_seconds = repeat_seconds
+        self.submitted: dict[tuple[str, str, str], float] = {}
+        """(what, request id, which deadline or ring) → when it was submitted, until it is
+        seen to take effect."""
+
+    def _submit(
+        self, name: str, args: dict[str, Any], key: tuple[str, str, str], now: float
+    ) -> None:
+        when = self.submitted.get(key)
+        if when is not None and now - when < RESUBMIT_SECONDS:
+            return
+        self.submitted[key] = now
+        self.writer.submit_system(self.actor, name, args)
+
+    def _forget(self, what: str, keep: set[tuple[str, str, str]]) -> None:
+        """Drop the submissions of ``what`` that are no longer needed (they took effect, or
+        the request moved on)."""
+        for key in [k for k in self.submitted if k[0] == what and k not in keep]:
+            del self.submitted[key]
+
+    async def check_deadlines(self) -> None:
+        """Raise a breach for each open request whose deadline came up (once per deadline)."""
+        state = self.store.state
+        now = utcnow()
+        stamp = time.monotonic()
+        due = set(state.deadlines.take_due(now.timestamp()))
+        # Breaches submitted before and not yet on record are tried again (a failed commit).
+        due.update(rid for what, rid, _ in self.submitted if what == "breach")
+        keep: set[tuple[str, str, str]] = set()
+        for rid in due:
+            row = state.requests.get(rid)
+            if row is None or not is_breached(row, now):
+                continue
+            deadline = row.due_at.isoformat()
+            key = ("breach", rid, deadline)
+            keep.add(key)
+            args = {"id": rid, "due_at": deadline, "escalate": self.escalate}
+            self._submit("raise_sla_alert", args, key, stamp)
+        self._forget("breach", keep)
+        if keep:
+            log.info("event=job job=sla breaches=%d", len(keep))
+
+    async def ring_again(self) -> None:
+        """Ring again every open alert of an open request whose bell last rang a period ago."""
+        now = utcnow()
+        stamp = time.monotonic()
+        before = now - timedelta(seconds=self.repeat_seconds)
+        rung_before = before.isoformat()
+        keep: set[tuple[str, str, str]] = set()
+        for row in list(self.store.state.requests.values()):
+            if not row.alerts or not row.is_open:
+                continue
+            rung = [a.rung_at for a in row.alerts if due_to_ring(a, before) and a.rung_at]
+            if rung:
+                key = ("ring", row.id, min(rung).isoformat())
+                keep.add(key)
+                args = {"id": row.id, "rung_before": rung_before}
+                self._submit("ring_alerts", args, key, stamp)
+        self._forget("ring", keep)
 
 
 async def compact_log(store: Store, keep_days: float) -> None:

@@ -20,7 +20,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from protocol.mutators import MUTATIONS
+from protocol.alerts import Bell
+from protocol.mutators import MUTATIONS, SYSTEM_MUTATIONS
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -73,6 +74,12 @@ class Metrics:
             "frontdesk_frame_errors", "Error frames sent, by code", ["code"], registry=r
         )
         self.alerts = Counter("frontdesk_alerts", "Alerts raised, by kind", ["kind"], registry=r)
+        self.alert_repeats = Counter(
+            "frontdesk_alert_repeats",
+            "Bells rung again for alerts still unacknowledged, by kind",
+            ["kind"],
+            registry=r,
+        )
         self.recent_commits: deque[float] = deque(maxlen=2048)
         self.recent_fanouts: deque[float] = deque(maxlen=2048)
         self.recent_mutations: deque[tuple[float, int]] = deque(maxlen=4096)
@@ -87,7 +94,12 @@ class Metrics:
         child.inc(count)
 
     def rejected(self, name: str, code: str) -> None:
-        self.mutations.labels(name if name in MUTATIONS else "unknown", "reject").inc()
+        known = name in MUTATIONS or name in SYSTEM_MUTATIONS
+        self.mutations.labels(name if known else "unknown", "reject").inc()
+
+    def rang(self, bell: Bell) -> None:
+        """One bell delivered to this instance's terminals (a new alert, or a repeat)."""
+        (self.alert_repeats if bell.repeat else self.alerts).labels(bell.kind).inc()
 
     def committed(self, seconds: float, count: int) -> None:
         if count:

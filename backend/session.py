@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -100,6 +101,8 @@ class SessionParts:
     limits: SessionLimits
     presence_changed: Callable[[], None]
     """Someone's presence changed: everyone is told, coalesced."""
+    welcome_fields: Callable[[], dict[str, Any]] = dict
+    """The service's settings a ``welcome`` carries (staff directory, SLA table, alert repeat)."""
 
 
 class Session:
@@ -129,6 +132,9 @@ class Session:
         "window_days",
         "ws",
     )
+
+    system = False
+    """A person's connection, never the server's own actor (``writer.SystemSession``)."""
 
     def __init__(self, parts: SessionParts, ws: ServerConnection, identity: Identity) -> None:
         self.parts = parts
@@ -340,6 +346,7 @@ class Session:
             "seq": store.state.head_seq,
             "last_mutation": last_mutation,
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
+            **parts.welcome_fields(),
         }
         await self.ws.send(dumps(welcome))
         self.hello_seq = hello.last_seq

@@ -19,18 +19,21 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from backend.hub import Hub, Peer
 from backend.metrics import Metrics
 from backend.store import ESCALATION_CLIENT, Batch, FollowedChange, Store, StoreUnavailable
 from protocol import codec
+from protocol.alerts import Bell, bells
 from protocol.frames import CloseCode, ErrorCode, Mutate
-from protocol.models import Priority, Request, Role, utcnow
+from protocol.models import Request, Role, utcnow
 from protocol.mutators import apply_bulk, apply_mutation, target_ids
 from protocol.rules import Actor, Code, Rejection
 from protocol.sla import SlaTable
+from protocol.staff import StaffDirectory
 from protocol.wire import dumps
 
 if TYPE_CHECKING:
@@ -113,38 +116,21 @@ def client_key(user: str, client_id: str) -> str:
 
 
 class SystemSession:
-    """Stands in for a connection when the server itself mutates (SLA escalation).
+    """Stands in for a connection when the server itself mutates (SLA alerts and escalation).
 
     Its mutations go through the same lane, mutators, change log and fan-out as anyone's; its
-    answers go nowhere.
+    answers go nowhere. Only its actor may make the system mutations (``SYSTEM_MUTATIONS``).
     """
 
     ws = None
     closing = True
     close_reason: str | None = None
     live = False
+    system = True
 
     def __init__(self, user: str = "system", role: Role = Role.MANAGER) -> None:
         self.user = user
         self.role = role
-
-
-AlertKind = Literal["urgent", "sla_breach", "escalated"]
-
-
-def alert_kind(row: Request, old: Request | None, client_id: str | None) -> AlertKind | None:
-    """The ``alert`` a change raises: ``escalated`` for the server's own escalation, ``urgent``
-    when an open request became urgent, else None. Every instance derives it from the change
-    alone, so each rings its own terminals whichever instance committed it."""
-    if client_id is not None and client_id.startswith(ESCALATION_CLIENT):
-        return "escalated"
-    if (
-        row.priority == Priority.URGENT
-        and row.is_open
-        and (old is None or old.priority != Priority.URGENT)
-    ):
-        return "urgent"
-    return None
 
 
 @dataclass(slots=True)
@@ -156,7 +142,8 @@ class _Prepared:
     jobs: list[tuple[Session | SystemSession, Mutate]]
     answers: list[_Answer] = field(default_factory=list)
     changes: list[tuple[int, str, Request, Request | None]] = field(default_factory=list)
-    alerts: list[tuple[AlertKind, Request]] = field(default_factory=list)
+    alerts: list[tuple[Bell, str]] = field(default_factory=list)
+    """The bells this batch rings: which alert, and the row's JSON."""
     applied: Counter[str] = field(default_factory=Counter)
     """Acknowledged mutations by name, for the metrics (counted once per batch)."""
 
@@ -165,12 +152,20 @@ class Writer:
     """The single task that turns queued mutations into committed, acknowledged changes."""
 
     def __init__(
-        self, store: Store, hub: Hub, metrics: Metrics, sla: SlaTable, batch_max: int = 256
+        self,
+        store: Store,
+        hub: Hub,
+        metrics: Metrics,
+        sla: SlaTable,
+        batch_max: int = 256,
+        staff: Callable[[], StaffDirectory] | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
         self.metrics = metrics
         self.sla = sla
+        self.staff = staff
+        """The directory assignees are checked against (None: not checked)."""
         self.batch_max = batch_max
         self.ready: deque[Lane] = deque()
         self.wake = asyncio.Event()
@@ -354,6 +349,7 @@ class Writer:
         prepared = _Prepared(batch, outcomes, jobs)
         overlay: dict[str, Request] = {}
         answers, changes, alerts = prepared.answers, prepared.changes, prepared.alerts
+        staff = self.staff() if self.staff is not None else None
 
         def current(rid: str) -> Request | None:
             row = overlay.get(rid)
@@ -374,7 +370,7 @@ class Writer:
                 text = outcomes.get(done) or earlier_outcomes.get(done)
                 answers.append(_Answer(session, m, text))
                 continue
-            actor = Actor(session.user, session.role)
+            actor = Actor(session.user, session.role, session.system)
             ids = target_ids(m.name, m.args)
             batch.needs.extend(ids)
             result: Request | list[Request] | Rejection
@@ -393,6 +389,7 @@ class Writer:
                         now,
                         base_version=m.base_version,
                         sla=self.sla,
+                        staff=staff,
                     )
             except Exception:
                 # A bug in a rule must not stop the writer: this mutation is not processed
@@ -406,6 +403,13 @@ class Writer:
             if isinstance(result, Rejection):
                 text = _reject(m.n, result, before)
                 self.metrics.rejected(m.name, result.code)
+                batch.outcomes.append((key, m.n, text, at, None, None))
+            elif result is before and before is not None:
+                # Answered, and nothing changes (an alert acknowledged a second time): no
+                # change-log entry, no broadcast; the ack carries the row as it stands (stored
+                # whole: no entry of the log holds it at this seq).
+                text = codec.ack_text(m.n, batch.head_seq, before.model_dump_json())
+                prepared.applied[m.name] += 1
                 batch.outcomes.append((key, m.n, text, at, None, None))
             else:
                 rows_after = result if isinstance(result, list) else [result]
@@ -425,8 +429,7 @@ class Writer:
                     batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
                     change = codec.change_text(seq, data, by)
                     changes.append((seq, change, row, old))
-                    if (kind := alert_kind(row, old, cid)) is not None:
-                        alerts.append((kind, row))
+                    alerts.extend((bell, data) for bell in bells(old, row))
                 if isinstance(result, list):
                     text = codec.bulk_ack_text(m.n, batch.head_seq, datas)
                 else:
@@ -494,9 +497,9 @@ class Writer:
                 # its read before this delivery ran) must not get it twice.
                 if seq > session.synced_seq:
                     out[session].append(data)
-        for kind, row in prepared.alerts:
-            data = alert_frame(kind, row).encode()
-            self.metrics.alerts.labels(kind).inc()
+        for bell, row_data in prepared.alerts:
+            data = alert_frame(bell, row_data).encode()
+            self.metrics.rang(bell)
             for session in hub.alert_recipients():
                 out[session].append(data)
         hub.deliver(out)
@@ -533,10 +536,9 @@ class Writer:
             for session in hub.change_recipients(entry.row, entry.old):
                 if entry.seq > session.synced_seq:
                     out[session].append(data)
-            kind = alert_kind(entry.row, entry.old, entry.client_id)
-            if kind is not None:
-                alert = alert_frame(kind, entry.row).encode()
-                self.metrics.alerts.labels(kind).inc()
+            for bell in bells(entry.old, entry.row):
+                alert = alert_frame(bell, entry.data).encode()
+                self.metrics.rang(bell)
                 for session in hub.alert_recipients():
                     out[session].append(alert)
         hub.deliver(out)
@@ -556,9 +558,9 @@ class Writer:
         )
 
 
-def alert_frame(kind: AlertKind, row: Request) -> str:
-    """An ``alert`` frame, serialized once for every recipient."""
-    return codec.alert_text(kind, row.model_dump_json())
+def alert_frame(bell: Bell, row: str) -> str:
+    """An ``alert`` frame from the row's JSON, serialized once for every recipient."""
+    return codec.alert_text(bell.kind, row, bell.index, bell.repeat)
 
 
 def error_frame(code: str, message: str, ref: str | None = None, n: int | None = None) -> str:

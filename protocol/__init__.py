@@ -3,6 +3,8 @@
 from protocol.models import (
     OPEN_STATUSES,
     PRIORITY_RANK,
+    AlertKind,
+    AlertRecord,
     Category,
     Note,
     Priority,
@@ -11,17 +13,28 @@ from protocol.models import (
     Status,
     utcnow,
 )
-from protocol.mutators import MUTATIONS, apply_bulk, apply_mutation, parse_args, target_ids
+from protocol.mutators import (
+    MUTATIONS,
+    SYSTEM_MUTATIONS,
+    apply_bulk,
+    apply_mutation,
+    parse_args,
+    target_ids,
+)
 from protocol.rules import TRANSITIONS, Actor, Code, Rejection, check_transition
 from protocol.sla import DEFAULT_SLA, SlaTable
+from protocol.staff import StaffDirectory, StaffEntry
 
 __all__ = [
     "DEFAULT_SLA",
     "MUTATIONS",
     "OPEN_STATUSES",
     "PRIORITY_RANK",
+    "SYSTEM_MUTATIONS",
     "TRANSITIONS",
     "Actor",
+    "AlertKind",
+    "AlertRecord",
     "Category",
     "Code",
     "Note",
@@ -30,6 +43,8 @@ __all__ = [
     "Request",
     "Role",
     "SlaTable",
+    "StaffDirectory",
+    "StaffEntry",
     "Status",
     "apply_bulk",
     "apply_mutation",

@@ -121,9 +121,17 @@ def bulk_ack_text(n: int, seq: int, rows: Sequence[str]) -> str:
     return f'{{"type":"ack","n":{n},"seq":{seq},"requests":[{",".join(rows)}]}}'
 
 
-def alert_text(kind: Literal["urgent", "sla_breach", "escalated"], row: str) -> str:
-    """An ``alert`` (``frames.Alert``) from the row's JSON."""
-    return f'{{"type":"alert","kind":"{kind}","request":{row}}}'
+def alert_text(
+    kind: Literal["urgent", "sla_breach", "escalated"],
+    row: str,
+    index: int | None = None,
+    repeat: bool = False,
+) -> str:
+    """An ``alert`` (``frames.Alert``) from the row's JSON: alert ``index`` of the row rings."""
+    extra = "" if index is None else f',"index":{int(index)}'
+    if repeat:
+        extra += ',"repeat":true'
+    return f'{{"type":"alert","kind":"{kind}","request":{row}{extra}}}'
 
 
 def changes_page(entries: Sequence[tuple[int, str]], more: bool) -> str:

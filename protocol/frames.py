@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from protocol.models import Request, Role
+from protocol.models import AlertKind, Request, Role
+from protocol.sla import SlaTable
+from protocol.staff import StaffEntry
 
 PROTOCOL_VERSION = 1
 MAX_CLIENT_FRAME = 64 * 1024
@@ -98,6 +100,14 @@ class Welcome(Frame):
     last_mutation: int
     server_time: str | None = None
     """Added field: the server's clock (ISO 8601), so clients can correct SLA countdowns."""
+    instance: str | None = None
+    """Added field: which instance of the service answered (``server_id`` names the service)."""
+    staff: list[StaffEntry] | None = None
+    """The staff directory (assignees are checked against its active names)."""
+    sla: SlaTable | None = None
+    """The SLA table the server applies (offline predictions use it)."""
+    alert_repeat_seconds: float | None = None
+    """Added field: how long an alert stays unacknowledged before its bell rings again."""
 
 
 class ChangeEntry(Frame):
@@ -175,8 +185,19 @@ class Alert(Frame):
     """Something a night manager must see: ``urgent``, ``sla_breach`` or ``escalated``."""
 
     type: Literal["alert"] = "alert"
-    kind: Literal["urgent", "sla_breach", "escalated"]
+    kind: AlertKind
     request: Request
+    index: int | None = None
+    """Which of ``request.alerts`` rings (None only from servers before alerts were records)."""
+    repeat: bool = False
+    """Added field: True when an unacknowledged alert rings again."""
+
+
+class Staff(Frame):
+    """The staff directory, after any change to the accounts."""
+
+    type: Literal["staff"] = "staff"
+    staff: list[StaffEntry]
 
 
 class PresenceEntry(Frame):
@@ -215,6 +236,7 @@ ServerFrame = Annotated[
     | Reject
     | Subscribed
     | Alert
+    | Staff
     | Presence
     | Error,
     Field(discriminator="type"),

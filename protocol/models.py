@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -86,6 +86,37 @@ class Note(BaseModel):
     text: str
 
 
+AlertKind = Literal["urgent", "sla_breach", "escalated"]
+"""What an alert is about: an open request became urgent, passed its deadline, or was raised
+one priority step by the server because it did."""
+
+
+class AlertRecord(BaseModel):
+    """One alert of a request: raised by a mutator, kept in the row, acknowledged by a person.
+
+    An alert is part of its request (DESIGN.md, *Alerts are records*), so catch-up brings it to a
+    terminal that was away, and an acknowledgement reaches every terminal like any edit.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AlertKind
+    at: datetime
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    due_at: datetime | None = None
+    """Added field: the deadline an ``sla_breach`` or ``escalated`` alert is about (a deadline is
+    breached once, however many instances notice)."""
+    rung_at: datetime | None = None
+    """Added field: when the bell last rang for it (raised, or repeated while unacknowledged);
+    the next ring is due ``alert_repeat_seconds`` later."""
+
+    @property
+    def is_open(self) -> bool:
+        """True until somebody acknowledges it."""
+        return self.acknowledged_by is None
+
+
 class Request(BaseModel):
     """A guest request, as the server stores it and every client shows it.
 
@@ -114,6 +145,8 @@ class Request(BaseModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     field_versions: dict[str, int] = Field(default_factory=dict)
+    alerts: tuple[AlertRecord, ...] = ()
+    """Append-only: every alert this request raised, acknowledged or not (``protocol.alerts``)."""
 
     @property
     def is_open(self) -> bool:

@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from protocol import text
-from protocol.models import Category, Note, Priority, Request, Role, Status
+from protocol import alerts, text
+from protocol.models import PRIORITY_RANK, Category, Note, Priority, Request, Role, Status
 from protocol.rules import (
     EDITABLE_FIELDS,
     Actor,
@@ -28,6 +28,7 @@ from protocol.rules import (
     touched_fields,
 )
 from protocol.sla import DEFAULT_SLA, SlaTable
+from protocol.staff import StaffDirectory
 
 MUTATIONS: tuple[str, ...] = (
     "create_request",
@@ -36,7 +37,14 @@ MUTATIONS: tuple[str, ...] = (
     "assign",
     "add_note",
     "bulk_set_status",
+    "acknowledge_alert",
 )
+SYSTEM_MUTATIONS: tuple[str, ...] = ("raise_sla_alert", "ring_alerts")
+"""Mutations only the server makes (its SLA job): a client sending one is refused."""
+NUMBER_ARGS: frozenset[str] = frozenset({"index"})
+"""Args that hold a number, not text."""
+FLAG_ARGS: frozenset[str] = frozenset({"escalate"})
+"""Args that hold a boolean, not text."""
 BULK_MAX = 200
 """Most ids one ``bulk_set_status`` may carry; with ``BULK_MAX_BYTES`` keeps its ``ack`` (which
 carries every changed row) under the server's 1 MiB frame cap."""
@@ -63,6 +71,8 @@ class CreateArgs(_OneRequestArgs):
     priority: Priority
     guest_name: str | None = None
     assignee: str | None = None
+    due_at: str | None = None
+    """A deadline of the clerk's own (a wake-up call at 06:00); without it the SLA table's."""
 
 
 class UpdateArgs(_OneRequestArgs):
@@ -86,6 +96,24 @@ class BulkSetStatusArgs(_Args):
     status: Status
 
 
+class AcknowledgeAlertArgs(_OneRequestArgs):
+    index: int
+
+
+class RaiseSlaAlertArgs(_OneRequestArgs):
+    """System: the request passed deadline ``due_at``; raise ``sla_breach`` (and escalate)."""
+
+    due_at: str
+    escalate: bool
+
+
+class RingAlertsArgs(_OneRequestArgs):
+    """System: ring again every open alert of the request whose bell last rang at or before
+    ``rung_before`` (the server's ``now - alert_repeat_seconds``)."""
+
+    rung_before: str
+
+
 _ARGS: dict[str, type[_Args]] = {
     "create_request": CreateArgs,
     "update_request": UpdateArgs,
@@ -93,7 +121,16 @@ _ARGS: dict[str, type[_Args]] = {
     "assign": AssignArgs,
     "add_note": AddNoteArgs,
     "bulk_set_status": BulkSetStatusArgs,
+    "acknowledge_alert": AcknowledgeAlertArgs,
+    "raise_sla_alert": RaiseSlaAlertArgs,
+    "ring_alerts": RingAlertsArgs,
 }
+
+
+_TYPED_ARGS: frozenset[type[_Args]] = frozenset(
+    {AcknowledgeAlertArgs, RaiseSlaAlertArgs, RingAlertsArgs}
+)
+"""Args models with a number or a flag (``NUMBER_ARGS``, ``FLAG_ARGS``): checked for type first."""
 
 
 def _invalid(fields: dict[str, str]) -> Rejection:
@@ -122,6 +159,8 @@ def parse_args(name: str, args: Any) -> _Args | Rejection:
         return Rejection(Code.UNKNOWN_MUTATION, f"unknown mutation {name!r}")
     if not isinstance(args, dict):
         return _invalid({"args": "must be an object"})
+    if model in _TYPED_ARGS and (wrong := _non_text_values(args)):
+        return _invalid(wrong)  # lax validation would take "0" for 0 and true for 1
     try:
         # Lax mode only turns enum strings into enums: it turns no number into text (pydantic
         # v2 never does), so what passes here holds text wherever text is expected.
@@ -161,6 +200,12 @@ def _non_text_values(args: dict[str, Any], prefix: str = "") -> dict[str, str]:
         elif isinstance(value, list):
             if not all(isinstance(v, str) for v in value):
                 problems[f"{prefix}{key}"] = "must be a list of text"
+        elif not prefix and key in NUMBER_ARGS:
+            if type(value) is not int:
+                problems[key] = "must be a whole number"
+        elif not prefix and key in FLAG_ARGS:
+            if type(value) is not bool:
+                problems[key] = "must be true or false"
         elif isinstance(value, bool | int | float) or (isinstance(value, dict) and prefix):
             problems[f"{prefix}{key}"] = "must be text or null"
     return problems
@@ -189,6 +234,15 @@ def _check_fields(a: _Args) -> dict[str, str]:
     elif isinstance(a, AddNoteArgs):
         if why := text.check_block(a.text, label="note", max_len=text.NOTE_MAX):
             problems["text"] = why
+    elif isinstance(a, AcknowledgeAlertArgs):
+        if a.index < 0:
+            problems["index"] = "must not be negative"
+    elif isinstance(a, RaiseSlaAlertArgs):
+        if _parse_time(a.due_at) is None:
+            problems["due_at"] = "must be an ISO 8601 time with zone"
+    elif isinstance(a, RingAlertsArgs):
+        if _parse_time(a.rung_before) is None:
+            problems["rung_before"] = "must be an ISO 8601 time with zone"
     elif isinstance(a, BulkSetStatusArgs):
         if not a.ids:
             problems["ids"] = "at least one id is needed"
@@ -218,6 +272,8 @@ def _check_create(a: CreateArgs) -> dict[str, str]:
         problems["guest_name"] = why
     if a.assignee is not None and (why := text.check_user_name(a.assignee, label="assignee")):
         problems["assignee"] = why
+    if a.due_at is not None and _parse_time(a.due_at) is None:
+        problems["due_at"] = "must be an ISO 8601 time with zone"
     return problems
 
 
@@ -285,12 +341,16 @@ def target_ids(name: str, args: Any) -> list[str]:
     return [rid] if isinstance(rid, str) else []
 
 
+_NEVER_CONFLICT = frozenset({"notes", "alerts"})
+"""Append-only fields: a change to them never makes another edit a conflict."""
+
+
 def _bump(current: Request, now: datetime, changes: dict[str, Any]) -> Request:
     """A new version of ``current`` with ``changes``; records which fields moved."""
     version = current.version + 1
     field_versions = dict(current.field_versions)
     for key in changes:
-        if key != "notes":
+        if key not in _NEVER_CONFLICT:
             field_versions[key] = version
     return current.model_copy(
         update={**changes, "version": version, "updated_at": now, "field_versions": field_versions}
@@ -319,14 +379,20 @@ def apply_mutation(
     *,
     base_version: int | None = None,
     sla: SlaTable = DEFAULT_SLA,
+    staff: StaffDirectory | None = None,
 ) -> Request | Rejection:
     """Apply one single-request mutation to ``current`` (None when it does not exist yet).
 
     ``base_version`` is the version the edit was made on; when the request moved since, the
     edit still applies if none of its fields changed in between, and is a ``conflict`` otherwise.
+    ``staff`` is the directory assignees are checked against (None: not known, not checked).
+    An ``acknowledge_alert`` of an alert already acknowledged returns ``current`` itself: it is
+    answered, and nothing changes.
     """
     if name == "bulk_set_status":
         return Rejection(Code.INVALID, "bulk_set_status changes several requests: use apply_bulk")
+    if name in SYSTEM_MUTATIONS and not actor.system:
+        return Rejection(Code.FORBIDDEN, f"{name} is made by the server only")
     parsed = parse_args(name, args)
     if isinstance(parsed, Rejection):
         return parsed
@@ -334,9 +400,17 @@ def apply_mutation(
     if isinstance(parsed, CreateArgs):
         if current is not None:
             return Rejection(Code.EXISTS, f"request {parsed.id} already exists")
+        if staff is not None and (why := staff.check_assignee(parsed.assignee)):
+            return _invalid({"assignee": why})
         return _create(parsed, actor, now, sla)
     if current is None:
         return Rejection(Code.NOT_FOUND, f"no request {parsed.id}")
+    if isinstance(parsed, AcknowledgeAlertArgs):
+        return _acknowledge(current, parsed.index, actor, now)
+    if isinstance(parsed, RaiseSlaAlertArgs):
+        return _raise_sla_alert(current, parsed, now, sla)
+    if isinstance(parsed, RingAlertsArgs):
+        return _ring(current, parsed, now)
     if base_version is not None:
         clash = conflicting_fields(current, base_version, touched_fields(name, args))
         if clash:
@@ -346,12 +420,15 @@ def apply_mutation(
                 {f: "changed since your edit" for f in clash},
             )
     if isinstance(parsed, UpdateArgs):
-        return _update(current, parsed, now, sla)
+        return _raise_urgent(current, _update(current, parsed, now, sla), now)
     if isinstance(parsed, SetStatusArgs):
         if rejection := check_transition(current, parsed.status, actor):
             return rejection
-        return _bump(current, now, _status_changes(current, parsed.status, now))
+        moved = _bump(current, now, _status_changes(current, parsed.status, now))
+        return _raise_urgent(current, moved, now)
     if isinstance(parsed, AssignArgs):
+        if staff is not None and (why := staff.check_assignee(parsed.assignee)):
+            return _invalid({"assignee": why})
         return _bump(current, now, {"assignee": parsed.assignee})
     assert isinstance(parsed, AddNoteArgs)
     note = Note(author=actor.user, at=now, text=parsed.text)
@@ -359,6 +436,60 @@ def apply_mutation(
     if _may_exceed(noted, ROW_MAX_BYTES) and row_bytes(noted) > ROW_MAX_BYTES:
         return _invalid({"text": "this request's notes are full: log a new request to go on"})
     return noted
+
+
+def _raise_urgent(old: Request, new: Request, now: datetime) -> Request:
+    """``new``, with an ``urgent`` alert appended when the change made an open request urgent."""
+    after = alerts.urgent_alerts(old, new, now)
+    return new if after is new.alerts else new.model_copy(update={"alerts": after})
+
+
+def _acknowledge(current: Request, index: int, actor: Actor, now: datetime) -> Request | Rejection:
+    if rejection := alerts.check_acknowledge(current, index, actor):
+        return rejection
+    done = alerts.acknowledged(current, index, actor, now)
+    if done is None:
+        return current  # the first acknowledgement stays on record
+    records = list(current.alerts)
+    records[index] = done
+    return _bump(current, now, {"alerts": tuple(records)})
+
+
+def _raise_sla_alert(
+    current: Request, a: RaiseSlaAlertArgs, now: datetime, sla: SlaTable
+) -> Request | Rejection:
+    """``sla_breach`` for a deadline that passed (once per deadline, whichever instance asks
+    first), and with ``escalate`` the priority raised one step on a fresh deadline."""
+    due = _parse_time(a.due_at)
+    if not current.is_open or due != current.due_at or now < current.due_at:
+        return Rejection(Code.INVALID, "the request is not past this deadline")
+    if alerts.breach_raised(current, current.due_at):
+        return Rejection(Code.EXISTS, "this breach is already raised")
+    records = (*current.alerts, alerts.raised("sla_breach", now, current.due_at))
+    changes: dict[str, Any] = {}
+    rank = PRIORITY_RANK[current.priority]
+    if a.escalate and rank < PRIORITY_RANK[Priority.URGENT]:
+        up = next(p for p, r in PRIORITY_RANK.items() if r == rank + 1)
+        changes["priority"] = up
+        changes["due_at"] = sla.due_at(now, current.category, up)
+        records = (*records, alerts.raised("escalated", now, current.due_at))
+    changes["alerts"] = records
+    return _bump(current, now, changes)
+
+
+def _ring(current: Request, a: RingAlertsArgs, now: datetime) -> Request | Rejection:
+    """Every open alert whose bell last rang at or before ``rung_before`` rings now."""
+    before = _parse_time(a.rung_before)
+    assert before is not None  # checked by parse_args
+    if not current.is_open:
+        return Rejection(Code.INVALID, "a closed request's alerts do not ring")
+    records = tuple(
+        r.model_copy(update={"rung_at": now}) if alerts.due_to_ring(r, before) else r
+        for r in current.alerts
+    )
+    if all(new is old for new, old in zip(records, current.alerts, strict=True)):
+        return Rejection(Code.EXISTS, "no alert of this request is due to ring")
+    return _bump(current, now, {"alerts": records})
 
 
 def row_bytes(request: Request) -> int:
@@ -389,13 +520,14 @@ def _create(a: CreateArgs, actor: Actor, now: datetime, sla: SlaTable) -> Reques
         created_by=actor.user,
         created_at=now,
         updated_at=now,
-        due_at=sla.due_at(now, category, priority),
+        due_at=_parse_time(a.due_at) if a.due_at else sla.due_at(now, category, priority),
         version=1,
         notes=(),
         acknowledged_at=None,
         started_at=None,
         completed_at=None,
         field_versions={},
+        alerts=(alerts.raised("urgent", now),) if priority == Priority.URGENT else (),
     )
 
 
@@ -439,7 +571,8 @@ def apply_bulk(
         if rejection := check_transition(current, parsed.status, actor):
             reasons[rid] = rejection.message
             continue
-        results.append(_bump(current, now, _status_changes(current, parsed.status, now)))
+        moved = _bump(current, now, _status_changes(current, parsed.status, now))
+        results.append(_raise_urgent(current, moved, now))
     if not reasons and sum(row_bytes(r) for r in results) > BULK_MAX_BYTES:
         return Rejection(
             Code.INVALID,

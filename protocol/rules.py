@@ -45,6 +45,8 @@ class Actor:
 
     user: str
     role: Role
+    system: bool = False
+    """True only for the server's own mutations (the SLA job): system mutations need it."""
 
     def at_least(self, role: Role) -> bool:
         """True when this actor holds ``role`` or a higher one."""

@@ -7,11 +7,13 @@ cluster; clients talk to them over real WebSockets on loopback.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 import httpx
@@ -237,8 +239,12 @@ async def test_a_bulk_change_racing_a_single_edit_on_another_instance_is_all_or_
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= head, "the log has no gap"
 
 
-async def test_each_sla_breach_is_raised_once_and_rung_on_every_instance(instances):
-    a, b = await instances(2, sla_check_seconds=0.05, escalate=True)
+async def test_each_alert_is_raised_and_rung_again_by_exactly_one_instance(instances):
+    """Both instances scan deadlines and open alerts; the rule book lets one raise each breach
+    and one ring each repeat (the other's system mutation is refused), and every terminal on
+    either instance hears every bell through the shared log."""
+    period = 0.8
+    a, b = await instances(2, sla_check_seconds=0.05, escalate=True, alert_repeat_seconds=period)
     ann = await connect_as(a, "ann")
     bob = await connect_as(b, "bob")
     soon = "2020-01-01T00:00:00Z"  # already due: the next SLA run finds it breached
@@ -249,19 +255,30 @@ async def test_each_sla_breach_is_raised_once_and_rung_on_every_instance(instanc
         base_version=made["version"],
     )
     assert (await ann.outcome(n))["type"] == "ack"
-    # Every terminal hears of it: the escalation reaches both instances through the log. An
-    # instance that learns of the escalation before its own SLA scan sees the breach (the new
-    # deadline is not due yet) rings `escalated` alone; the other rings both.
+
+    def bell(repeat: bool) -> Callable[[dict], bool]:
+        return lambda f: f["request"]["id"] == made["id"] and f.get("repeat", False) is repeat
+
     for client in (ann, bob):
-        alert = await client.recv_until(
-            "alert", where=lambda f: f["kind"] == "escalated", timeout=15
-        )
-        assert alert["request"]["id"] == made["id"]
-        kinds = {f["kind"] for f in client.received if f["type"] == "alert"}
-        assert kinds <= {"sla_breach", "escalated"}
+        kinds = set()
+        while kinds != {"sla_breach", "escalated"}:
+            kinds.add((await client.recv_until("alert", where=bell(False), timeout=15))["kind"])
+        rung_at: set[str] = set()
+        while len(rung_at) < 2:  # two periods of repeats (each rings both alerts)
+            repeat = await client.recv_until("alert", where=bell(True), timeout=15)
+            rung_at.add(repeat["request"]["alerts"][repeat["index"]]["rung_at"])
     history = await a.store.history(made["id"])
-    escalations = [h for h in history if h["by"]["client_id"].startswith("server:escalation")]
-    assert len(escalations) == 1, "exactly one instance escalated the breach"
+    raised = [h for h in history if h["mutation"] == "raise_sla_alert"]
+    assert len(raised) == 1, "exactly one instance raised the breach"
+    assert [a["kind"] for a in raised[0]["request"]["alerts"]] == ["sla_breach", "escalated"]
+    rings = [h for h in history if h["mutation"] == "ring_alerts"]
+    rung = sorted({a["rung_at"] for h in rings for a in h["request"]["alerts"]})
+    assert len(rings) >= 2
+    times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in rung]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= timedelta(seconds=period) for gap in gaps), (
+        "no two instances rang the same period"
+    )
     async with httpx.AsyncClient(base_url=b.url) as http:
         assert (await http.get("/readyz")).status_code == 200
 

@@ -56,6 +56,10 @@ EXPECTED_MUTATIONS: dict[str, dict[str, str]] = {
     "set_status cancelled (someone else's)": MANAGERS,
     "set_status pending (reopen)": MANAGERS,
     "bulk_set_status acknowledged": MANAGERS,
+    "acknowledge_alert (request assigned to me)": EVERYONE,
+    "acknowledge_alert (someone else's request)": MANAGERS,
+    "raise_sla_alert (the server's own)": {r: "reject forbidden" for r in ROLES},
+    "ring_alerts (the server's own)": {r: "reject forbidden" for r in ROLES},
 }
 """Mutation → role → outcome, with a valid token (any other token never gets a WebSocket)."""
 
@@ -195,6 +199,24 @@ async def observe_mutations(server, headers: dict[str, str | None]) -> dict[str,
             own = await new_request(me)
             observed["set_status cancelled (own request)"][role] = await outcome(
                 me, "set_status", {"id": own["id"], "status": "cancelled"}, own["version"]
+            )
+            for label, assignee in (
+                ("acknowledge_alert (request assigned to me)", USER_OF[role]),
+                ("acknowledge_alert (someone else's request)", "bob"),
+            ):
+                row = await new_request(ann, priority="urgent", assignee=assignee)
+                observed[label][role] = await outcome(
+                    me, "acknowledge_alert", {"id": row["id"], "index": 0}, row["version"]
+                )
+            row = await new_request(ann, priority="urgent")
+            observed["raise_sla_alert (the server's own)"][role] = await outcome(
+                me,
+                "raise_sla_alert",
+                {"id": row["id"], "due_at": row["due_at"], "escalate": True},
+                None,
+            )
+            observed["ring_alerts (the server's own)"][role] = await outcome(
+                me, "ring_alerts", {"id": row["id"], "rung_before": row["due_at"]}, None
             )
             rows = [await prepared(), await prepared()]
             observed["bulk_set_status acknowledged"][role] = await outcome(

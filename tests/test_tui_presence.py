@@ -86,6 +86,7 @@ async def test_a_terminal_that_disconnects_leaves_the_detail(server, tmp_path):
 
 
 async def test_the_assignee_picker_lists_staff_online_first(server, tmp_path):
+    await server.accounts.add_user("carl", "staff", "carl-pass-long")  # in the directory
     meg = await open_engine(tmp_path, server, "meg")
     adam = await open_engine(tmp_path, server, "adam")
     app = FrontdeskApp(await config_for(server, tmp_path, "ann"))
