@@ -68,7 +68,9 @@ def _row(i: int, created: datetime, status: Status, version: int) -> Request:
     return Request.model_construct(**fields)
 
 
-async def seed(store: Store, total: int, open_count: int, now: datetime | None = None) -> dict:
+async def seed(
+    store: Store, total: int, open_count: int, now: datetime | None = None
+) -> dict[str, Any]:
     """Fill an empty store; returns what was written (counts and the oldest request's id)."""
     now = now or datetime.now(UTC)
     started = time.perf_counter()

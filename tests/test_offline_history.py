@@ -8,7 +8,7 @@ is let go again, and offline a lookup says in words what it cannot see.
 
 from __future__ import annotations
 
-from conftest import make_config, start_server
+from conftest import SIZE, make_config, offline_app, ready, start_server, toast_texts
 from helpers import wait_for
 from offline_kit import drained, new_request, online, open_engine
 
@@ -58,3 +58,16 @@ async def test_an_old_closed_request_is_looked_up_edited_and_kept_in_the_replica
             if engine is not None:
                 await engine.close()
         await server.close()
+
+
+async def test_an_offline_search_that_finds_nothing_says_where_older_requests_are(tmp_path):
+    app = offline_app(tmp_path)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await ready(app, pilot)
+        await pilot.press("slash", *"1204", "enter")
+        await wait_for(
+            lambda: any("reconnect to look them up" in t for t in toast_texts(app)),
+            message="the offline lookup's note is shown",
+        )
+        (note,) = [t for t in toast_texts(app) if "on the server" in t]
+        assert "requests closed more than 14 days ago are on the server" in note

@@ -167,3 +167,29 @@ async def test_a_restart_with_a_large_store_serves_its_first_client(tmp_path):
         await meg.close()
     finally:
         await server.close()
+
+
+async def test_a_resent_bulk_change_gets_its_ack_rebuilt_from_the_log(tmp_path):
+    config = make_config(tmp_path)
+    server = await start_server(config)
+    try:
+        meg = await connect_as(server, "meg")
+        rows = [await meg.create(room=str(400 + i)) for i in range(3)]
+        n = await meg.mutate(
+            "bulk_set_status", {"ids": [r["id"] for r in rows], "status": "in_progress"}
+        )
+        first = await meg.outcome(n)
+        assert first["type"] == "ack" and len(first["requests"]) == 3, first
+        await server.close()
+        await meg.ws.wait_closed()
+
+        server = await start_server(config)
+        token = await token_for(server, "meg", "meg-pass")
+        again = await connect(server, token, client_id=meg.client_id)
+        await again.mutate(
+            "bulk_set_status", {"ids": [r["id"] for r in rows], "status": "in_progress"}, n=n
+        )
+        assert await again.outcome(n) == first
+        await again.close()
+    finally:
+        await server.close()
