@@ -10,7 +10,9 @@ PostgreSQL, then:
   and indexes;
 - a new terminal's catch-up (time, rows, replica file size) through the real offline engine;
 - a lookup of a two-year-old request (``/api/v1/requests?room=…``, its first page), beside the
-  same ``SELECT`` through plain aiosqlite.
+  same ``SELECT`` through plain aiosqlite;
+- the bytes per request of a store filled through the protocol (20,000 creates), where every
+  request has its log entry and stored answer.
 
     python -m bench history [--quick]
 """
@@ -234,6 +236,28 @@ def _measure(label: str, data_dir: Path, url: str | None, total: int, work: Path
     ]
 
 
+def wire_filled(work: Path, count: int) -> list[Result]:
+    """Where the bytes of requests logged through the protocol go (every one created by a
+    terminal: its row, its log entry, its stored answer), SQLite."""
+    from bench.creates import _load as pipelined_creates
+
+    data_dir = work / "wire"
+    with frontdesk_server(data_dir) as server:
+        got = pipelined_creates(server.ws_url, server.token, 8, count, duration=120.0)
+    sizes = sqlite_sizes(data_dir / "frontdesk.sqlite3")
+    per_request = split(sizes, got["acked"])
+    return [
+        Result(
+            "history",
+            f"database bytes per request, filled through the wire, SQLite @ {got['acked']:,}",
+            sum(v for k, v in per_request.items() if k != "total_mb"),
+            "B",
+            note=" ".join(f"{k}={v}" for k, v in per_request.items()),
+            extra={"sizes": sizes},
+        )
+    ]
+
+
 @contextlib.contextmanager
 def _pg_database() -> Iterator[str]:
     with pg_cluster() as cluster:
@@ -244,7 +268,8 @@ def _pg_database() -> Iterator[str]:
 def run(quick: bool, work: Path) -> list[Result]:
     total = 100_000 if quick else 1_000_000
     work.mkdir(parents=True, exist_ok=True)
-    results = _measure("SQLite", work / "sqlite", None, total, work)
+    results = wire_filled(work, 20_000)
+    results += _measure("SQLite", work / "sqlite", None, total, work)
     try:
         with _pg_database() as url:
             results += _measure("PostgreSQL", work / "pg", url, total, work)
