@@ -660,7 +660,10 @@ class PostgresStore(Store):
         params: list[Any] = [after_number]
         for column in ("status", "priority", "category", "room", "assignee"):
             values = list(getattr(where, column))
-            if values:
+            if len(values) == 1:  # "=": the planner walks (room, number) in order, no sort
+                params.append(values[0])
+                clauses.append(f"{column} = ${len(params)}")
+            elif values:
                 params.append(values)
                 clauses.append(f"{column} = ANY(${len(params)}::text[])")
         if where.updated_since is not None:
