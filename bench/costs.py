@@ -36,6 +36,16 @@ STEPS = {
     ),
     "row_to_json": ("client: a row back to JSON for the replica (model_dump_json)", None),
 }
+ALERT_STEPS = {
+    "alert_index_update": (
+        "client: alert index, per row a catch-up page touches (AlertIndex.update)",
+        "dict.get per id",
+    ),
+    "open_alerts": (
+        "client: open alerts of 100,000 rows, 300 with alerts (Engine.open_alerts)",
+        "a scan of every row",
+    ),
+}
 
 
 def _best_us(fn, number: int) -> float:
@@ -92,6 +102,41 @@ def measure() -> dict[str, Any]:
             _best_us(lambda: json.loads(page), 3) / page_rows,
         ],
         "row_to_json": [_best_us(row.model_dump_json, 5000), None],
+        **alert_costs(row),
+    }
+
+
+def alert_costs(row: Any) -> dict[str, list[float | None]]:
+    """The alert index against what it saves: 100,000 view rows, 300 of them with alerts (50
+    still open); a catch-up page of 1,000 rows without alerts, and the open list."""
+    from offline.alerts import AlertIndex
+    from protocol.alerts import open_alerts, raised
+
+    now = row.created_at
+    alert = raised("urgent", now)
+    done = alert.model_copy(update={"acknowledged_by": "bench", "acknowledged_at": now})
+    rows = {}
+    for i in range(100_000):
+        rid = str(uuid.UUID(int=i + 1, version=4))
+        alerts = (alert,) if i % 2000 == 0 else (done,) if i % 400 == 0 else ()
+        rows[rid] = row.model_copy(update={"id": rid, "alerts": alerts})
+    index = AlertIndex(rows)
+    page = list(rows)[:1000]
+    get = rows.get
+
+    def plain_lookups() -> None:
+        for rid in page:
+            get(rid)
+
+    def scan() -> list[Any]:
+        return [(r, i, a) for r in rows.values() if r.alerts for i, a in open_alerts(r)]
+
+    return {
+        "alert_index_update": [
+            _best_us(lambda: index.update(page), 50) / len(page),
+            _best_us(plain_lookups, 50) / len(page),
+        ],
+        "open_alerts": [_best_us(index.open_alerts, 200), _best_us(scan, 5)],
     }
 
 
@@ -141,6 +186,9 @@ def run(quick: bool, work: Path) -> list[Result]:
             note="30,000 rows/s allows 33 µs a row",
         )
     )
+    for step, (figure, baseline_name) in ALERT_STEPS.items():
+        value, base = got[step]
+        results.append(Result("costs", figure, value, "µs", baseline=base, note=baseline_name))
     return results
 
 

@@ -137,6 +137,20 @@ async def form(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press(*"1204")
 
 
+async def form_with_due_time(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    """A wake-up call for 06:00: the form reads the due time back beside the field."""
+    await pilot.press("n", *"1204", "tab", *"Wake-up call, two knocks", "tab", "tab", "tab")
+    await pilot.press(*"06:00")
+
+    def read_back() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "06:00" in str(
+            form.query_one("#due_at-hint").render()
+        )
+
+    await until(pilot, read_back)
+
+
 async def triage(pilot: Pilot[int], server: FrontdeskServer) -> None:
     """A clerk logs a leak the desk already has open: the suggestion and the duplicate show."""
     engine = _engine(pilot)
@@ -175,6 +189,16 @@ async def help_screen(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("question_mark")
 
 
+async def alerts(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    """The demo's night: the SLA job's breaches and escalations, the urgent requests, open
+    oldest first; two acknowledged here (marked, then ``a``) to show who and how long."""
+    app = _app(pilot)
+    await until(pilot, lambda: app.alert_count >= 3)
+    await pilot.press("b", "space", "space", "a")
+    await until(pilot, lambda: len(_engine(pilot).alerts()) > app.alert_count)
+    await pilot.press("home")
+
+
 async def offline(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await server.close()
     await until(pilot, lambda: _status(pilot) == "offline")
@@ -191,12 +215,20 @@ SCENES: dict[str, Scene] = {
     "performance": performance,
     "conflicts": conflicts,
     "help": help_screen,
+    "alerts": alerts,
+    "alerts-80x24": alerts,
     "queue-80x24": queue,
     "triage-80x24": triage,
+    "form-due-80x24": form_with_due_time,
     "offline": offline,  # last: it stops the server
 }
 PREPARE: dict[str, Prepare] = {"conflicts": clashing_edits}
-SIZES: dict[str, tuple[int, int]] = {"queue-80x24": SMALL, "triage-80x24": SMALL}
+SIZES: dict[str, tuple[int, int]] = {
+    "queue-80x24": SMALL,
+    "triage-80x24": SMALL,
+    "form-due-80x24": SMALL,
+    "alerts-80x24": SMALL,
+}
 """Scenes taken at another size than ``SIZE``."""
 
 

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from offline.alerts import AlertRef
 from offline.config import EngineConfig
 from offline.conflicts import Conflict, mutation_for, strategies_with
 from offline.errors import Rejected, ServerApiError, UnknownConflict
@@ -30,10 +31,11 @@ from offline.presence import PresenceLink
 from offline.reconcile import Reconciler
 from offline.replica import Batch, Replica
 from offline.rows import from_replica, settle_heap
+from offline.server_rules import ServerRules
 from offline.shared import Follower, LeaderWatch
 from offline.state import EngineState
 from offline.view import OptimisticView
-from protocol import Actor, Rejection, Request, Role
+from protocol import Actor, Rejection, Request, Role, SlaTable, StaffDirectory
 
 if TYPE_CHECKING:
     from offline.history import Lookup
@@ -73,7 +75,7 @@ class Engine:
         self._state = EngineState(
             replica=replica,
             outbox=outbox,
-            view=OptimisticView(self.actor, confirmed, outbox),
+            view=OptimisticView(self.actor, confirmed, outbox, ServerRules.from_meta(replica.meta)),
             conflicts={c.id: c for c in conflicts},
             status=EngineStatus(
                 connection="offline",
@@ -167,7 +169,7 @@ class Engine:
         self._rest_before = None
         changed = state.view.rebuild(added)  # pending edits of these rows replay now
         if changed:
-            state.view_changed(changed)
+            state.view_changed(changed, loaded=True)
         self._release_memory_soon()
 
     def _release_memory_soon(self) -> None:
@@ -420,6 +422,22 @@ class Engine:
     def get(self, request_id: str) -> Request | None:
         return self._state.view.rows.get(request_id)
 
+    def open_alerts(self) -> list[AlertRef]:
+        """Every unacknowledged alert of the view, oldest first (raised here, elsewhere, or
+        while this terminal was away: alerts are records in their rows)."""
+        return self._state.alerts.open_alerts()
+
+    def alerts(self, acknowledged: int = 100) -> list[AlertRef]:
+        """The open alerts, oldest first, then the ``acknowledged`` most recently acknowledged
+        ones (who and when in ``alert.acknowledged_by`` / ``acknowledged_at``)."""
+        index = self._state.alerts
+        return [*index.open_alerts(), *index.acknowledged_alerts(acknowledged)]
+
+    @property
+    def open_alert_count(self) -> int:
+        """How many alerts of the view are unacknowledged (no list built)."""
+        return self._state.alerts.open_count
+
     def is_pending(self, request_id: str) -> bool:
         """True while the request has mutations the server has not answered."""
         return self._state.outbox.has_id(request_id)
@@ -508,6 +526,21 @@ class Engine:
         """Seconds to add to the local clock to get the server's."""
         return self._state.clock_offset
 
+    @property
+    def staff(self) -> StaffDirectory | None:
+        """The staff directory the server last sent (kept in the replica); None before any."""
+        return self._state.rules.staff
+
+    @property
+    def sla(self) -> SlaTable:
+        """The server's SLA table as last seen (the built-in one before any ``welcome``)."""
+        return self._state.rules.sla
+
+    @property
+    def alert_repeat_seconds(self) -> float:
+        """How often the server rings an unacknowledged alert again, as last seen."""
+        return self._state.rules.alert_repeat_seconds
+
     def subscribe(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
         """Call ``listener`` with every event; returns the function that unsubscribes."""
         listeners = self._state.listeners
@@ -531,8 +564,10 @@ class Engine:
         guest_name: str | None = None,
         assignee: str | None = None,
         request_id: str | None = None,
+        due_at: datetime | str | None = None,
     ) -> Request:
-        """Create a request with its final id (a UUID made here)."""
+        """Create a request with its final id (a UUID made here); ``due_at`` (aware) replaces
+        the SLA table's deadline."""
         args: dict[str, Any] = {
             "id": request_id or str(uuid.uuid4()),
             "room": room,
@@ -544,6 +579,8 @@ class Engine:
             args["guest_name"] = guest_name
         if assignee is not None:
             args["assignee"] = assignee
+        if due_at is not None:
+            args["due_at"] = _plain(due_at)
         return (await self._mutate("create_request", args, (args["id"],), edit=False))[0]
 
     async def update_request(self, request_id: str, changes: dict[str, Any]) -> Request:
@@ -562,6 +599,14 @@ class Engine:
     async def add_note(self, request_id: str, text: str) -> Request:
         args = {"id": request_id, "text": text}
         return (await self._mutate("add_note", args, (request_id,)))[0]
+
+    async def acknowledge_alert(self, request_id: str, index: int) -> Request:
+        """Acknowledge alert ``index`` of a request as this user, now: an edit like any other
+        (offline too; it never conflicts). ``Rejected`` with the rule book's reason when this
+        user may not (staff who are not the assignee); one already acknowledged stays as it
+        was (the first acknowledgement is the one on record)."""
+        args = {"id": request_id, "index": index}
+        return (await self._mutate("acknowledge_alert", args, (request_id,)))[0]
 
     async def bulk_set_status(self, ids: list[str], status: str) -> list[Request]:
         args = {"ids": list(ids), "status": _plain(status)}
@@ -653,5 +698,7 @@ class Engine:
 
 
 def _plain(value: Any) -> Any:
-    """Enum members travel as their values."""
+    """Enum members travel as their values, times as ISO 8601 text."""
+    if isinstance(value, datetime):
+        return value.isoformat()
     return getattr(value, "value", value)

@@ -72,8 +72,27 @@ class MutationRejected:
 
 @dataclass(frozen=True)
 class AlertReceived:
+    """The bell: an ``alert`` frame (or a follower's copy of one). What is open is
+    ``Engine.open_alerts()``, derived from rows; this says when to ring."""
+
     kind: str
     request: Request
+    index: int | None = None
+    """Which of ``request.alerts`` rings (None from servers before alerts were records)."""
+    repeat: bool = False
+    """True when an alert nobody acknowledged rings again."""
+
+
+@dataclass(frozen=True)
+class AlertsChanged:
+    """Alerts in the view changed: raised, acknowledged (here or elsewhere), or their rows
+    came or went. Read ``Engine.open_alerts()`` for what is open now."""
+
+    raised: tuple[tuple[str, int], ...] = ()
+    """(request id, index) of unacknowledged alerts new to this terminal."""
+    caught_up: bool = False
+    """True when ``raised`` are the alerts a catch-up brought (raised while this terminal was
+    away): announced once, when the catch-up ends, not page by page."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,7 @@ EngineEvent = (
     | StatusChanged
     | MutationRejected
     | AlertReceived
+    | AlertsChanged
     | ConflictParked
     | PresenceChanged
 )

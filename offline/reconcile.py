@@ -23,6 +23,7 @@ from offline.events import AlertReceived, ConflictParked, Connection, EngineEven
 from offline.outbox import PendingMutation
 from offline.replica import Batch
 from offline.rows import settle_heap
+from offline.server_rules import ServerRules
 from offline.shared import notice_for
 from offline.state import EngineState
 from protocol import Code, Request, utcnow
@@ -35,6 +36,7 @@ from protocol.frames import (
     Error,
     Reject,
     Snapshot,
+    Staff,
     Synced,
     Welcome,
 )
@@ -117,7 +119,14 @@ class Reconciler:
         server_id = welcome.server_id
         known = self._state.replica.meta.get("server_id")
         fresh = True
+        # The server's directory, SLA table and bell period: kept, so offline predictions
+        # (and an offline start after a restart) decide as this server does.
+        rules = ServerRules.from_welcome(welcome)
+        batch.meta.update(rules.to_meta())
         async with self._state.write_lock:
+            replay = self._state.adopt_rules(rules)
+            if replay and (changed := self._state.view.rebuild(replay)):
+                self._state.view_changed(changed)
             if known is None:
                 batch.meta["server_id"] = server_id
             elif server_id and known != server_id:
@@ -262,7 +271,12 @@ class Reconciler:
                 else:
                     log.warning("server error %s: %s", frame.code, frame.message)
             elif isinstance(frame, Alert):
-                events.append(AlertReceived(frame.kind, frame.request))
+                events.append(AlertReceived(frame.kind, frame.request, frame.index, frame.repeat))
+            elif isinstance(frame, Staff):
+                # An account changed: assignees are checked against the new directory.
+                rules = self._state.rules.with_staff(frame.staff)
+                batch.meta.update(rules.to_meta())
+                touched |= self._state.adopt_rules(rules)
         if last_seq > self._state.last_seq:
             self._state.last_seq = last_seq
             batch.meta["last_seq"] = str(last_seq)

@@ -26,6 +26,7 @@ from typing import Any
 from offline.conflicts import Conflict
 from offline.events import AlertReceived, ConflictParked, EngineEvent, MutationRejected
 from offline.replica import Batch
+from offline.server_rules import ServerRules
 from offline.state import EngineState
 from protocol import Request
 from protocol.pydantic_adapter import compact
@@ -58,8 +59,14 @@ def notice_for(event: EngineEvent) -> tuple[int | None, str] | None:
         }
         return event.n, json.dumps(body, ensure_ascii=False)
     if isinstance(event, AlertReceived):
-        body = {"kind": "alert", "alert": event.kind, "request": event.request.to_wire()}
-        return None, json.dumps(body, ensure_ascii=False)
+        bell: dict[str, Any] = {
+            "kind": "alert",
+            "alert": event.kind,
+            "request": event.request.to_wire(),
+            "index": event.index,
+            "repeat": event.repeat,
+        }
+        return None, json.dumps(bell, ensure_ascii=False)
     return None
 
 
@@ -74,7 +81,12 @@ def event_for(data: str) -> EngineEvent | None:
             fields=dict(body.get("fields") or {}),
         )
     if body.get("kind") == "alert":
-        return AlertReceived(body["alert"], Request.model_validate(body["request"]))
+        return AlertReceived(
+            body["alert"],
+            Request.model_validate(body["request"]),
+            body.get("index"),
+            body.get("repeat") is True,
+        )
     return None
 
 
@@ -163,7 +175,9 @@ class Follower:
                     continue  # somebody else's window at this terminal already said it
                 if event is not None:
                     events.append(event)
-        state.apply_leader_status(await replica.reload_meta())
+        meta = await replica.reload_meta()
+        state.apply_leader_status(meta)
+        touched |= state.adopt_rules(ServerRules.from_meta(meta))  # the leader's last welcome
         changed = view.rebuild(touched) if touched else set()
         if changed:
             state.view_changed(changed)

@@ -18,12 +18,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from offline.alerts import AlertIndex
 from offline.conflicts import Conflict
 from offline.errors import EngineClosed
-from offline.events import EngineEvent, EngineStatus, StatusChanged, ViewChanged
+from offline.events import AlertsChanged, EngineEvent, EngineStatus, StatusChanged, ViewChanged
 from offline.index import ViewIndex
 from offline.outbox import Outbox
 from offline.replica import Batch, Replica
+from offline.server_rules import ServerRules
 from offline.view import OptimisticView
 from protocol import utcnow
 
@@ -113,9 +115,18 @@ class EngineState:
     listeners: list[Callable[[EngineEvent], None]] = dataclasses.field(default_factory=list)
     publishing: asyncio.Task[None] | None = None
     """The replica write recording the leader's status for followers, if one runs."""
+    alerts: AlertIndex = dataclasses.field(init=False)
+    """The view's rows that carry alerts (``offline.alerts``), kept current by ``view_changed``."""
+    alerts_away: list[tuple[str, int]] = dataclasses.field(default_factory=list)
+    """Alerts new to this terminal that the running catch-up brought (told when it ends)."""
+    first_fill: bool = False
+    """True while a replica that never synced catches up for the first time: what it brings
+    was not missed (a new terminal has no "while away"), so its alerts are shown, not
+    announced."""
 
     def __post_init__(self) -> None:
         self.writes = WriteQueue(self.replica)
+        self.alerts = AlertIndex(self.view.rows)
 
     # -- small reads -----------------------------------------------------------------------
 
@@ -132,6 +143,19 @@ class EngineState:
         last_n = max((m.n for m in self.outbox.entries()), default=0)
         self.next_n = max(self.next_n, self.replica.next_n, last_n + 1)
 
+    @property
+    def rules(self) -> ServerRules:
+        """The server's staff directory, SLA table and bell period, as last seen."""
+        return self.view.rules
+
+    def adopt_rules(self, rules: ServerRules) -> set[str]:
+        """Predict with ``rules`` from now on; returns the ids whose pending edits must be
+        replayed (none when nothing a prediction uses changed)."""
+        if rules.same_as(self.view.rules):
+            return set()
+        self.view.rules = rules
+        return self.outbox.ids()
+
     # -- events ----------------------------------------------------------------------------
 
     def emit(self, event: EngineEvent) -> None:
@@ -141,11 +165,23 @@ class EngineState:
             except Exception:
                 log.exception("engine listener failed on %r", type(event).__name__)
 
-    def view_changed(self, ids: set[str]) -> None:
-        """Keep the query index current, then tell listeners (one event per burst)."""
+    def view_changed(self, ids: set[str], *, loaded: bool = False) -> None:
+        """Keep the query and alert indexes current, then tell listeners (one event per burst).
+
+        ``loaded``: the rows were read from the replica, not changed: their alerts are not new.
+        Alerts a catch-up brings are told once, when it ends (``set_status``)."""
         if self.index is not None:
             self.index.update(ids)
+        delta = self.alerts.update(ids)
         self.emit(ViewChanged(frozenset(ids)))
+        if not delta.changed:
+            return
+        raised = () if loaded else delta.raised
+        if raised and self.status.catching_up:
+            if not self.first_fill:
+                self.alerts_away.extend(raised)
+            raised = ()
+        self.emit(AlertsChanged(raised))
 
     # -- status ----------------------------------------------------------------------------
 
@@ -155,7 +191,12 @@ class EngineState:
             old, self.status = self.status, new
             if self.leader and self.followed and _shared_part(old) != _shared_part(new):
                 self.publish_status()
+            if new.catching_up and not old.catching_up:
+                self.first_fill = self.last_seq == 0 and old.last_synced_at is None
             self.emit(StatusChanged(new))
+            if old.catching_up and not new.catching_up and self.alerts_away:
+                away, self.alerts_away = tuple(self.alerts_away), []
+                self.emit(AlertsChanged(away, caught_up=True))
 
     def refresh_status(self, emit: bool = True, **more: Any) -> None:
         """Recount what is pending and parked (and apply ``more``)."""

@@ -12,16 +12,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from offline.outbox import Outbox, PendingMutation
+from offline.server_rules import ServerRules
 from protocol import Actor, Rejection, Request, apply_bulk, apply_mutation
 
 
 class OptimisticView:
     """Confirmed rows (``confirmed``), the outbox, and the view computed from both."""
 
-    def __init__(self, actor: Actor, confirmed: dict[str, Request], outbox: Outbox) -> None:
+    def __init__(
+        self,
+        actor: Actor,
+        confirmed: dict[str, Request],
+        outbox: Outbox,
+        rules: ServerRules | None = None,
+    ) -> None:
         self.actor = actor
         self.confirmed = confirmed
         self.outbox = outbox
+        self.rules = rules or ServerRules()
+        """The server's SLA table and staff directory, as last seen: predictions use them."""
         self.rows: dict[str, Request] = dict(confirmed)
         self.refused: set[int] = set()
         """Pending ``n`` whose local replay is refused (shown as confirmed, still queued)."""
@@ -48,6 +57,8 @@ class OptimisticView:
             self.actor,
             mutation.created_at,
             base_version=mutation.base_version,
+            sla=self.rules.sla,
+            staff=self.rules.staff,
         )
         return result if isinstance(result, Rejection) else [result]
 

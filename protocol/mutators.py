@@ -542,7 +542,13 @@ def _update(current: Request, a: UpdateArgs, now: datetime, sla: SlaTable) -> Re
             changes[key] = _parse_time(value)
         else:
             changes[key] = value
-    if ("priority" in changes or "category" in changes) and "due_at" not in changes:
+    if (
+        ("priority" in changes or "category" in changes)
+        and "due_at" not in changes
+        and current.due_at == sla.due_at(current.created_at, current.category, current.priority)
+    ):
+        # The SLA table set the deadline, so it sets the new one; a deadline someone chose (a
+        # wake-up call at 06:00, an escalation's) stays until someone changes it.
         changes["due_at"] = sla.due_at(
             current.created_at,
             changes.get("category", current.category),

@@ -222,3 +222,22 @@ def test_a_bulk_change_too_large_for_one_frame_is_refused_whole():
     assert sum(len(r.model_dump_json()) for r in rows.values()) > BULK_MAX_BYTES
     refused = apply_bulk({"ids": list(rows), "status": "acknowledged"}, rows, MANAGER, utcnow())
     assert isinstance(refused, Rejection) and refused.code == Code.INVALID
+
+
+def test_a_deadline_of_the_clerks_own_survives_a_priority_edit_and_the_sla_one_moves():
+    wake_up = (utcnow() + timedelta(hours=5)).replace(microsecond=0)
+    own = create(category="front_desk", due_at=wake_up.isoformat())
+    raised = apply_mutation(
+        "update_request", {"id": own.id, "changes": {"priority": "high"}}, own, STAFF, utcnow()
+    )
+    assert not isinstance(raised, Rejection) and raised.due_at == wake_up
+    table = create(category="front_desk")
+    moved = apply_mutation(
+        "update_request",
+        {"id": table.id, "changes": {"priority": "urgent"}},
+        table,
+        STAFF,
+        utcnow(),
+    )
+    assert not isinstance(moved, Rejection)
+    assert moved.due_at - moved.created_at == timedelta(minutes=15)

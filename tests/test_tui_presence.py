@@ -85,7 +85,7 @@ async def test_a_terminal_that_disconnects_leaves_the_detail(server, tmp_path):
         await bob.close()
 
 
-async def test_the_assignee_picker_lists_staff_online_first(server, tmp_path):
+async def test_the_assignee_picker_lists_the_directory_staff_online_first(server, tmp_path):
     await server.accounts.add_user("carl", "staff", "carl-pass-long")  # in the directory
     meg = await open_engine(tmp_path, server, "meg")
     adam = await open_engine(tmp_path, server, "adam")
@@ -107,8 +107,9 @@ async def test_the_assignee_picker_lists_staff_online_first(server, tmp_path):
             assert listed == [
                 "ann" + ONLINE_MARK,
                 "meg" + ONLINE_MARK,
+                "bob",
                 "carl",
-            ], "me, then staff online (not the admin), then names seen"
+            ], "me, then staff online (not the admin), then the directory's other accounts"
     finally:
         await meg.close()
         await adam.close()

@@ -30,6 +30,7 @@ from offline.engine import EngineConfig
 from protocol.models import Role
 from protocol.rules import Actor
 from tui.app import FrontdeskApp
+from tui.screens.alerts import AlertsScreen
 from tui.screens.detail import DetailScreen
 from tui.screens.queue import QueueScreen
 from tui.screens.request_form import RequestForm
@@ -261,18 +262,55 @@ SHIFT: list[list[tuple[float, str, dict[str, Any], Actor]]] = [
 ]
 
 
-async def seed_shift(data_dir: Path) -> None:
+def shift_id(k: int) -> str:
+    """The id of the ``k``-th request of the shift (from 1)."""
+    return str(uuid.UUID(int=k, version=4))
+
+
+SYSTEM = Actor("system", Role.MANAGER, system=True)
+"""The server's own actor (its SLA job)."""
+
+ALERT_NIGHT: list[list[tuple[float, str, dict[str, Any], Actor]]] = [
+    *SHIFT,
+    [
+        (
+            60,
+            "create_request",
+            {
+                "room": "512",
+                "category": "maintenance",
+                "description": "Smoke smell in the corridor",
+                "priority": "urgent",
+            },
+            BOB,
+        ),
+        (57, "acknowledge_alert", {"index": 0}, MEG),
+        (55, "set_status", {"status": "in_progress"}, MEG),
+        (30, "set_status", {"status": "completed"}, MEG),
+    ],
+]
+"""The shift, and an urgent request whose alert meg acknowledged after three minutes."""
+
+
+async def seed_shift(
+    data_dir: Path, shift: list[list[tuple[float, str, dict[str, Any], Actor]]] = SHIFT
+) -> None:
     """Commit the shift straight into a new store (the demo data's way: real mutators, real
     change log, times in the past), so the server starts with it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     store = await SqliteStore.open(data_dir)
     try:
         seeder = _Seeder(store)
-        for k, steps in enumerate(SHIFT, start=1):
-            request_id = str(uuid.UUID(int=k, version=4))
+        for k, steps in enumerate(shift, start=1):
             for minutes_ago, name, args, actor in steps:
                 at = NOW - timedelta(minutes=minutes_ago)
-                assert seeder.apply(name, {"id": request_id, **args}, actor, at) is not None
+                assert seeder.apply(name, {"id": shift_id(k), **args}, actor, at) is not None
+        if shift is ALERT_NIGHT:
+            # The SLA job, 9 minutes ago: the towels for 1204 (#5) are late; raised a step.
+            towels = seeder.rows[shift_id(5)]
+            args = {"id": towels.id, "due_at": towels.due_at.isoformat(), "escalate": True}
+            at = NOW - timedelta(minutes=9)
+            assert seeder.apply("raise_sla_alert", args, SYSTEM, at) is not None
         await store.commit_batch(seeder.batch)
     finally:
         await store.close()
@@ -309,8 +347,20 @@ def utc_terminal(monkeypatch) -> Iterator[None]:
 def shift_server(tmp_path, utc_terminal) -> Iterator[tuple[FrontdeskServer, str]]:
     """A server holding ``SHIFT`` and a token for ann. Its jobs sleep for an hour, so no SLA
     alert or escalation (judged by the real clock) changes the fixed shift under the test."""
+    yield from _server_with(tmp_path, SHIFT)
+
+
+@pytest.fixture
+def alert_server(tmp_path, utc_terminal) -> Iterator[tuple[FrontdeskServer, str]]:
+    """``shift_server`` holding ``ALERT_NIGHT``: open alerts of three kinds, one acknowledged."""
+    yield from _server_with(tmp_path, ALERT_NIGHT)
+
+
+def _server_with(
+    tmp_path: Path, shift: list[list[tuple[float, str, dict[str, Any], Actor]]]
+) -> Iterator[tuple[FrontdeskServer, str]]:
     config = make_config(tmp_path, sla_check_seconds=3600, cleanup_seconds=3600)
-    asyncio.run(seed_shift(config.data_dir))
+    asyncio.run(seed_shift(config.data_dir, shift))
     host = ServerThread()
     try:
         server = host.call(start_server(config))
@@ -340,7 +390,7 @@ async def until(pilot: Pilot, condition, timeout: float = 15.0) -> None:
             await pilot.pause(0.02)
 
 
-async def shift_shown(pilot: Pilot) -> None:
+async def shift_shown(pilot: Pilot, requests: int = len(SHIFT)) -> None:
     """Online, caught up, every request of the shift in the table."""
     app = pilot.app
     await queue_shown(pilot)
@@ -354,7 +404,7 @@ async def shift_shown(pilot: Pilot) -> None:
             and status.connection == "online"
             and not status.catching_up
             and isinstance(screen, QueueScreen)
-            and len(screen.model.requests) == len(SHIFT)
+            and len(screen.model.requests) == requests
         )
 
     await until(pilot, caught_up)
@@ -436,4 +486,55 @@ def test_new_request_form_at_80x24_shows_the_save_hint(snap_compare, tmp_path, s
 def test_detail_at_80x24(snap_compare, tmp_path, shift_server):
     assert snap_compare(
         live_app(tmp_path, shift_server), terminal_size=SMALL, run_before=history_shown
+    )
+
+
+async def due_time_typed(pilot: Pilot) -> None:
+    """A wake-up call booked at 21:30 for 06:00: the form reads it back as tomorrow's."""
+    await queue_shown(pilot)
+    await pilot.press("n", *"1204", "tab", *"Wake-up call, two knocks", "tab", "tab", "tab")
+    await pilot.press(*"06:00")
+
+    def read_back() -> bool:
+        form = pilot.app.screen
+        return isinstance(form, RequestForm) and "tomorrow" in str(
+            form.query_one("#due_at-hint").render()
+        )
+
+    await until(pilot, read_back)
+    await pilot.pause()
+
+
+def test_new_request_form_with_a_due_time_at_80x24(snap_compare, tmp_path, utc_terminal):
+    """The due field between priority and guest, how it reads ("tomorrow 06:00") beside it,
+    and the keys line still at the bottom."""
+    config = EngineConfig(data_dir=tmp_path / "ann", user="ann", role=Role.STAFF)
+    app = FrontdeskApp(config, bell=False, clock=lambda: NOW)
+    assert snap_compare(app, terminal_size=SMALL, run_before=due_time_typed)
+
+
+async def alerts_shown(pilot: Pilot) -> None:
+    """The night with its alerts, then ``b``: the alerts screen."""
+    await shift_shown(pilot, len(ALERT_NIGHT))
+    await pilot.press("b")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AlertsScreen))
+    await pilot.pause()
+
+
+def test_alerts_screen_at_80x24(snap_compare, tmp_path, alert_server):
+    """Open alerts oldest first with kind, ticket, room, age and whose they are (dimmed: ann
+    may not acknowledge them); the acknowledged one below with who and how long it took."""
+    assert snap_compare(
+        live_app(tmp_path, alert_server), terminal_size=SMALL, run_before=alerts_shown
+    )
+
+
+async def night_shown(pilot: Pilot) -> None:
+    await shift_shown(pilot, len(ALERT_NIGHT))
+
+
+def test_live_queue_with_open_alerts_at_80x24(snap_compare, tmp_path, alert_server):
+    """The banner names the oldest open alert, how many more, and when the bell rings again."""
+    assert snap_compare(
+        live_app(tmp_path, alert_server), terminal_size=SMALL, run_before=night_shown
     )

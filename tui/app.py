@@ -20,11 +20,12 @@ from textual.widgets import Static
 
 from offline.engine import Engine, EngineConfig
 from offline.errors import OfflineError
-from offline.events import AlertReceived, MutationRejected, StatusChanged
+from offline.events import AlertReceived, AlertsChanged, MutationRejected, StatusChanged
 from offline.session import clear_session
 from protocol.models import utcnow
+from tui.alert_desk import AlertDesk
 from tui.keys_in_order import KeysInOrderApp
-from tui.messages import AlertArrived, EditRejected, EngineStatusChanged, bridge
+from tui.messages import AlertArrived, AlertsUpdated, EditRejected, EngineStatusChanged, bridge
 from tui.queue_model import QUICK_VIEWS
 from tui.screens.help import HelpScreen
 from tui.screens.queue import QueueScreen
@@ -53,8 +54,9 @@ class FrontdeskApp(KeysInOrderApp[int]):
         Binding("question_mark", "help", "Help", id="app.help"),
     ]
 
-    alert_count: reactive[int] = reactive(0)
-    """Unacknowledged alerts (header counter, banner and status bar watch it)."""
+    alert_count: reactive[int] = reactive(0, always_update=True)
+    """Unacknowledged alerts in the replica (title counter, banner and status bar watch it;
+    set at every change of the alerts, even when the count stays)."""
 
     def __init__(
         self,
@@ -78,7 +80,8 @@ class FrontdeskApp(KeysInOrderApp[int]):
         self._clock = clock
         """The server time SLAs are judged and shown by; None: the engine's estimate. A fixed
         clock makes screens that show countdowns reproducible (snapshot tests, screenshots)."""
-        self.unacknowledged_alerts: list[AlertReceived] = []
+        self.alert_desk: AlertDesk | None = None
+        """Open alerts, bell and notices (``tui.alert_desk``), once the engine is open."""
         self._keymap = keymap or {}
         self._unsubscribe: Callable[[], None] = lambda: None
         self._asking_sign_in = False
@@ -103,7 +106,9 @@ class FrontdeskApp(KeysInOrderApp[int]):
             return
         finally:
             notice.stop()
-        kinds = (MutationRejected, AlertReceived, StatusChanged)
+        self.alert_desk = AlertDesk(self, self.engine, bell=self.bell_on_alert, now=self.now)
+        self.alert_count = self.alert_desk.count
+        kinds = (MutationRejected, AlertReceived, AlertsChanged, StatusChanged)
         self._unsubscribe = bridge(self.engine, self, kinds=kinds)
         await self.push_screen(QueueScreen(self.engine, clock=self.now))
         # After the first paint: loading the rest of a big replica, then syncing.
@@ -181,39 +186,19 @@ class FrontdeskApp(KeysInOrderApp[int]):
         await self.action_quit()
 
     @on(AlertArrived)
-    def _alert(self, message: AlertArrived) -> None:
-        """Banner, bell and toast; a burst (after a reconnect, say) rings and toasts once."""
-        arrived = message.take_events()
-        self.unacknowledged_alerts.extend(arrived)
-        self.alert_count = len(self.unacknowledged_alerts)
-        if self.bell_on_alert:
-            self.bell()
-        if len(arrived) == 1:
-            event = arrived[0]
-            r = event.request
-            title = f"{event.kind.replace('_', ' ')} #{r.number or '…'}"
-            text = plain(f"Room {r.room}: {r.description}")
-        else:
-            kinds = sorted({e.kind.replace("_", " ") for e in arrived})
-            title = f"{len(arrived)} new alerts"
-            text = ", ".join(kinds) + " — press ! on the queue to acknowledge one by one"
-        self.notify(text, title=title, severity="warning", markup=False, timeout=8)
+    def _bell(self, message: AlertArrived) -> None:
+        """``alert`` frames: the bell (once per burst) and at most one notice."""
+        events = message.take_events()
+        if self.alert_desk is not None:
+            self.alert_desk.bells(events)
 
-    def acknowledge_alert(self) -> AlertReceived | None:
-        """The oldest unacknowledged alert has been seen; returns it (None when there was none)."""
-        if not self.unacknowledged_alerts:
-            return None
-        event = self.unacknowledged_alerts.pop(0)
-        self.alert_count = len(self.unacknowledged_alerts)
-        return event
-
-    def action_acknowledge_all_alerts(self) -> None:
-        self.acknowledge_all_alerts()
-
-    def acknowledge_all_alerts(self) -> None:
-        """Every alert shown so far has been seen."""
-        self.unacknowledged_alerts.clear()
-        self.alert_count = 0
+    @on(AlertsUpdated)
+    def _alerts_changed(self, message: AlertsUpdated) -> None:
+        """The replica's alerts changed: recount; ring once for those a catch-up brought."""
+        _live, away = message.take()
+        if self.alert_desk is not None:
+            self.alert_desk.changed(away)
+            self.alert_count = self.alert_desk.count
 
     # -- help, palette, theme ----------------------------------------------------------------
 
@@ -249,8 +234,17 @@ class FrontdeskApp(KeysInOrderApp[int]):
             ("Filter", "Filter by room, description, guest, assignee", "filter"),
             ("Sort: next column", "Sort the queue by the next column", "sort_next"),
             ("Sort: reverse", "Reverse the sort order", "sort_reverse"),
-            ("Acknowledge alert", "Mark the oldest alert as seen", "acknowledge_alert"),
-            ("Acknowledge all alerts", "Mark every alert as seen", "app.acknowledge_all_alerts"),
+            ("Alerts", "Open alerts oldest first, then acknowledged ones", "alerts"),
+            (
+                "Acknowledge alert",
+                "Acknowledge the oldest alert you may, and jump to its request",
+                "acknowledge_alert",
+            ),
+            (
+                "Acknowledge all alerts",
+                "Acknowledge every open alert you may (each recorded with who and when)",
+                "acknowledge_all_alerts",
+            ),
             ("Conflicts", "Parked conflicts: keep mine or theirs", "conflicts"),
             ("Performance", "Server and sync figures", "performance"),
             ("Sync now", "Try to reach the server now", "app.sync_now"),

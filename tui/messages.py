@@ -2,7 +2,8 @@
 
 The engine calls its listeners on the event loop; a listener must not touch widgets. The bridge
 here turns each event into a message posted to a screen or the app, and the handlers there
-update widgets. Bursts coalesce: while a ``RowsChanged`` (or ``AlertArrived``) waits in the
+update widgets. Bursts coalesce: while a ``RowsChanged`` (or ``AlertArrived``, ``AlertsUpdated``)
+waits in the
 target's queue, later events join its ``Batch`` instead of posting another message, so a
 catch-up of a thousand changes becomes one repaint with the union of the changed ids. Messages
 that only carry the latest state (status, presence) let Textual drop the older one
@@ -19,6 +20,7 @@ from textual.message_pump import MessagePump
 
 from offline.events import (
     AlertReceived,
+    AlertsChanged,
     ConflictParked,
     EngineStatus,
     MutationRejected,
@@ -90,15 +92,33 @@ class EditRejected(Message, bubble=False):
 
 
 class AlertArrived(Message, bubble=False):
-    """New urgent requests, SLA breaches or escalations (a burst arrives as one message)."""
+    """The bell: ``alert`` frames (new or repeated alerts), a burst as one message. What is
+    open comes from the rows (``AlertsUpdated``), not from these."""
 
     def __init__(self, batch: Batch[AlertReceived]) -> None:
         super().__init__()
         self.batch = batch
 
     def take_events(self) -> list[AlertReceived]:
-        """The alerts that arrived since the handler last looked, oldest first (call once)."""
+        """The bells since the handler last looked, oldest first (call once)."""
         return self.batch.take()
+
+
+class AlertsUpdated(Message, bubble=False):
+    """Alerts in the view changed (raised, acknowledged, their rows edited); a burst as one
+    message: read ``Engine.open_alerts()`` for what is open now."""
+
+    def __init__(self, batch: Batch[AlertsChanged]) -> None:
+        super().__init__()
+        self.batch = batch
+
+    def take(self) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(raised live, raised while away) since the handler last looked (call once)."""
+        live: list[tuple[str, int]] = []
+        away: list[tuple[str, int]] = []
+        for event in self.batch.take():
+            (away if event.caught_up else live).extend(event.raised)
+        return live, away
 
 
 class ConflictArrived(Message, bubble=False):
@@ -126,6 +146,7 @@ def bridge(
     """Post engine events of ``kinds`` (all when empty) to ``target``; returns unsubscribe."""
     rows: Batch[str] = Batch()
     alerts: Batch[AlertReceived] = Batch()
+    updates: Batch[AlertsChanged] = Batch()
 
     def listen(event: object) -> None:
         if kinds and not isinstance(event, kinds):
@@ -140,6 +161,9 @@ def bridge(
         elif isinstance(event, AlertReceived):
             if alerts.add([event]) and not target.post_message(AlertArrived(alerts)):
                 alerts.take()
+        elif isinstance(event, AlertsChanged):
+            if updates.add([event]) and not target.post_message(AlertsUpdated(updates)):
+                updates.take()
         elif isinstance(event, ConflictParked):
             target.post_message(ConflictArrived(event))
         elif isinstance(event, PresenceChanged):

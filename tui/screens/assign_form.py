@@ -1,9 +1,15 @@
-"""Assign a request: type a name or pick one; you, staff online now, then the names seen.
+"""Assign a request: type a name or pick one from the staff directory, online staff first.
 
-The server has no staff directory for clients, so the suggestions are who is online now
-(``Engine.presence()``, admins left out: they manage accounts, not requests), marked as online,
-then the names this replica has seen as assignees and creators, most frequent first. The rule
-book checks the name (``protocol.text.check_user_name``); its reason shows under the field.
+The names are the active accounts of the staff directory the server last sent
+(``Engine.staff``, kept in the replica, so offline too): you, then who is online now
+(``Engine.presence()``), marked as online, then the rest by name; admins are left out (they
+manage accounts, not requests) but may still be typed. A typed name that is not an active
+account gets the rule book's reason (``StaffDirectory.check_assignee``) under the field as
+soon as no listed name matches it, and the engine refuses it on Enter, online and offline.
+
+Before this terminal has ever reached the server there is no directory: the form says so and
+offers, as before, the names this replica has seen as assignees and creators (the server
+checks the name when the edit reaches it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from textual.widgets.option_list import Option
 
 from offline.errors import Rejected
 from protocol.models import Request, Role
+from protocol.staff import StaffDirectory
 from tui.text import literal
 from tui.widgets.safe_input import SafeInput
 
@@ -30,6 +37,12 @@ if TYPE_CHECKING:
     from offline.engine import Engine
 
 ONLINE_MARK = "  ● online"
+NO_DIRECTORY = (
+    "No staff directory yet (this terminal has not reached the server): names seen here are "
+    "offered, and the server checks the name."
+)
+Check = Callable[[str | None], str | None]
+"""Why a name may not be assigned (None: it may)."""
 
 
 def suggestions(me: str, requests: Iterable[Request], online: Iterable[str] = ()) -> list[str]:
@@ -45,15 +58,30 @@ def suggestions(me: str, requests: Iterable[Request], online: Iterable[str] = ()
     return [*first, *rest]
 
 
+def directory_names(directory: StaffDirectory, me: str, online: Iterable[str] = ()) -> list[str]:
+    """The directory's active accounts but admins: me, then ``online`` in their order, then
+    the rest by name."""
+    listed = [e.name for e in directory.entries if e.active and e.role != Role.ADMIN]
+    first = [n for n in dict.fromkeys([me, *online]) if n in listed]
+    return [*first, *(n for n in listed if n not in first)]
+
+
 def picker_for(engine: Engine, request: Request) -> AssignForm:
-    """The assignee picker for ``request``: staff online now first (from presence)."""
+    """The assignee picker for ``request``: the staff directory, online staff first."""
 
     async def assign(name: str | None) -> Request:
         return await engine.assign(request.id, name)
 
+    me = engine.config.user
     online = [e.user for e in engine.presence() if e.role != Role.ADMIN]
-    names = suggestions(engine.config.user, engine.requests(), online)
-    return AssignForm(assign, names, request.assignee, online=online)
+    directory = engine.staff
+    if directory is None:
+        names = suggestions(me, engine.requests(), online)
+        return AssignForm(assign, names, request.assignee, online=online, note=NO_DIRECTORY)
+    names = directory_names(directory, me, online)
+    return AssignForm(
+        assign, names, request.assignee, online=online, check=directory.check_assignee
+    )
 
 
 class AssignForm(ModalScreen[Request | None]):
@@ -70,6 +98,8 @@ class AssignForm(ModalScreen[Request | None]):
         names: list[str],
         current: str | None = None,
         online: Collection[str] = (),
+        check: Check | None = None,
+        note: str = "",
     ) -> None:
         super().__init__()
         self.assign = assign
@@ -77,10 +107,15 @@ class AssignForm(ModalScreen[Request | None]):
         self.current = current
         self.online = frozenset(online)
         """Names shown as online now."""
+        self.check = check
+        """The directory's check of a typed name (None: no directory known)."""
+        self.note = note
+        """Said above the field (why the names are not the directory's)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="note-box"):
             yield Label("Assign to", id="form-title")
+            yield Static(literal(self.note), id="assign-note")
             yield SafeInput(
                 value=self.current or "", id="assignee", placeholder="name (empty: nobody)"
             )
@@ -89,6 +124,7 @@ class AssignForm(ModalScreen[Request | None]):
             yield Label("Enter assign · ↓ pick a name · Esc cancel", id="form-help")
 
     def on_mount(self) -> None:
+        self.query_one("#assign-note").display = bool(self.note)
         self._fill("")
         self.set_focus(self.query_one(Input))  # at once: see ``tui.keys_in_order``
 
@@ -101,6 +137,13 @@ class AssignForm(ModalScreen[Request | None]):
             Option(literal(n) + Text(ONLINE_MARK if n in self.online else ""), id=n)
             for n in matching
         )
+        name = typed.strip()
+        why = self.check(name) if self.check is not None and name and not matching else None
+        self.query_one("#assign-error", Static).update(literal(why or ""))
+
+    def error(self) -> str:
+        """The reason shown under the field (empty when none), for tests."""
+        return str(self.query_one("#assign-error", Static).render())
 
     def shown_names(self) -> list[str]:
         """The options as listed (name and online mark), for tests."""

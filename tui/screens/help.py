@@ -12,7 +12,7 @@ from textual.widgets import Label, Static
 
 VIEWS_HELP = (
     ("1 … 6", "views: all, mine, open, urgent & overdue, completed today, night manager"),
-    (":", "jump to a view by name (e.g. :urgent)"),
+    (":", "jump to a view or screen by name (e.g. :urgent, :alerts)"),
     ("ctrl+p", "command palette: every action, view and theme"),
 )
 

@@ -18,17 +18,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
-from offline.events import AlertReceived, ConflictParked, StatusChanged, ViewChanged
+from offline.events import ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
+from tui.alert_desk import AlertDesk
 from tui.history_lookup import look_up_older
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
 from tui.screens.detail import DetailScreen
 from tui.screens.request_actions import RequestActions
 from tui.screens.request_form import RequestForm
-from tui.text import literal, plain
+from tui.text import plain
+from tui.widgets.alert_banner import AlertBanner
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.request_table import COLUMNS, RequestTable
 from tui.widgets.status_bar import StatusBar
@@ -47,6 +49,7 @@ FULL_RELOAD_ABOVE = 50_000
 are merged by ``QueueModel.upsert`` (2,000 rows into 100,000: ~60 ms instead of ~600 ms)."""
 
 SCREENS: dict[str, str] = {
+    "alerts": "alerts",
     "conflicts": "conflicts",
     "performance": "performance",
     "help": "app.help",
@@ -67,14 +70,12 @@ def hidden_note(titles: tuple[str, ...]) -> str:
 
 
 @runtime_checkable
-class AlertDesk(Protocol):
-    """What the queue shows of the app's alerts (``FrontdeskApp`` keeps them; the app imports
+class AlertHost(Protocol):
+    """What the queue needs of the app's alerts (``FrontdeskApp`` keeps them; the app imports
     this screen, so the screen names what it needs instead of importing the app)."""
 
     alert_count: int
-    unacknowledged_alerts: list[AlertReceived]
-
-    def acknowledge_alert(self) -> AlertReceived | None: ...
+    alert_desk: AlertDesk | None
 
 
 class QueueScreen(Screen[None]):
@@ -97,6 +98,7 @@ class QueueScreen(Screen[None]):
         Binding(
             "exclamation_mark", "acknowledge_alert", "Ack alert", show=False, id="queue.ack_alert"
         ),
+        Binding("b", "alerts", "Alerts", show=False, id="queue.alerts"),
         Binding("escape", "back", "Back", show=False, id="queue.back"),
         Binding("C", "conflicts", "Conflicts", show=False, id="queue.conflicts"),
         Binding("P", "performance", "Performance", show=False, id="queue.performance"),
@@ -130,7 +132,7 @@ class QueueScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield TitleBar()
-        yield Static("", id="alert-banner")
+        yield AlertBanner(id="alert-banner")
         yield RequestTable(
             self.model,
             is_pending=self.engine.is_pending,
@@ -148,9 +150,9 @@ class QueueScreen(Screen[None]):
         return self.query_one(RequestTable)
 
     @property
-    def alert_desk(self) -> AlertDesk:
+    def alert_host(self) -> AlertHost:
         app = self.app
-        assert isinstance(app, AlertDesk), "the queue runs inside FrontdeskApp"
+        assert isinstance(app, AlertHost), "the queue runs inside FrontdeskApp"
         return app
 
     @property
@@ -176,7 +178,7 @@ class QueueScreen(Screen[None]):
         self.table.focus()
         self._update_title()
         self.watch(self.app, "alert_count", self._show_alerts)
-        self.set_interval(1.0, self.table.tick)
+        self.set_interval(1.0, self._tick)
         self.set_interval(15.0, self._tick_views)
 
     def on_unmount(self) -> None:
@@ -197,29 +199,42 @@ class QueueScreen(Screen[None]):
         if self._loading:
             counts = f"loading {len(self.engine.requests()):,} requests…"
         query = f" · /{plain(self.model.query)}" if self.model.query else ""
-        alerts = self.alert_desk.alert_count
+        alerts = self.alert_host.alert_count
         bell = f" · ⚠ {alerts}" if alerts else ""
         self.sub_title = f"{view} · {counts}{query}{bell}{hidden_note(self.table.hidden)}"
 
     def _show_alerts(self, count: int) -> None:
-        banner = self.query_one("#alert-banner", Static)
-        alerts = self.alert_desk.unacknowledged_alerts
-        if not alerts:
-            banner.display = False
-        else:
-            event = alerts[0]
-            r = event.request
-            text = literal(f"⚠ {event.kind.upper().replace('_', ' ')}: ")
-            text.append_text(literal(f"#{r.number or '…'} room "))
-            text.append_text(literal(r.room))
-            text.append(" — ")
-            text.append_text(literal(r.description))
-            more = f"   (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
-            text.append(f"{more}   press ! to acknowledge")
-            banner.update(text)
-            banner.display = True
-        self.status_bar.show_alerts(len(alerts))
+        """Banner, status bar and title from the replica's open alerts (``AlertDesk``)."""
+        desk = self.alert_host.alert_desk
+        refs = desk.open if desk is not None else []
+        banner = self.query_one(AlertBanner)
+        bell_at = desk.next_bell() if desk is not None else None
+        banner.show(refs, self.model.clock(), bell_at, self._alert_keys())
+        self.status_bar.show_alerts(len(refs))
         self._update_title()
+
+    def _alert_keys(self) -> str:
+        """``! ack · b alerts``, with the keys as mapped now (short: it must fit at 80 columns
+        beside the oldest alert)."""
+        keys = {
+            active.binding.id: self.app.get_key_display(active.binding)
+            for active in self.active_bindings.values()
+        }
+        parts = []
+        if ack := keys.get("queue.ack_alert"):
+            parts.append(f"{ack} ack")
+        if show := keys.get("queue.alerts"):
+            parts.append(f"{show} alerts")
+        return " · ".join(parts)
+
+    def _tick(self) -> None:
+        """Every second: SLA countdowns, and the banner's time to the next bell."""
+        self.table.tick()
+        banner = self.query_one(AlertBanner)
+        if banner.display:
+            desk = self.alert_host.alert_desk
+            bell_at = desk.next_bell() if desk is not None else None
+            banner.show(desk.open if desk else [], self.model.clock(), bell_at, banner.keys)
 
     # -- engine events -----------------------------------------------------------------------
 
@@ -435,12 +450,48 @@ class QueueScreen(Screen[None]):
 
         self.app.push_screen(PerformanceScreen(self.engine))
 
-    def action_acknowledge_alert(self) -> None:
-        """Acknowledge the oldest alert and put the cursor on its request, filter or not."""
-        event = self.alert_desk.acknowledge_alert()
-        if event is None or event.request.id not in self.model.requests:
+    def action_alerts(self) -> None:
+        from tui.screens.alerts import AlertsScreen
+
+        desk = self.alert_host.alert_desk
+        if desk is not None:
+            self.app.push_screen(AlertsScreen(desk, clock=self.model.clock))
+
+    async def action_acknowledge_alert(self) -> None:
+        """Acknowledge the oldest alert this user may (a mutation: offline too, every terminal
+        sees it) and put the cursor on its request, filter or not. When every open alert is
+        someone else's, the rule book's reason is shown."""
+        desk = self.alert_host.alert_desk
+        if desk is None or not desk.open:
             return
-        self.model.pinned.add(event.request.id)
-        self.model.upsert([self.model.requests[event.request.id]])
+        ref = desk.oldest_mine() or desk.open[0]
+        _done, refused = await desk.acknowledge([ref])
+        if refused:
+            desk.tell_refused(refused, 1)
+            return
+        self.select_request(ref.request.id)
+
+    async def action_acknowledge_all_alerts(self) -> None:
+        """Acknowledge every unacknowledged alert this user may, those of closed requests too
+        (one mutation each, with who and when)."""
+        desk = self.alert_host.alert_desk
+        if desk is None:
+            return
+        every = [*desk.open, *desk.closed]
+        mine = [ref for ref in every if desk.may_acknowledge(ref)]
+        if not mine and every:
+            mine = every[:1]  # so the rule book says why not
+        done, refused = await desk.acknowledge(mine)
+        desk.tell_refused(refused, len(mine))
+        if done:
+            self.notify(f"Acknowledged {done} alert{'s' if done > 1 else ''}", timeout=3)
+
+    def select_request(self, request_id: str) -> None:
+        """Put the cursor on a request, shown even when the filter or view hides it."""
+        request = self.engine.get(request_id)
+        if request is None:
+            return
+        self.model.pinned.add(request_id)
+        self.model.upsert([request])
         self.table.reload()
-        self.table.select_id(event.request.id)
+        self.table.select_id(request_id)

@@ -8,14 +8,16 @@ toast with the rule book's reason, never guessed here. Forms open on top of the 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
 from offline.errors import Rejected
-from protocol.models import Request, Status
+from protocol.models import Category, Priority, Request, Status
 from protocol.mutators import parse_args
 from protocol.rules import Rejection, check_transition
+from protocol.sla import SlaTable
 from tui.screens.assign_form import picker_for
 from tui.screens.note_form import NoteForm
 from tui.screens.request_form import RequestForm, Submit
@@ -30,12 +32,29 @@ def edit_submitter(engine: Engine, request: Request) -> Submit:
     """The form's submit for an edit: send only the fields that changed."""
 
     async def update(values: dict[str, Any]) -> Request:
+        values = dict(values)
+        due = due_change(engine.sla, request, values.pop("due_at", request.due_at), values)
         changes = {k: v for k, v in values.items() if v != _value(getattr(request, k))}
+        changes.update(due)
         if not changes:
             return request
         return await engine.update_request(request.id, changes)
 
     return update
+
+
+def due_change(
+    sla: SlaTable, request: Request, due: datetime | None, values: dict[str, Any]
+) -> dict[str, datetime]:
+    """The ``due_at`` an edit sends (empty: none): ``due`` is the due field's deadline (None:
+    emptied, the SLA table decides for the category and priority as saved). A deadline left as
+    it was is not sent: the rule book keeps a deadline of the clerk's own when the priority or
+    category changes, and moves one the SLA table set."""
+    if due is None:
+        category = Category(values.get("category", request.category))
+        priority = Priority(values.get("priority", request.priority))
+        due = sla.due_at(request.created_at, category, priority)
+    return {"due_at": due} if due != request.due_at else {}
 
 
 def _value(value: Any) -> Any:

@@ -9,15 +9,19 @@ A new request also gets the triage assistant (``offline.triage``, through the en
 the description is typed, a suggested category and priority appear beside those fields (Ctrl+T
 takes them, never over a field the person set), and an open request of the same room with a
 similar description is named before saving (Enter opens it, Ctrl+S logs anyway).
+
+The due time is read as a desk writes it (``tui.due_input``: ``06:00``, ``+45m``, ``tomorrow
+07:30``); beside the field the form says how it read it ("tomorrow 06:00") or why it cannot,
+while it is typed. Empty: the SLA table decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,8 +29,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select, Static
 
 from offline.errors import Rejected
-from protocol.models import Category, Priority, Request
-from protocol.rules import Rejection
+from protocol.models import Category, Priority, Request, utcnow
+from protocol.rules import Code, Rejection
+from tui.due_input import BadDue, Due, describe, parse_due, shown
 from tui.text import literal
 from tui.widgets.cells import category_label
 from tui.widgets.safe_input import SafeInput
@@ -43,10 +48,16 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("description", "Description"),
     ("category", "Category"),
     ("priority", "Priority"),
+    ("due_at", "Due"),
     ("guest_name", "Guest"),
 )
 SUGGESTED = ("category", "priority")
 """Fields the triage assistant suggests a value for."""
+HINTED = (*SUGGESTED, "due_at")
+"""Fields with a hint beside them (shown in place of an empty error)."""
+DUE_PLACEHOLDER = "06:00, +45m, tomorrow 07:30"
+NO_DUE = "empty: SLA deadline"
+"""Beside an empty due field (muted), where a typed one is read back."""
 
 
 def field_of(key: str) -> str:
@@ -69,8 +80,11 @@ class RequestForm(ModalScreen[Request | None]):
         *,
         request: Request | None = None,
         open_request: Callable[[Request], None] | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
         super().__init__()
+        self.zone = zone
+        """The hotel's time zone due times are read in (None: the terminal's)."""
         self.submit = submit
         self.request = request
         """The request being edited, or None for a new one."""
@@ -98,9 +112,9 @@ class RequestForm(ModalScreen[Request | None]):
                     yield Label(label, classes="form-label")
                     yield self._input(key)
                     yield Static("", id=f"{key}-error", classes="form-error")
-                    if key in SUGGESTED:
+                    if key in HINTED:
                         yield Static("", id=f"{key}-hint", classes="form-hint")
-            yield Static("", id="form-duplicate")
+            yield DuplicateWarning("", id="form-duplicate")
             yield Static("", id="form-error", classes="form-error")
             yield Label("Ctrl+S save · Esc cancel · Tab next field", id="form-help")
 
@@ -120,6 +134,8 @@ class RequestForm(ModalScreen[Request | None]):
                 allow_blank=False,
                 id="priority",
             )
+        if key == "due_at":
+            return SafeInput(value=self._due_shown, placeholder=DUE_PLACEHOLDER, id=key)
         value = (getattr(r, key) or "") if r else ""
         placeholder = {"room": "e.g. 1204", "guest_name": "optional"}.get(key, "")
         return SafeInput(value=value, placeholder=placeholder, id=key)
@@ -128,6 +144,7 @@ class RequestForm(ModalScreen[Request | None]):
         # At once, not through the app's queue (``Widget.focus``): keys typed right after the
         # key that opened the form are queued there already (``tui.keys_in_order``).
         self.set_focus(self.query_one("#room", Input))
+        self._due_typed()
         if self.request is None:
             self._start_triage()
 
@@ -204,10 +221,7 @@ class RequestForm(ModalScreen[Request | None]):
             error.display = not shown
         warning = self.query_one("#form-duplicate", Static)
         warning.update(literal(self.duplicate_warning()))
-        appeared = self.duplicate is not None and not warning.display
         warning.display = self.duplicate is not None
-        if appeared:  # on a small terminal the form scrolls: bring the warning into view
-            self.call_after_refresh(warning.scroll_visible, animate=False)
 
     def duplicate_warning(self) -> str:
         """The line naming the likely duplicate (empty when there is none)."""
@@ -226,8 +240,43 @@ class RequestForm(ModalScreen[Request | None]):
             moment = now()
             assert isinstance(moment, datetime)
             return moment
-        assert self._engine is not None
-        return self._engine.server_now()
+        return self._engine.server_now() if self._engine is not None else utcnow()
+
+    # -- the due time ---------------------------------------------------------------------------
+
+    @property
+    def _due_shown(self) -> str:
+        """What the due field holds when the form opens: an edit shows the current deadline."""
+        return shown(self.request.due_at, self.zone) if self.request is not None else ""
+
+    def due(self) -> Due | BadDue | None:
+        """The due time as typed, read now: None when empty (the SLA table decides), and for
+        an edit left as it opened, the request's own deadline to the second."""
+        typed = self.query_one("#due_at", Input).value
+        now = self._now()
+        if self.request is not None and typed == self._due_shown:
+            return Due(self.request.due_at, describe(self.request.due_at, now, self.zone))
+        return parse_due(typed, now, self.zone)
+
+    @on(Input.Changed, "#due_at")
+    def _due_typed(self, event: Input.Changed | None = None) -> None:
+        """Say how the due time reads, or why it does not, while it is typed."""
+        read = self.due()
+        if isinstance(read, BadDue):
+            self._put_due(read.reason, "")
+        else:
+            self._put_due("", read.says if read is not None else NO_DUE)
+
+    def _put_due(self, reason: str, reading: str) -> None:
+        """The reason beside the due field, or else how it reads (one of the two is shown)."""
+        error = self.query_one("#due_at-error", Static)
+        hint = self.query_one("#due_at-hint", Static)
+        error.update(literal(reason))
+        hint.update(literal(reading))
+        hint.set_class(reading == NO_DUE, "form-hint-muted")
+        self.query_one("#due_at", Input).set_class(bool(reason), "field-invalid")
+        hint.display = bool(reading) and not reason
+        error.display = not hint.display
 
     def _open_duplicate(self, request: Request) -> None:
         self.dismiss(None)
@@ -235,13 +284,19 @@ class RequestForm(ModalScreen[Request | None]):
             self.open_request(request)
 
     def values(self) -> dict[str, Any]:
-        """What was typed, exactly (an empty guest name means no guest name)."""
+        """What was typed, exactly (an empty guest name means no guest name); ``due_at`` is
+        the deadline the due field names (None: the SLA table's). Call ``due()`` first: a
+        due time that does not read raises ``ValueError``."""
         guest = self.query_one("#guest_name", Input).value
+        due = self.due()
+        if isinstance(due, BadDue):
+            raise ValueError(due.reason)
         return {
             "room": self.query_one("#room", Input).value,
             "description": self.query_one("#description", Input).value,
             "category": self.query_one("#category", Select).value,
             "priority": self.query_one("#priority", Select).value,
+            "due_at": due.at if due is not None else None,
             "guest_name": guest or None,
         }
 
@@ -257,6 +312,10 @@ class RequestForm(ModalScreen[Request | None]):
 
     async def action_submit(self) -> None:
         self._show(None)
+        due = self.due()
+        if isinstance(due, BadDue):  # the rule book never sees what the form cannot read
+            self._show(Rejection(Code.INVALID, due.reason, {"due_at": due.reason}))
+            return
         try:
             request = await self.submit(self.values())
         except Rejected as refused:
@@ -288,6 +347,10 @@ class RequestForm(ModalScreen[Request | None]):
             if reason and first_bad is None:
                 first_bad = key
         self.query_one("#form-error", Static).update(literal("; ".join(other)))
+        if "due_at" in by_field:
+            self._put_due(by_field["due_at"], "")
+        else:
+            self._due_typed()
         if first_bad is not None:
             self.query_one(f"#{first_bad}").focus()
         if self._triage is not None:
@@ -296,6 +359,17 @@ class RequestForm(ModalScreen[Request | None]):
     def error_for(self, key: str) -> str:
         """The reason shown next to field ``key`` (empty when none), for tests and screenshots."""
         return str(self.query_one(f"#{key}-error", Static).render())
+
+
+class DuplicateWarning(Static):
+    """The line naming a likely duplicate; brought into view whenever it appears or changes
+    height, once it is laid out (on a short terminal the form scrolls, and a warning hidden
+    under the keys line is no warning). Asking right after showing it was too early: it had
+    no size yet, so the form did not scroll, on its second appearance at least."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.display and event.size.height:
+            self.scroll_visible(animate=False)
 
 
 def _short(text: str, width: int = 40) -> str:
