@@ -41,6 +41,8 @@ from typing import Any
 import asyncpg
 
 from backend.store import (
+    LOG_DATA,
+    LOG_JOIN,
     OPEN_SQL,
     Batch,
     FollowedChange,
@@ -55,6 +57,7 @@ from backend.store import (
     prefix_bounds,
     redact,
     request_columns,
+    stored_changes,
 )
 from protocol.models import Request
 
@@ -168,6 +171,12 @@ ON CONFLICT (id) DO UPDATE SET
     assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at, due_at = EXCLUDED.due_at,
     seq = EXCLUDED.seq, data = EXCLUDED.data, guest = EXCLUDED.guest
 """
+FILL_PREVIOUS = """
+UPDATE changes c SET data = r.data FROM requests r
+WHERE c.data = '' AND c.request_id = ANY($1::text[]) AND r.id = c.request_id
+"""
+"""The entries that were these requests' newest get their JSON before the rows move on
+(``store.NEWEST_ENTRY``)."""
 INSERT_CHANGES = """
 INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -206,6 +215,10 @@ WITH up AS (
         assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at,
         due_at = EXCLUDED.due_at, seq = EXCLUDED.seq, data = EXCLUDED.data,
         guest = EXCLUDED.guest
+), prev AS (
+    UPDATE changes c SET data = old.data FROM requests old
+    WHERE c.data = '' AND c.request_id = ANY($4::text[]) AND old.id = c.request_id
+      AND EXISTS (SELECT 1 FROM up)
 ), ch AS (
     INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
     SELECT * FROM unnest($17::bigint[], $18::text[], $19::text[], $20::text[], $21::text[],
@@ -475,8 +488,9 @@ class PostgresStore(Store):
             after = head
         while after < head:
             records = await conn.fetch(
-                "SELECT seq, mutation, by_user, client_id, n, data FROM changes"
-                " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, {LOG_DATA} AS data"
+                f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+                " WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq LIMIT $3",
                 after,
                 head,
                 FOLLOW_PAGE,
@@ -577,9 +591,10 @@ class PostgresStore(Store):
     @staticmethod
     async def _write(conn: asyncpg.Connection, batch: Batch, commit_no: int) -> None:
         if batch.rows:
+            await conn.execute(FILL_PREVIOUS, list(batch.rows))
             await conn.execute(UPSERT_REQUESTS, *_request_columns(batch))
         if batch.changes:
-            await conn.execute(INSERT_CHANGES, *_columns(batch.changes, 8))
+            await conn.execute(INSERT_CHANGES, *_columns(stored_changes(batch), 8))
         if batch.clients:
             keys = list(batch.clients)
             await conn.execute(
@@ -610,7 +625,10 @@ class PostgresStore(Store):
 
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
         records = await self._fetch(
-            "SELECT seq, data FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit
+            f"SELECT c.seq, {LOG_DATA} AS data FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+            after_seq,
+            limit,
         )
         return [(int(r["seq"]), r["data"]) for r in records]
 
@@ -647,8 +665,9 @@ class PostgresStore(Store):
 
     async def history(self, request_id: str) -> list[dict[str, Any]]:
         records = await self._fetch(
-            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
-            " WHERE request_id = $1 ORDER BY seq",
+            f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, c.at, {LOG_DATA}"
+            f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.request_id = $1 ORDER BY c.seq",
             request_id,
         )
         return [history_entry(*r.values()) for r in records]
@@ -868,7 +887,7 @@ def _one_statement_args(batch: Batch) -> list[Any]:
         batch.next_number,
         batch.base_commit,
         *_request_columns(batch),
-        *_columns(batch.changes, 8),
+        *_columns(stored_changes(batch), 8),
         keys,
         [batch.clients[k][0] for k in keys],
         [batch.clients[k][1] for k in keys],

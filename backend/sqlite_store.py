@@ -34,6 +34,8 @@ import aiosqlite
 
 from backend.aiosqlite_adapter import run_in_db_thread
 from backend.store import (
+    LOG_DATA,
+    LOG_JOIN,
     OPEN_SQL,
     Batch,
     Rebuild,
@@ -46,6 +48,7 @@ from backend.store import (
     history_entry,
     prefix_bounds,
     request_columns,
+    stored_changes,
 )
 from protocol.models import Request
 
@@ -170,6 +173,16 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
     """One group commit, on the database thread."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # The entries that were these requests' newest get their JSON before the rows move on.
+        ids = list(batch.rows)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(
+                "UPDATE changes SET data = (SELECT r.data FROM requests r"
+                " WHERE r.id = changes.request_id)"
+                f" WHERE data = '' AND request_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
         _insert_rows(
             conn,
             "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
@@ -179,7 +192,7 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
         _insert_rows(
             conn,
             "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)",
-            batch.changes,
+            stored_changes(batch),
         )
         _insert_rows(
             conn,
@@ -387,7 +400,9 @@ class SqliteStore(Store):
 
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
         rows = await self._read(
-            "SELECT seq, data FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            f"SELECT c.seq, {LOG_DATA} FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+            (after_seq, limit),
         )
         return [(int(s), d) for s, d in rows]
 
@@ -425,8 +440,9 @@ class SqliteStore(Store):
 
     async def history(self, request_id: str) -> list[dict[str, Any]]:
         rows = await self._read(
-            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
-            " WHERE request_id = ? ORDER BY seq",
+            f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, c.at, {LOG_DATA}"
+            f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.request_id = ? ORDER BY c.seq",
             (request_id,),
         )
         return [history_entry(*row) for row in rows]

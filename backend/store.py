@@ -402,6 +402,28 @@ def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
     )
 
 
+NEWEST_ENTRY = ""
+"""The ``data`` of a change-log entry that is its request's newest: the row in ``requests``
+holds the same JSON, so the entry keeps none of its own until the row changes again (then the
+commit that changes it fills the entry in, in the same transaction). Readers take the row's JSON
+for it (``LOG_DATA``): within one statement the two always describe the same version."""
+
+LOG_DATA = "CASE WHEN c.data = '' THEN r.data ELSE c.data END"
+"""An entry's JSON, in a query over ``changes c LEFT JOIN requests r ON LOG_JOIN``."""
+LOG_JOIN = "c.data = '' AND r.id = c.request_id"
+
+
+def stored_changes(
+    batch: Batch,
+) -> list[tuple[int, str, str, str, str | None, int | None, float, str]]:
+    """The batch's change-log entries as written: each request's newest without its JSON."""
+    newest = {rid: seq for rid, (_row, _data, seq) in batch.rows.items()}
+    return [
+        entry if newest.get(entry[1]) != entry[0] else (*entry[:7], NEWEST_ENTRY)
+        for entry in batch.changes
+    ]
+
+
 def history_entry(
     seq: int, mutation: str, user: str, client_id: str | None, n: int | None, at: float, data: str
 ) -> dict[str, Any]:

@@ -193,3 +193,29 @@ async def test_a_resent_bulk_change_gets_its_ack_rebuilt_from_the_log(tmp_path):
         await again.close()
     finally:
         await server.close()
+
+
+async def test_every_log_entry_reads_its_own_version_though_the_newest_is_stored_once(tmp_path):
+    server = await start_server(make_config(tmp_path))
+    try:
+        ann = await connect_as(server, "ann")
+        row = await ann.create(room="808")
+        for text in ("first", "second"):
+            n = await ann.mutate("add_note", {"id": row["id"], "text": text})
+            assert (await ann.outcome(n))["type"] == "ack"
+        token = await token_for(server, "ann", "ann-pass")
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            answer = await http.get(
+                f"/api/v1/requests/{row['id']}/history",
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        history = answer.json()["history"]
+        assert [e["request"]["version"] for e in history] == [1, 2, 3]
+        assert [len(e["request"]["notes"]) for e in history] == [0, 1, 2]
+        bob = await connect_as(server, "bob")  # a new terminal reads the log from the start
+        entries = [c for f in bob.received if f["type"] == "changes" for c in f["changes"]]
+        assert [c["request"]["version"] for c in entries] == [1, 2, 3]
+        await ann.close()
+        await bob.close()
+    finally:
+        await server.close()
