@@ -22,6 +22,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request as HttpRequest
 from websockets.http11 import Response
 
+from backend.health import HealthWatch
 from backend.http import Auth, Query, respond, respond_json
 from backend.hub import Hub
 from backend.metrics import Metrics, percentile
@@ -85,11 +86,19 @@ def compute_stats(
 class Api:
     """The JSON routes (listed in ``backend/routes.py``)."""
 
-    def __init__(self, store: Store, hub: Hub, metrics: Metrics, auth: Auth) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: Hub,
+        metrics: Metrics,
+        auth: Auth,
+        health: HealthWatch | None = None,
+    ) -> None:
         self.store = store
         self.hub = hub
         self.metrics = metrics
         self.auth = auth
+        self.health = health
         self._stats_key: int | None = None
         self._stats_at = 0.0
         self._stats: dict[str, Any] = {}
@@ -130,6 +139,8 @@ class Api:
             },
             "cache_hit_rate": round(metrics.stats_hits / reads, 3) if reads else None,
             "server_time": utcnow().isoformat().replace("+00:00", "Z"),
+            "history": metrics.minutes.wire(query.get("client_id", [None])[0]),
+            "health": self.health.wire() if self.health is not None else [],
         }
         return respond_json(connection, 200, body)
 

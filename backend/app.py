@@ -23,6 +23,7 @@ from websockets.typing import Origin
 from backend.accounts import Accounts
 from backend.api import Api
 from backend.config import ServerConfig
+from backend.health import HEALTH_SAMPLE_SECONDS, HealthWatch
 from backend.http import Auth, HttpRouter, LoginThrottle, ServiceRoutes
 from backend.hub import Hub
 from backend.jobs import (
@@ -37,8 +38,10 @@ from backend.jobs import (
 from backend.lifecycle import Shutdown
 from backend.metrics import Metrics
 from backend.presence import Presence
+from backend.report_api import Reports
 from backend.routes import route_table
 from backend.session import Session, SessionLimits, SessionParts
+from backend.shifts import parse_shifts, zone
 from backend.staff_directory import StaffWatch
 from backend.store import Store, open_store
 from backend.websockets_adapter import FastPathConnection
@@ -85,7 +88,8 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
     service = ServiceRoutes(
         store, hub, metrics, accounts, LoginThrottle(config.login_delay_base), shutdown
     )
-    api = Api(store, hub, metrics, auth)
+    health = HealthWatch(hub, metrics, config.health)
+    api = Api(store, hub, metrics, auth, health)
     sessions = SessionParts(
         hub=hub,
         writer=writer,
@@ -132,6 +136,7 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             sla.ring_again,
         ),
         Job("staff", config.staff_check_seconds, staff.check),
+        Job("health", HEALTH_SAMPLE_SECONDS, health.sample),
         Job(
             "compaction", config.cleanup_seconds, partial(compact_log, store, config.log_keep_days)
         ),
@@ -143,7 +148,8 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             ),
         ),
     ]
-    router = HttpRouter(route_table(service, api), auth, shutdown)
+    reports = Reports(store, auth, parse_shifts(config.shifts), zone(config.shift_timezone))
+    router = HttpRouter(route_table(service, api, reports), auth, shutdown)
     return _Parts(store, accounts, metrics, hub, writer, presence, sessions, router, jobs, staff)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from backend.shifts import DEFAULT_SHIFTS, parse_shifts, zone
+from backend.thresholds import HealthThresholds
 from protocol.sla import SlaTable
 
 
@@ -108,6 +110,28 @@ class ServerConfig(BaseSettings):
     """Freeze start-up objects out of garbage collection and collect young objects less often."""
     login_delay_base: float = 0.25
     """First delay after a failed sign-in; doubles per further failure (capped at 8 s)."""
+    shifts: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_SHIFTS))
+    """Shift boundaries in ``shift_timezone``, ``name = "HH:MM-HH:MM"`` (an end at or before the
+    start is on the next day): what ``frontdesk report --shift`` and the handover screen cover."""
+    shift_timezone: str | None = None
+    """The hotel's IANA time zone for shift boundaries (e.g. ``Europe/Paris``); None: the
+    server machine's local zone."""
+
+    health: HealthThresholds = Field(default_factory=HealthThresholds)
+    """Warning and critical thresholds the server judges its figures by (performance panel;
+    the same defaults ship as ``docs/prometheus-rules.yml``)."""
+
+    @field_validator("shifts")
+    @classmethod
+    def _valid_shifts(cls, value: dict[str, str]) -> dict[str, str]:
+        parse_shifts(value)
+        return value
+
+    @field_validator("shift_timezone")
+    @classmethod
+    def _valid_zone(cls, value: str | None) -> str | None:
+        zone(value)
+        return value
 
     @property
     def db_path(self) -> Path:

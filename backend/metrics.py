@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -86,6 +87,8 @@ class Metrics:
         self._acked: dict[str, Any] = {}
         self.stats_hits = 0
         self.stats_misses = 0
+        self.minutes = MinuteHistory()
+        """The last hour, minute by minute (the performance panel's charts)."""
 
     def applied(self, name: str, count: int = 1) -> None:
         child = self._acked.get(name)
@@ -107,10 +110,12 @@ class Metrics:
             self.batch_size.observe(count)
             self.recent_commits.append(seconds)
             self.recent_mutations.append((time.monotonic(), count))
+            self.minutes.committed(seconds, count)
 
     def fanned_out(self, seconds: float) -> None:
         self.fanout_seconds.observe(seconds)
         self.recent_fanouts.append(seconds)
+        self.minutes.fanned_out(seconds)
 
     def mutations_per_second(self, window: float = 10.0) -> float:
         """Mutations committed per second over the last ``window`` seconds."""
@@ -120,3 +125,97 @@ class Metrics:
     def exposition(self) -> bytes:
         """The Prometheus text format."""
         return generate_latest(self.registry)
+
+
+MINUTES_KEPT = 60
+"""Minutes of history the performance panel charts (the last hour)."""
+SAMPLES_PER_MINUTE = 4096
+"""Most latencies one minute keeps for its p99 (a busy minute's later ones are dropped)."""
+
+
+class _Minute:
+    """The figures of one clock minute while it runs."""
+
+    __slots__ = ("commits", "connections", "fanouts", "mutations", "rtt", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+        self.mutations = 0
+        self.commits: list[float] = []
+        self.fanouts: list[float] = []
+        self.connections = 0
+        self.rtt: dict[str, float] = {}
+
+    def wire(self, seconds: float) -> dict[str, Any]:
+        commit, fanout = percentile(self.commits, 0.99), percentile(self.fanouts, 0.99)
+        return {
+            "at": self.start,
+            "mutations_per_s": round(self.mutations / max(seconds, 1.0), 2),
+            "commit_p99_ms": None if commit is None else round(commit * 1000, 3),
+            "fanout_p99_ms": None if fanout is None else round(fanout * 1000, 3),
+            "connections": self.connections,
+        }
+
+
+class MinuteHistory:
+    """A per-minute ring buffer of the last hour: mutations/s, commit and fan-out p99,
+    connections, and each terminal's round trip (by ``client_id``).
+
+    The server keeps it (not the terminal), so a terminal that restarts still charts the hour.
+    Commits and fan-outs add to the running minute; ``sample`` (a job, every few seconds) adds
+    the connections and round trips. Minute boundaries are wall-clock minutes (``clock``).
+    """
+
+    def __init__(self, minutes: int = MINUTES_KEPT, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self.done: deque[_Minute] = deque(maxlen=minutes)
+        self.current = _Minute(self._minute())
+
+    def _minute(self) -> int:
+        return int(self.clock() // 60) * 60
+
+    def _now(self) -> _Minute:
+        start = self._minute()
+        if start != self.current.start:
+            self.done.append(self.current)
+            self.current = _Minute(start)
+        return self.current
+
+    def committed(self, seconds: float, count: int) -> None:
+        minute = self._now()
+        minute.mutations += count
+        if len(minute.commits) < SAMPLES_PER_MINUTE:
+            minute.commits.append(seconds)
+
+    def fanned_out(self, seconds: float) -> None:
+        minute = self._now()
+        if len(minute.fanouts) < SAMPLES_PER_MINUTE:
+            minute.fanouts.append(seconds)
+
+    def sample(self, connections: int, rtt_ms: dict[str, float]) -> None:
+        """The open connections and each client's latest round trip (ms), now."""
+        minute = self._now()
+        minute.connections = max(minute.connections, connections)
+        minute.rtt.update(rtt_ms)
+
+    def window(self, minutes: int) -> tuple[list[float], list[float]]:
+        """(commit seconds, fan-out seconds) of the last ``minutes`` minutes, the running one
+        included (what the health thresholds judge, like a Prometheus ``[5m]`` range)."""
+        running = self._now()
+        since = running.start - (minutes - 1) * 60
+        chosen = [m for m in (*self.done, running) if m.start >= since]
+        return [c for m in chosen for c in m.commits], [f for m in chosen for f in m.fanouts]
+
+    def wire(self, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Oldest first, the running minute last (its rate over the seconds it has run); with a
+        ``client_id``, each minute's ``rtt_ms`` of that terminal (None where unknown)."""
+        running = self._now()
+        minutes = [*self.done, running]
+        out = []
+        for m in minutes:
+            elapsed = 60.0 if m is not running else self.clock() - m.start
+            entry = m.wire(elapsed)
+            if client_id is not None:
+                entry["rtt_ms"] = m.rtt.get(client_id)
+            out.append(entry)
+        return out

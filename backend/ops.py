@@ -149,3 +149,8 @@ async def export(
     if fmt == "json":
         return json.dumps([r.to_wire() for r in requests], ensure_ascii=False, indent=1) + "\n"
     return requests_csv(requests)
+
+
+def require_database(data_dir: Path | None) -> None:
+    """ValueError when ``data_dir`` holds no frontdesk database (reading must not create one)."""
+    _database(Path(data_dir or "."))

@@ -60,6 +60,7 @@ from backend.store import (
     stored_changes,
 )
 from protocol.models import Request
+from protocol.report import OPEN_STATUS_VALUES
 
 log = logging.getLogger("frontdesk.pg")
 
@@ -148,6 +149,7 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
     at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (request_id, kind, due_at)
 );
+CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
 
 INDEXES = f"""
@@ -844,6 +846,18 @@ class PostgresStore(Store):
     async def _execute(self, sql: str, *args: Any) -> str:
         async with _guard("a write"), self.pool.acquire() as conn:
             return str(await conn.execute(sql, *args))
+
+    # -- reports ---------------------------------------------------------------------------
+
+    async def report_rows(self, since: float) -> list[str]:
+        records = await self._fetch(
+            "SELECT data FROM requests WHERE status = ANY($1::text[])"
+            " UNION ALL SELECT data FROM requests"
+            " WHERE status IN ('completed', 'cancelled') AND updated_at >= $2",
+            list(OPEN_STATUS_VALUES),
+            since,
+        )
+        return [r["data"] for r in records]
 
 
 async def _backfill_guests(conn: asyncpg.Connection) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from backend.api import Api
 from backend.http import Route, ServiceRoutes
+from backend.report_api import Reports
 
 
-def route_table(service: ServiceRoutes, api: Api) -> tuple[Route, ...]:
+def route_table(service: ServiceRoutes, api: Api, reports: Reports) -> tuple[Route, ...]:
     """The GET routes: exact paths, then the prefixed ones (first match wins)."""
     return (
         Route("/healthz", service.healthz),
@@ -15,5 +16,6 @@ def route_table(service: ServiceRoutes, api: Api) -> tuple[Route, ...]:
         Route("/api/v1/token", service.token),
         Route("/api/v1/stats", api.stats),
         Route("/api/v1/requests", api.requests),
+        Route("/api/v1/report", reports.report),
         Route("/api/v1/requests/", api.history, prefix=True),
     )

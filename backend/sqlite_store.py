@@ -51,6 +51,7 @@ from backend.store import (
     stored_changes,
 )
 from protocol.models import Request
+from protocol.report import OPEN_STATUS_VALUES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -117,6 +118,7 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
     at REAL NOT NULL,
     PRIMARY KEY (request_id, kind, due_at)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
 
 INDEXES = f"""
@@ -623,3 +625,15 @@ class SqliteStore(Store):
     async def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of one read-only query, from committed data."""
         return [tuple(r) for r in await self.reader.execute_fetchall(sql, params)]
+
+    # -- reports ---------------------------------------------------------------------------
+
+    async def report_rows(self, since: float) -> list[str]:
+        open_marks = ",".join("?" * len(OPEN_STATUS_VALUES))
+        rows = await self._read(
+            f"SELECT data FROM requests WHERE status IN ({open_marks})"
+            " UNION ALL SELECT data FROM requests"
+            " WHERE status IN ('completed', 'cancelled') AND updated_at >= ?",
+            (*OPEN_STATUS_VALUES, since),
+        )
+        return [d for (d,) in rows]

@@ -325,6 +325,15 @@ class Store(abc.ABC):
     async def token_owner(self, token_hash: str, now: float) -> tuple[str, str, float] | None:
         """(user, role, expires_at) of a valid token of an enabled user, else None."""
 
+    # -- reports ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def report_rows(self, since: float) -> list[str]:
+        """The JSON of every request that can figure in a report of a period starting at
+        ``since``: those open now, and the closed ones changed at or after ``since`` (a request
+        closed, breached or alerting in the period was changed then). Read through the
+        ``(status, updated_at)`` index; ``backend/report.py`` decides the rest."""
+
 
 async def open_store(
     data_dir: Path | None,

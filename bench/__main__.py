@@ -43,6 +43,7 @@ SCENARIOS = {
     "triage": "bench.triage",
     "instances": "bench.instances",
     "history": "bench.history",
+    "shift_report": "bench.shift_report",
 }
 ON_REQUEST = {"pg_driver"}
 """Scenarios that run only when named: a one-off comparison, not a figure that moves."""

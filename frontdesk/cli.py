@@ -99,6 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
     _store(export)
 
+    report = commands.add_parser(
+        "report", help="the handover report for a period or a shift (reads the store)"
+    )
+    report.add_argument("--since", default=None, help="start, ISO 8601 (no zone: local time)")
+    report.add_argument("--until", default=None, help="end, ISO 8601 (default: now)")
+    report.add_argument(
+        "--shift",
+        default=None,
+        help="a configured shift (night, morning, evening), current or last; instead of --since",
+    )
+    report.add_argument("--format", choices=("markdown", "csv", "json"), default="markdown")
+    report.add_argument("--output", type=Path, default=None, help="file (default: stdout)")
+    report.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    _store(report)
+
     tui = commands.add_parser("tui", help="run the terminal app against a server")
     tui.add_argument("--server", required=True, help="server URL, e.g. http://127.0.0.1:8765")
     tui.add_argument("--user", required=True, help="your user name")
@@ -118,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "user": _user,
         "backup": _backup,
         "export": _export,
+        "report": _report,
         "tui": _tui,
         "demo": _demo,
     }
@@ -180,6 +196,21 @@ def _export(args: argparse.Namespace) -> int:
     from frontdesk.operations import export_command
 
     return export_command(args.data_dir, args.format, args.output, args.database_url)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from frontdesk.report import report_command
+
+    return report_command(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        config_file=args.config,
+        since=args.since,
+        until=args.until,
+        shift=args.shift,
+        fmt=args.format,
+        output=args.output,
+    )
 
 
 def _tui(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import dataclasses
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -21,8 +22,9 @@ from backend.app import FrontdeskServer
 from backend.config import ServerConfig
 from backend.demo import issue_token, seed_demo_data
 from offline.engine import Engine, EngineConfig
-from protocol.models import Request, Role
+from protocol.models import Request, Role, utcnow
 from tui.app import FrontdeskApp
+from tui.screens.handover import HandoverScreen
 from tui.screens.request_form import RequestForm
 
 SIZE = (140, 42)
@@ -176,7 +178,15 @@ async def urgent(pilot: Pilot[int], server: FrontdeskServer) -> None:
 
 async def performance(pilot: Pilot[int], server: FrontdeskServer) -> None:
     await pilot.press("P")
-    await pilot.pause(2.5)  # one poll of /api/v1/stats, so the panels hold real figures
+    await pilot.pause(6.0)  # polls of /api/v1/stats and one health sample: real figures
+
+
+async def handover(pilot: Pilot[int], server: FrontdeskServer) -> None:
+    """The last eight hours of the demo shift, as the handover screen shows a shift."""
+    now = utcnow()
+    screen = HandoverScreen(_engine(pilot), period=(now - timedelta(hours=8), now))
+    await _app(pilot).push_screen(screen)
+    await until(pilot, lambda: screen.report is not None)
 
 
 async def conflicts(pilot: Pilot[int], server: FrontdeskServer) -> None:
@@ -213,6 +223,7 @@ SCENES: dict[str, Scene] = {
     "triage": triage,
     "urgent": urgent,
     "performance": performance,
+    "handover": handover,
     "conflicts": conflicts,
     "help": help_screen,
     "alerts": alerts,

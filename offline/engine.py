@@ -40,6 +40,7 @@ from protocol import Actor, Rejection, Request, Role, SlaTable, StaffDirectory
 if TYPE_CHECKING:
     from offline.history import Lookup
     from offline.sync import SyncClient
+    from protocol.report import Report
 
 __all__ = ["Engine", "EngineConfig"]
 
@@ -504,13 +505,28 @@ class Engine:
         """The server's ``/api/v1/stats`` (managers); ``ServerApiError`` with one line if not."""
         from offline import server_api  # here: the TUI's start-up never loads httpx for this
 
-        return await server_api.fetch_stats(self._api_url(), self._token)
+        return await server_api.fetch_stats(self._api_url(), self._token, self.client_id)
 
     async def fetch_history(self, request_id: str) -> list[dict[str, Any]]:
         """The server's kept change-log entries of one request, oldest first (``[]``: none)."""
         from offline import server_api
 
         return await server_api.fetch_history(self._api_url(), self._token, request_id)
+
+    async def fetch_report(
+        self,
+        *,
+        shift: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Report:
+        """The server's handover report for a shift or a period (managers);
+        ``ServerApiError`` with one line if not (offline: says so)."""
+        from offline import server_api
+
+        return await server_api.fetch_report(
+            self._api_url(), self._token, shift=shift, since=since, until=until
+        )
 
     def _api_url(self) -> str:
         if self.config.server_url is None:

@@ -9,12 +9,15 @@ with one readable line, so a panel can say "stale" instead of freezing.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
+from pydantic import ValidationError
 
 from offline.errors import ServerApiError
+from protocol.report import Report
 
 TIMEOUT = 3.0
 
@@ -60,9 +63,14 @@ async def fetch_requests(
     return rows, body.get("next_cursor") is not None
 
 
-async def fetch_stats(server_url: str, token: str | None) -> dict[str, Any]:
-    """``/api/v1/stats`` (managers only): throughput, latencies, connections, cache hit rate."""
-    return await get_json(server_url, token, "/api/v1/stats")
+async def fetch_stats(
+    server_url: str, token: str | None, client_id: str | None = None
+) -> dict[str, Any]:
+    """``/api/v1/stats`` (managers only): throughput, latencies, connections, cache hit rate,
+    the last hour minute by minute (with ``client_id``: that terminal's round trip too) and the
+    health verdicts."""
+    query = "?" + urlencode({"client_id": client_id}) if client_id else ""
+    return await get_json(server_url, token, "/api/v1/stats" + query)
 
 
 async def fetch_history(
@@ -74,3 +82,27 @@ async def fetch_history(
     body = await get_json(server_url, token, path, missing={})
     history = body.get("history")
     return history if isinstance(history, list) else []
+
+
+async def fetch_report(
+    server_url: str,
+    token: str | None,
+    *,
+    shift: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Report:
+    """``/api/v1/report`` (managers only) for a shift (``last``, ``current``, ``night``, …) or
+    a period; the server's 400 reason comes back as the ``ServerApiError``'s line."""
+    params: dict[str, str] = {}
+    if shift:
+        params["shift"] = shift
+    if since is not None:
+        params["since"] = since.isoformat()
+    if until is not None:
+        params["until"] = until.isoformat()
+    body = await get_json(server_url, token, "/api/v1/report?" + urlencode(params))
+    try:
+        return Report.model_validate(body)
+    except ValidationError:
+        raise ServerApiError("server answered a report of an unexpected shape") from None

@@ -37,6 +37,7 @@ EXPECTED_HTTP: dict[str, dict[str, str]] = {
     "GET /api/v1/requests": {**REFUSED, **{r: "200" for r in ROLES}},
     "GET /api/v1/requests/<id>/history": {**REFUSED, **{r: "200" for r in ROLES}},
     "GET /api/v1/stats": {**REFUSED, "staff": "403", "manager": "200", "admin": "200"},
+    "GET /api/v1/report?shift=last": {**REFUSED, "staff": "403", "manager": "200", "admin": "200"},
     "WebSocket /ws upgrade": {**REFUSED, **{r: "101" for r in ROLES}},
 }
 """Endpoint → column → HTTP status. Health, readiness and metrics are open (loopback by

@@ -247,6 +247,7 @@ class FrontdeskApp(KeysInOrderApp[int]):
             ),
             ("Conflicts", "Parked conflicts: keep mine or theirs", "conflicts"),
             ("Performance", "Server and sync figures", "performance"),
+            ("Handover", "The shift's report: open, late, alerts, on time", "handover"),
             ("Sync now", "Try to reach the server now", "app.sync_now"),
             ("Sign in again", "Get a new token (pending edits wait)", "app.sign_in"),
             ("Sign out", "Forget the saved token and quit (edits stay pending)", "app.sign_out"),

@@ -3,6 +3,10 @@
 Server figures come from ``/api/v1/stats`` every 2 s, only while this screen is shown (a worker
 fetches and posts a message; the handler draws). When the server cannot be asked, the panel
 says since when its figures are stale instead of freezing on old numbers.
+
+Below the panels, charts of the last hour minute by minute (textual-plotext) from the history
+the server keeps, so a terminal that restarts charts the whole hour at once; and the server's
+health verdicts, a breach in amber (warning) or red (critical) with its threshold beside it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Sparkline, Static
+from textual_plotext import PlotextPlot
 
 from offline.errors import ServerApiError
 from offline.events import StatusChanged
@@ -85,6 +91,42 @@ CLIENT_METRICS = (
 )
 
 
+CHARTS = (
+    ("mutations_per_s", "Mutations/s"),
+    ("commit_p99_ms", "Commit p99 ms"),
+    ("fanout_p99_ms", "Fan-out p99 ms"),
+    ("connections", "Connections"),
+    ("rtt_ms", "Round trip ms"),
+)
+"""The last hour's charts: the history field each one draws, and its title."""
+
+
+def _figure(value: Any, unit: str) -> str:
+    if not isinstance(value, int | float):
+        return "—"
+    text = f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+    return f"{text} {unit}".rstrip() if unit != "/s" else f"{text}/s"
+
+
+def health_text(health: list[dict[str, Any]], styles: dict[str, str]) -> Text:
+    """The server's verdicts on one line: each figure, a breach in its level's colour with the
+    threshold it crossed beside it."""
+    text = Text()
+    for i, item in enumerate(health):
+        if i:
+            text.append("  ·  ", style="dim")
+        level = item.get("level")
+        unit = str(item.get("unit") or "")
+        text.append(f"{item.get('label')} ", style="dim")
+        value = _figure(item.get("value"), unit)
+        if level in ("warning", "critical"):
+            limit = _figure(item.get(level), unit)
+            text.append(f"{value} ({level} ≥ {limit})", style=styles[str(level)])
+        else:
+            text.append(value)
+    return text
+
+
 def _ms(value: Any) -> str:
     return f"{value:.1f} ms" if isinstance(value, int | float) else "—"
 
@@ -113,6 +155,10 @@ class PerformanceScreen(Screen[None]):
                 yield Static("", id="client-note", classes="panel-note")
                 for name, key in CLIENT_METRICS:
                     yield Metric(name, f"client-{key}")
+        yield Static("", id="health")
+        with Horizontal(id="charts"):
+            for key, _title in CHARTS:
+                yield PlotextPlot(id=f"chart-{key}", classes="chart")
         yield StatusBar(self.engine.config.user, str(self.engine.config.role.value))
         yield Footer()
 
@@ -122,6 +168,7 @@ class PerformanceScreen(Screen[None]):
         self._unsubscribe = bridge(self.engine, self, kinds=(StatusChanged,))
         self.query_one(StatusBar).show(self.engine.status)
         self._sample_client()
+        self._draw_charts([])
         self._poll()
         self.set_interval(1.0, self._sample_client)
         self.set_interval(POLL_SECONDS, self._poll)
@@ -205,6 +252,42 @@ class PerformanceScreen(Screen[None]):
         )
         urgent, overdue = stats.get("open_urgent", 0), stats.get("overdue", 0)
         self._metric("server-urgent").show(f"{urgent} / {overdue}", float(overdue or 0))
+        health = stats.get("health")
+        if isinstance(health, list):
+            self.query_one("#health", Static).update(health_text(health, self._level_styles()))
+        history = stats.get("history")
+        self._draw_charts(history if isinstance(history, list) else [])
+
+    def _level_styles(self) -> dict[str, str]:
+        """Amber and red from the app's theme, bold."""
+        colours = self.app.theme_variables
+        return {
+            "warning": f"bold {colours.get('text-warning', 'yellow')}",
+            "critical": f"bold {colours.get('text-error', 'red')}",
+        }
+
+    def _draw_charts(self, history: list[dict[str, Any]]) -> None:
+        """Each chart: the last hour, x in minutes before now, gaps where a minute has none."""
+        last = history[-1].get("at") if history else None
+        for key, title in CHARTS:
+            plot = self.query_one(f"#chart-{key}", PlotextPlot)
+            plt = plot.plt
+            plt.clear_data()
+            plt.clear_figure()
+            points = [
+                ((m["at"] - last) / 60, float(m[key]))
+                for m in history
+                if isinstance(m.get(key), int | float)
+                and isinstance(m.get("at"), int | float)
+                and isinstance(last, int | float)
+            ]
+            if points:
+                plt.plot([x for x, _ in points], [y for _, y in points], marker="braille")
+                plt.title(title)
+            else:
+                plt.title(f"{title} (none)")
+            plt.xlim(-60, 0)
+            plot.refresh()
 
     def _metric(self, metric_id: str) -> Metric:
         return self.query_one(f"#{metric_id}", Metric)

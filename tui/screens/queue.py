@@ -52,6 +52,7 @@ SCREENS: dict[str, str] = {
     "alerts": "alerts",
     "conflicts": "conflicts",
     "performance": "performance",
+    "handover": "handover",
     "help": "app.help",
 }
 """Screens ``:`` jumps to, besides the quick views: name → action."""
@@ -449,6 +450,11 @@ class QueueScreen(Screen[None]):
         from tui.screens.performance import PerformanceScreen
 
         self.app.push_screen(PerformanceScreen(self.engine))
+
+    def action_handover(self) -> None:
+        from tui.screens.handover import HandoverScreen
+
+        self.app.push_screen(HandoverScreen(self.engine))
 
     def action_alerts(self) -> None:
         from tui.screens.alerts import AlertsScreen
