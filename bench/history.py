@@ -8,7 +8,8 @@ PostgreSQL, then:
   a start-up cannot avoid);
 - the database's size and bytes per request, split over rows, change log, stored outcomes
   and indexes;
-- a new terminal's catch-up (time, rows, replica file size) through the real offline engine;
+- a new terminal's catch-up (time, rows, replica file size) through the real offline engine,
+  then the real TUI's first paint and RSS on that replica (``bench.tui_tasks``, short run);
 - a lookup of a two-year-old request (``/api/v1/requests?room=…``, its first page), beside the
   same ``SELECT`` through plain aiosqlite;
 - the bytes per request of a store filled through the protocol (20,000 creates), where every
@@ -174,6 +175,16 @@ def _catchup(server: Running, replica: Path) -> dict[str, Any]:
     return got
 
 
+def _tui(server: Running, replica: Path) -> dict[str, Any]:
+    """The real TUI, headless, on the caught-up replica (``bench.tui_tasks``): first paint
+    and RSS (a short run: a few live changes and key presses)."""
+    cmd = [PYTHON, "-m", "bench.tui_tasks", "frontdesk", "--server", str(server.http_url)]
+    cmd += ["--ws-url", server.ws_url, f"--token={server.token}", "--data-dir", str(replica)]
+    cmd += ["--changes", "5", "--presses", "10", "--filter-reps", "1"]
+    got: dict[str, Any] = run_json(cmd, timeout=400)
+    return got
+
+
 def _measure(label: str, data_dir: Path, url: str | None, total: int, work: Path) -> list[Result]:
     seeded = _seed(data_dir, url, total)
     db_file = data_dir / "frontdesk.sqlite3"
@@ -187,6 +198,7 @@ def _measure(label: str, data_dir: Path, url: str | None, total: int, work: Path
         log(f"{label}: ready in {ready_s:.2f}s, RSS {rss_mb:.0f} MB")
         lookup = _lookup(server, seeded["oldest_room"], seeded["oldest_id"])
         catchup = _catchup(server, work / f"replica-{label}")
+        tui = _tui(server, work / f"replica-{label}")
         rss_after_mb = rss_kib(server.pid) / 1024
     finally:
         server.child.stop(timeout=60)
@@ -223,6 +235,14 @@ def _measure(label: str, data_dir: Path, url: str | None, total: int, work: Path
             note=f"{catchup['rows']:,} rows, replica {catchup['replica_mb']} MB, "
             f"client RSS {catchup['client_rss_kib'] / 1024:.0f} MB",
             extra={"catchup": catchup},
+        ),
+        Result(
+            "history",
+            f"TUI first paint on the new terminal's replica, {at}",
+            tui.get("first_paint_ms"),
+            "ms",
+            note=f"{tui.get('rows', 0):,} rows; TUI RSS {tui.get('rss_kib', 0) / 1024:.0f} MB",
+            extra={"tui": {k: v for k, v in tui.items() if not k.endswith("samples_ms")}},
         ),
         Result(
             "history",
