@@ -1,8 +1,14 @@
 """Read-only JSON endpoints: ``/api/v1/stats``, ``/api/v1/requests`` and a request's history.
 
-The stats are computed from the in-memory rows and cached per change-log head (for at most
-``STATS_MAX_AGE`` seconds, since "overdue" moves with the clock), so repeated reads between
-changes cost nothing; live figures (connections, rates, latencies) are added on every read.
+The stats come from the open requests in memory (urgent, overdue), the store's counts of every
+request, and the requests updated in the last 24 hours (times to acknowledge and complete),
+cached per change-log head (for at most ``STATS_MAX_AGE`` seconds, since "overdue" moves with
+the clock), so repeated reads between changes cost nothing; live figures (connections, rates,
+latencies) are added on every read. The counts over the whole history (one indexed scan of
+every request) are cached for ``COUNTS_MAX_AGE`` seconds whatever the head does.
+
+``/api/v1/requests`` reads the store (filters and cursor pagination): it is how a terminal
+looks up a request older than its replica keeps, by room, ticket number or guest name.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from protocol.frames import MAX_INT
 from protocol.models import Category, Priority, Request, Role, Status, utcnow
 
 STATS_MAX_AGE = 5.0
+COUNTS_MAX_AGE = 60.0
 LIST_DEFAULT = 100
 LIST_MAX = 1000
 
@@ -41,26 +48,36 @@ def _durations(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def compute_stats(rows: list[Request], now: datetime) -> dict[str, Any]:
-    """The figures derived from the requests themselves (the cached part)."""
-    by_status = Counter(r.status.value for r in rows)
-    by_category = Counter(r.category.value for r in rows)
-    by_priority = Counter(r.priority.value for r in rows)
+def compute_stats(
+    counts: list[tuple[str, str, str, int]],
+    open_rows: list[Request],
+    recent: list[Request],
+    now: datetime,
+) -> dict[str, Any]:
+    """The figures derived from the requests themselves (the cached part): ``counts`` of every
+    request by (status, category, priority), the open rows, the rows updated in 24 hours."""
+    by_status: Counter[str] = Counter()
+    by_category: Counter[str] = Counter()
+    by_priority: Counter[str] = Counter()
+    for status, category, priority, count in counts:
+        by_status[status] += count
+        by_category[category] += count
+        by_priority[priority] += count
     since = now - timedelta(hours=24)
     to_ack: dict[str, list[float]] = defaultdict(list)
     to_complete: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
+    for r in recent:
         if r.acknowledged_at is not None and r.acknowledged_at >= since:
             to_ack[r.category.value].append((r.acknowledged_at - r.created_at).total_seconds())
         if r.completed_at is not None and r.completed_at >= since:
             to_complete[r.category.value].append((r.completed_at - r.created_at).total_seconds())
     return {
-        "total": len(rows),
+        "total": sum(by_status.values()),
         "by_status": {s.value: by_status.get(s.value, 0) for s in Status},
         "by_category": {c.value: by_category.get(c.value, 0) for c in Category},
         "by_priority": {p.value: by_priority.get(p.value, 0) for p in Priority},
-        "open_urgent": sum(1 for r in rows if r.is_open and r.priority == Priority.URGENT),
-        "overdue": sum(1 for r in rows if r.is_overdue(now)),
+        "open_urgent": sum(1 for r in open_rows if r.priority == Priority.URGENT),
+        "overdue": sum(1 for r in open_rows if r.is_overdue(now)),
         "time_to_acknowledge_24h": {c.value: _durations(to_ack[c.value]) for c in Category},
         "time_to_complete_24h": {c.value: _durations(to_complete[c.value]) for c in Category},
     }
@@ -85,6 +102,8 @@ class Api:
         self._stats_key: int | None = None
         self._stats_at = 0.0
         self._stats: dict[str, Any] = {}
+        self._counts: list[tuple[str, str, str, int]] = []
+        self._counts_at = -COUNTS_MAX_AGE
 
     async def stats(
         self, connection: ServerConnection, request: HttpRequest, query: Query
@@ -99,7 +118,7 @@ class Api:
             metrics.stats_hits += 1
         else:
             metrics.stats_misses += 1
-            self._stats = compute_stats(list(self.store.state.requests.values()), utcnow())
+            self._stats = await self._compute_stats()
             self._stats_key = head
             self._stats_at = time.monotonic()
         commits = list(metrics.recent_commits)
@@ -125,6 +144,16 @@ class Api:
         }
         return respond_json(connection, 200, body)
 
+    async def _compute_stats(self) -> dict[str, Any]:
+        store = self.store
+        now = utcnow()
+        if time.monotonic() - self._counts_at >= COUNTS_MAX_AGE:
+            self._counts = await store.request_counts()
+            self._counts_at = time.monotonic()
+        day_ago = (now - timedelta(hours=24)).timestamp()
+        recent = [Request.model_validate_json(d) for d in await store.updated_since(day_ago)]
+        return compute_stats(self._counts, store.state.requests.open_rows(), recent, now)
+
     async def requests(
         self, connection: ServerConnection, request: HttpRequest, query: Query
     ) -> Response:
@@ -145,6 +174,10 @@ class Api:
                 if allowed is not None and not set(values) <= allowed:
                     raise ValueError(f"{key} must be among {', '.join(sorted(allowed))}")
                 filters[key] = values
+            numbers = [int(v) for raw in query.get("number", []) for v in raw.split(",") if v]
+            if len(numbers) > LIST_MAX or not all(0 < n <= MAX_INT for n in numbers):
+                raise ValueError("number must be a ticket number")
+            guest = query.get("guest", [""])[0].strip()[:200] or None
             updated_since = None
             if since := query.get("since", [""])[0]:
                 moment = datetime.fromisoformat(since.replace("Z", "+00:00"))
@@ -159,7 +192,7 @@ class Api:
                 raise ValueError(f"limit must be 1-{LIST_MAX}")
         except ValueError as exc:
             return respond_json(connection, 400, {"error": str(exc)})
-        where = RequestFilter(**filters, updated_since=updated_since)
+        where = RequestFilter(**filters, updated_since=updated_since, number=numbers, guest=guest)
         rows = await self.store.list_requests(where, cursor, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -180,6 +213,6 @@ class Api:
         if isinstance(who, Response):
             return who
         entries = await self.store.history(rid)
-        if not entries and rid not in self.store.state.requests:
+        if not entries and not await self.store.read_rows([rid]):
             return respond_json(connection, 404, {"error": f"no request {rid}"})
         return respond_json(connection, 200, {"id": rid, "history": entries})

@@ -99,6 +99,8 @@ def _build(config: ServerConfig, store: Store, shutdown: Shutdown) -> _Parts:
             chatter_rate=config.chatter_rate,
             chatter_burst=config.chatter_burst,
             catchup_page_size=config.catchup_page_size,
+            snapshot_window_days=config.snapshot_window_days,
+            snapshot_log_entries=config.snapshot_log_entries,
             queue_per_connection=config.queue_per_connection,
         ),
         presence_changed=presence.changed,

@@ -77,6 +77,14 @@ class ServerConfig(BaseSettings):
     """Invalid frames, ``presence`` and ``subscribe`` allowed per second per connection."""
     chatter_burst: float = 50.0
     """Burst allowance for chatter before ``rate_limited`` errors and close 1008."""
+    snapshot_window_days: float = 14.0
+    """A ``snapshot`` (a new terminal, or one older than the kept log) carries the open requests
+    and those closed within this many days; a ``hello`` may ask for its own ``window_days``.
+    Older ones are looked up through ``/api/v1/requests``."""
+    snapshot_log_entries: int = 10_000
+    """A new terminal (``hello`` with ``last_seq`` 0) gets a snapshot of the working set rather
+    than the change log when the kept log holds more entries than this (a month of a busy
+    hotel group's log is far more than its open requests)."""
     log_keep_days: float = 30.0
     """Change-log entries older than this are compacted away; older clients get a snapshot."""
     outcome_keep_days: float = 7.0

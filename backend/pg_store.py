@@ -35,12 +35,15 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
 from backend.store import (
+    LOG_DATA,
+    LOG_JOIN,
+    OPEN_SQL,
     Batch,
     FollowedChange,
     Rebuild,
@@ -49,9 +52,12 @@ from backend.store import (
     StoreState,
     StoreUnavailable,
     UserRow,
+    guest_key,
     history_entry,
+    prefix_bounds,
     redact,
     request_columns,
+    stored_changes,
 )
 from protocol.models import Request
 from protocol.report import OPEN_STATUS_VALUES
@@ -102,8 +108,10 @@ CREATE TABLE IF NOT EXISTS requests (
     updated_at DOUBLE PRECISION NOT NULL,
     due_at DOUBLE PRECISION NOT NULL,
     seq BIGINT NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    guest TEXT
 );
+ALTER TABLE requests ADD COLUMN IF NOT EXISTS guest TEXT;
 CREATE TABLE IF NOT EXISTS changes (
     seq BIGINT PRIMARY KEY,
     request_id TEXT NOT NULL,
@@ -127,8 +135,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
     n BIGINT NOT NULL,
     frame TEXT NOT NULL,
     at DOUBLE PRECISION NOT NULL,
+    seq BIGINT,
+    rows INTEGER,
     PRIMARY KEY (client_id, n)
 );
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS seq BIGINT;
+ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS rows INTEGER;
 CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
 CREATE TABLE IF NOT EXISTS alerts_sent (
     request_id TEXT NOT NULL,
@@ -140,18 +152,33 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
 CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
 
+INDEXES = f"""
+CREATE INDEX IF NOT EXISTS requests_open ON requests (number) WHERE {OPEN_SQL};
+CREATE INDEX IF NOT EXISTS requests_updated ON requests (updated_at, number);
+CREATE INDEX IF NOT EXISTS requests_room ON requests (room, number);
+CREATE INDEX IF NOT EXISTS requests_guest ON requests (guest, number) WHERE guest IS NOT NULL;
+"""
+"""What start-up (open rows), snapshots (closed within a window), the stats and lookups by
+room or guest read, without scanning every request (as in ``sqlite_store``)."""
+
 UPSERT_REQUESTS = """
 INSERT INTO requests (id, number, version, status, priority, category, room, assignee,
-                      updated_at, due_at, seq, data)
+                      updated_at, due_at, seq, data, guest)
 SELECT * FROM unnest($1::text[], $2::bigint[], $3::int[], $4::text[], $5::text[],
                      $6::text[], $7::text[], $8::text[], $9::float8[], $10::float8[],
-                     $11::bigint[], $12::text[])
+                     $11::bigint[], $12::text[], $13::text[])
 ON CONFLICT (id) DO UPDATE SET
     number = EXCLUDED.number, version = EXCLUDED.version, status = EXCLUDED.status,
     priority = EXCLUDED.priority, category = EXCLUDED.category, room = EXCLUDED.room,
     assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at, due_at = EXCLUDED.due_at,
-    seq = EXCLUDED.seq, data = EXCLUDED.data
+    seq = EXCLUDED.seq, data = EXCLUDED.data, guest = EXCLUDED.guest
 """
+FILL_PREVIOUS = """
+UPDATE changes c SET data = r.data FROM requests r
+WHERE c.data = '' AND c.request_id = ANY($1::text[]) AND r.id = c.request_id
+"""
+"""The entries that were these requests' newest get their JSON before the rows move on
+(``store.NEWEST_ENTRY``)."""
 INSERT_CHANGES = """
 INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -164,9 +191,11 @@ ON CONFLICT (client_id) DO UPDATE SET
     "user" = EXCLUDED."user", last_n = EXCLUDED.last_n, commit_no = EXCLUDED.commit_no
 """
 UPSERT_OUTCOMES = """
-INSERT INTO outcomes (client_id, n, frame, at)
-SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[])
-ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.at
+INSERT INTO outcomes (client_id, n, frame, at, seq, rows)
+SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[], $5::bigint[],
+                     $6::int[])
+ON CONFLICT (client_id, n) DO UPDATE SET
+    frame = EXCLUDED.frame, at = EXCLUDED.at, seq = EXCLUDED.seq, rows = EXCLUDED.rows
 """
 
 
@@ -177,35 +206,42 @@ WITH up AS (
     RETURNING commits
 ), r AS (
     INSERT INTO requests (id, number, version, status, priority, category, room, assignee,
-                          updated_at, due_at, seq, data)
+                          updated_at, due_at, seq, data, guest)
     SELECT * FROM unnest($4::text[], $5::bigint[], $6::int[], $7::text[], $8::text[],
                          $9::text[], $10::text[], $11::text[], $12::float8[], $13::float8[],
-                         $14::bigint[], $15::text[])
+                         $14::bigint[], $15::text[], $16::text[])
     WHERE EXISTS (SELECT 1 FROM up)
     ON CONFLICT (id) DO UPDATE SET
         number = EXCLUDED.number, version = EXCLUDED.version, status = EXCLUDED.status,
         priority = EXCLUDED.priority, category = EXCLUDED.category, room = EXCLUDED.room,
         assignee = EXCLUDED.assignee, updated_at = EXCLUDED.updated_at,
-        due_at = EXCLUDED.due_at, seq = EXCLUDED.seq, data = EXCLUDED.data
+        due_at = EXCLUDED.due_at, seq = EXCLUDED.seq, data = EXCLUDED.data,
+        guest = EXCLUDED.guest
+), prev AS (
+    UPDATE changes c SET data = old.data FROM requests old
+    WHERE c.data = '' AND c.request_id = ANY($4::text[]) AND old.id = c.request_id
+      AND EXISTS (SELECT 1 FROM up)
 ), ch AS (
     INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)
-    SELECT * FROM unnest($16::bigint[], $17::text[], $18::text[], $19::text[], $20::text[],
-                         $21::bigint[], $22::float8[], $23::text[])
+    SELECT * FROM unnest($17::bigint[], $18::text[], $19::text[], $20::text[], $21::text[],
+                         $22::bigint[], $23::float8[], $24::text[])
     WHERE EXISTS (SELECT 1 FROM up)
 ), cl AS (
     INSERT INTO clients (client_id, "user", last_n, commit_no)
     SELECT c, u, n, (SELECT commits FROM up)
-    FROM unnest($24::text[], $25::text[], $26::bigint[]) AS t (c, u, n)
+    FROM unnest($25::text[], $26::text[], $27::bigint[]) AS t (c, u, n)
     WHERE EXISTS (SELECT 1 FROM up)
     ON CONFLICT (client_id) DO UPDATE SET
         "user" = EXCLUDED."user", last_n = EXCLUDED.last_n, commit_no = EXCLUDED.commit_no
 ), o AS (
-    INSERT INTO outcomes (client_id, n, frame, at)
-    SELECT * FROM unnest($27::text[], $28::bigint[], $29::text[], $30::float8[])
+    INSERT INTO outcomes (client_id, n, frame, at, seq, rows)
+    SELECT * FROM unnest($28::text[], $29::bigint[], $30::text[], $31::float8[],
+                         $32::bigint[], $33::int[])
     WHERE EXISTS (SELECT 1 FROM up)
-    ON CONFLICT (client_id, n) DO UPDATE SET frame = EXCLUDED.frame, at = EXCLUDED.at
+    ON CONFLICT (client_id, n) DO UPDATE SET
+        frame = EXCLUDED.frame, at = EXCLUDED.at, seq = EXCLUDED.seq, rows = EXCLUDED.rows
 ), notified AS (
-    SELECT pg_notify('frontdesk', $1::text) FROM up WHERE $31::boolean
+    SELECT pg_notify('frontdesk', $1::text) FROM up WHERE $34::boolean
 )
 SELECT (SELECT commits FROM up), (SELECT count(*) FROM notified)
 """
@@ -309,6 +345,8 @@ class PostgresStore(Store):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK)
             await conn.execute(SCHEMA)
+            await _backfill_guests(conn)
+            await conn.execute(INDEXES)
             await conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('server_id', $1) ON CONFLICT DO NOTHING",
                 str(uuid.uuid4()),
@@ -318,11 +356,12 @@ class PostgresStore(Store):
             self.server_id = await conn.fetchval("SELECT value FROM meta WHERE key='server_id'")
             counters = await conn.fetchrow("SELECT * FROM counters WHERE id = 1")
             state = self.state
-            if load_requests:
-                for record in await conn.fetch("SELECT data FROM requests"):
+            if load_requests:  # the open ones: closed ones are read when something touches them
+                for record in await conn.fetch(f"SELECT data FROM requests WHERE {OPEN_SQL}"):
                     state.put_row(Request.model_validate_json(record["data"]))
                 breaches = await conn.fetch(
-                    "SELECT request_id, due_at FROM alerts_sent WHERE kind = 'sla_breach'"
+                    "SELECT a.request_id, a.due_at FROM alerts_sent a JOIN requests r"
+                    f" ON r.id = a.request_id WHERE a.kind = 'sla_breach' AND r.{OPEN_SQL}"
                 )
                 state.breaches = {(r["request_id"], r["due_at"]) for r in breaches}
                 clients = await conn.fetch("SELECT client_id, last_n FROM clients")
@@ -451,8 +490,9 @@ class PostgresStore(Store):
             after = head
         while after < head:
             records = await conn.fetch(
-                "SELECT seq, mutation, by_user, client_id, n, data FROM changes"
-                " WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3",
+                f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, {LOG_DATA} AS data"
+                f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+                " WHERE c.seq > $1 AND c.seq <= $2 ORDER BY c.seq LIMIT $3",
                 after,
                 head,
                 FOLLOW_PAGE,
@@ -486,8 +526,23 @@ class PostgresStore(Store):
             self.on_followed(followed)
 
     async def _reload_rows(self, conn: asyncpg.Connection) -> None:
-        for record in await conn.fetch("SELECT data FROM requests"):
+        """The log this instance missed is compacted: read the open rows, and every row it
+        holds (one may have been closed, a cached closed one changed), as they are now."""
+        held = list(self.state.requests)
+        for record in await conn.fetch(
+            f"SELECT data FROM requests WHERE {OPEN_SQL} OR id = ANY($1::text[])", held
+        ):
             self.state.put_row(Request.model_validate_json(record["data"]))
+
+    async def _hold_needed(self, conn: asyncpg.Connection, ids: list[str]) -> None:
+        """Read the rows a rebuilt batch needs and the state lacks, on the locked connection."""
+        held = self.state.requests
+        missing = [rid for rid in dict.fromkeys(ids) if rid not in held]
+        if missing:
+            for record in await conn.fetch(
+                "SELECT data FROM requests WHERE id = ANY($1::text[])", missing
+            ):
+                held.put_if_absent(Request.model_validate_json(record["data"]))
 
     # -- group commit ----------------------------------------------------------------------
 
@@ -521,6 +576,7 @@ class PostgresStore(Store):
                     await self._catch_up(conn, counters)
                 if rebuild is None:
                     raise RuntimeError("a stale batch cannot be rebuilt without rebuild()")
+                await self._hold_needed(conn, batch.needs)
                 batch = rebuild()
             await self._write(conn, batch, commits + 1)
             await conn.execute(
@@ -537,9 +593,10 @@ class PostgresStore(Store):
     @staticmethod
     async def _write(conn: asyncpg.Connection, batch: Batch, commit_no: int) -> None:
         if batch.rows:
+            await conn.execute(FILL_PREVIOUS, list(batch.rows))
             await conn.execute(UPSERT_REQUESTS, *_request_columns(batch))
         if batch.changes:
-            await conn.execute(INSERT_CHANGES, *_columns(batch.changes, 8))
+            await conn.execute(INSERT_CHANGES, *_columns(stored_changes(batch), 8))
         if batch.clients:
             keys = list(batch.clients)
             await conn.execute(
@@ -550,13 +607,16 @@ class PostgresStore(Store):
                 commit_no,
             )
         if batch.outcomes:
-            await conn.execute(UPSERT_OUTCOMES, *_columns(batch.outcomes, 4))
+            await conn.execute(UPSERT_OUTCOMES, *_columns(batch.outcomes, 6))
 
     async def get_outcome(self, key: str, n: int) -> str | None:
-        frame = await self._fetchval(
-            "SELECT frame FROM outcomes WHERE client_id = $1 AND n = $2", key, n
+        records = await self._fetch(
+            "SELECT frame, seq, rows FROM outcomes WHERE client_id = $1 AND n = $2", key, n
         )
-        return None if frame is None else str(frame)
+        if not records:
+            return None
+        r = records[0]
+        return await self.outcome_frame(n, str(r["frame"]), r["seq"], r["rows"])
 
     async def last_mutation(self, key: str) -> int:
         """Read from the database: the client may have been served by another instance."""
@@ -567,14 +627,49 @@ class PostgresStore(Store):
 
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
         records = await self._fetch(
-            "SELECT seq, data FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2", after_seq, limit
+            f"SELECT c.seq, {LOG_DATA} AS data FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+            after_seq,
+            limit,
         )
         return [(int(r["seq"]), r["data"]) for r in records]
 
+    async def read_rows(self, ids: Sequence[str]) -> list[Request]:
+        records = await self._fetch(
+            "SELECT data FROM requests WHERE id = ANY($1::text[])", list(ids)
+        )
+        return [Request.model_validate_json(r["data"]) for r in records]
+
+    async def closed_since(
+        self, since: float, after: tuple[float, int], limit: int
+    ) -> list[tuple[float, int, str]]:
+        records = await self._fetch(
+            "SELECT updated_at, number, data FROM requests WHERE updated_at >= $1"
+            f" AND (updated_at, number) > ($2, $3) AND NOT {OPEN_SQL}"
+            " ORDER BY updated_at, number LIMIT $4",
+            since,
+            after[0],
+            after[1],
+            limit,
+        )
+        return [(float(r["updated_at"]), int(r["number"]), r["data"]) for r in records]
+
+    async def request_counts(self) -> list[tuple[str, str, str, int]]:
+        records = await self._fetch(
+            "SELECT status, category, priority, count(*) AS n FROM requests"
+            " GROUP BY status, category, priority"
+        )
+        return [(r["status"], r["category"], r["priority"], int(r["n"])) for r in records]
+
+    async def updated_since(self, since: float) -> list[str]:
+        records = await self._fetch("SELECT data FROM requests WHERE updated_at >= $1", since)
+        return [r["data"] for r in records]
+
     async def history(self, request_id: str) -> list[dict[str, Any]]:
         records = await self._fetch(
-            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
-            " WHERE request_id = $1 ORDER BY seq",
+            f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, c.at, {LOG_DATA}"
+            f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.request_id = $1 ORDER BY c.seq",
             request_id,
         )
         return [history_entry(*r.values()) for r in records]
@@ -586,12 +681,22 @@ class PostgresStore(Store):
         params: list[Any] = [after_number]
         for column in ("status", "priority", "category", "room", "assignee"):
             values = list(getattr(where, column))
-            if values:
+            if len(values) == 1:  # "=": the planner walks (room, number) in order, no sort
+                params.append(values[0])
+                clauses.append(f"{column} = ${len(params)}")
+            elif values:
                 params.append(values)
                 clauses.append(f"{column} = ANY(${len(params)}::text[])")
         if where.updated_since is not None:
             params.append(where.updated_since)
             clauses.append(f"updated_at >= ${len(params)}")
+        if where.number:
+            params.append(list(where.number))
+            clauses.append(f"number = ANY(${len(params)}::bigint[])")
+        if where.guest:
+            low, high = prefix_bounds(guest_key(where.guest) or "")
+            params += [low, high]
+            clauses.append(f"guest >= ${len(params) - 1} AND guest < ${len(params)}")
         params.append(limit)
         records = await self._fetch(
             f"SELECT number, data FROM requests WHERE {' AND '.join(clauses)}"
@@ -755,6 +860,26 @@ class PostgresStore(Store):
         return [r["data"] for r in records]
 
 
+async def _backfill_guests(conn: asyncpg.Connection) -> None:
+    """Fill ``requests.guest`` (lookups by guest name) in a database made before it existed:
+    once, remembered in ``meta``."""
+    done = await conn.fetchval("SELECT value FROM meta WHERE key = 'guest_column'")
+    if done:
+        return
+    records = await conn.fetch(
+        "SELECT id, data::json->>'guest_name' AS name FROM requests"
+        " WHERE guest IS NULL AND data::json->>'guest_name' IS NOT NULL"
+    )
+    if records:
+        await conn.execute(
+            "UPDATE requests SET guest = t.g FROM unnest($1::text[], $2::text[]) AS t (i, g)"
+            " WHERE requests.id = t.i",
+            [r["id"] for r in records],
+            [guest_key(r["name"]) for r in records],
+        )
+    await conn.execute("INSERT INTO meta (key, value) VALUES ('guest_column', '1')")
+
+
 def _columns(rows: list[Any], width: int) -> list[list[Any]]:
     """Row tuples as ``width`` column lists (``unnest`` takes one array per column)."""
     if not rows:
@@ -765,7 +890,7 @@ def _columns(rows: list[Any], width: int) -> list[list[Any]]:
 def _request_columns(batch: Batch) -> list[list[Any]]:
     return _columns(
         [request_columns(row, data, seq) for row, data, seq in batch.rows.values()],
-        12,
+        13,
     )
 
 
@@ -776,11 +901,11 @@ def _one_statement_args(batch: Batch) -> list[Any]:
         batch.next_number,
         batch.base_commit,
         *_request_columns(batch),
-        *_columns(batch.changes, 8),
+        *_columns(stored_changes(batch), 8),
         keys,
         [batch.clients[k][0] for k in keys],
         [batch.clients[k][1] for k in keys],
-        *_columns(batch.outcomes, 4),
+        *_columns(batch.outcomes, 6),
         bool(batch.changes),
     ]
 

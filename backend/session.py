@@ -86,6 +86,8 @@ class SessionLimits:
     chatter_burst: float
     catchup_page_size: int
     queue_per_connection: int
+    snapshot_window_days: float = 14.0
+    snapshot_log_entries: int = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +130,7 @@ class Session:
         "presence_at",
         "synced_seq",
         "viewing",
+        "window_days",
         "ws",
     )
 
@@ -154,6 +157,8 @@ class Session:
         self.opened_at = time.monotonic()
         self.synced_seq = 0
         """The last seq sent by catch-up: live changes at or below it are not sent again."""
+        self.window_days = parts.limits.snapshot_window_days
+        """A snapshot's closed requests: those closed within this many days."""
         self.ping_waiter: asyncio.Future[float] | None = None
         self.ping_sent = 0.0
         self._lane: Lane | None = None
@@ -334,6 +339,8 @@ class Session:
         parts = self.parts
         store = parts.store
         self.client_id = hello.client_id
+        if hello.window_days is not None:
+            self.window_days = hello.window_days
         parts.hub.begin_catch_up(self)
         last_mutation = await store.last_mutation(client_key(self.user, hello.client_id))
         welcome = {
@@ -352,7 +359,11 @@ class Session:
         last = hello.last_seq
         if last > store.state.head_seq:
             await store.follow()  # another instance may have committed what this one lags
-        if last > store.state.head_seq:  # a log this server never had (restored from backup?)
+        # A log this server never had (restored from backup?), or a new terminal where the
+        # kept log is long: the working set, not a month of log.
+        log_length = store.state.head_seq - store.state.compacted_through
+        new_terminal = last == 0 and log_length > parts.limits.snapshot_log_entries
+        if last > store.state.head_seq or new_terminal:
             last = await self._send_snapshot()
         last = await self._send_changes(last)
         # No await from here on: the buffered changes and going live happen atomically.
@@ -367,23 +378,39 @@ class Session:
         parts.presence_changed()
 
     async def _send_snapshot(self) -> int:
-        """Send every current row in ``snapshot`` pages; returns the seq they reflect."""
+        """Send the working set in ``snapshot`` pages; returns the seq it reflects.
+
+        The working set: every open request (from memory, as of ``seq``) and those closed
+        within ``window_days`` (read from the store page by page, so possibly newer than
+        ``seq``: the replica keeps the highest version of a row, and the log after ``seq``
+        brings everything else). Older closed requests stay on the server, for lookups.
+        """
         store = self.parts.store
         seq = store.state.head_seq
-        rows = list(store.state.requests.values())
         limit = self.parts.limits.catchup_page_size
+        since = time.time() - self.window_days * 86400
         page: list[str] = []
         size = 0
-        for i, row in enumerate(rows):
-            data = row.model_dump_json()
+
+        async def add(data: str) -> None:
+            nonlocal page, size
             page.append(data)
             size += len(data) + 1
-            last_row = i == len(rows) - 1
-            if len(page) >= limit or size >= PAGE_BYTES or last_row:
-                await self.ws.send(codec.snapshot_page(page, seq, not last_row))
+            if len(page) >= limit or size >= PAGE_BYTES:
+                await self.ws.send(codec.snapshot_page(page, seq, True))
                 page, size = [], 0
-        if not rows:
-            await self.ws.send(codec.snapshot_page([], seq, False))
+
+        for row in store.state.requests.open_rows():
+            await add(row.model_dump_json())
+        after = (since, 0)
+        while True:
+            closed = await store.closed_since(since, after, limit)
+            for _updated, _number, data in closed:
+                await add(data)
+            if len(closed) < limit:
+                break
+            after = closed[-1][0], closed[-1][1]
+        await self.ws.send(codec.snapshot_page(page, seq, False))
         return seq
 
     async def _send_changes(self, last: int) -> int:

@@ -11,8 +11,13 @@ Two connections: the *writer* (one transaction at a time, guarded by ``write_loc
 *reader* (catch-up pages, listings, token checks). WAL lets the reader see only committed data,
 so catch-up never shows a change before it is durable.
 
-The committed requests are also held in memory (``requests``), so applying a batch of mutations
-reads no rows from the database.
+The open requests (and a few recently touched closed ones) are also held in memory
+(``StoreState.requests``), so applying a batch reads only the closed rows it touches, in one
+query before the batch is prepared. Start-up reads the open requests only (partial index
+``requests_open``), so it takes as long as the open work, not as long as the history.
+
+Stored outcomes of acknowledged mutations keep only the ``seq`` (and row count of a bulk
+change): the ``ack`` is rebuilt from the change log's entries, which hold the same rows.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ import aiosqlite
 
 from backend.aiosqlite_adapter import run_in_db_thread
 from backend.store import (
+    LOG_DATA,
+    LOG_JOIN,
+    OPEN_SQL,
     Batch,
     Rebuild,
     RequestFilter,
@@ -36,8 +44,11 @@ from backend.store import (
     StoreState,
     StoreUnavailable,
     UserRow,
+    guest_key,
     history_entry,
+    prefix_bounds,
     request_columns,
+    stored_changes,
 )
 from protocol.models import Request
 from protocol.report import OPEN_STATUS_VALUES
@@ -71,7 +82,8 @@ CREATE TABLE IF NOT EXISTS requests (
     updated_at REAL NOT NULL,
     due_at REAL NOT NULL,
     seq INTEGER NOT NULL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    guest TEXT
 );
 CREATE TABLE IF NOT EXISTS changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -94,6 +106,8 @@ CREATE TABLE IF NOT EXISTS outcomes (
     n INTEGER NOT NULL,
     frame TEXT NOT NULL,
     at REAL NOT NULL,
+    seq INTEGER,
+    rows INTEGER,
     PRIMARY KEY (client_id, n)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
@@ -106,6 +120,22 @@ CREATE TABLE IF NOT EXISTS alerts_sent (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
+
+INDEXES = f"""
+CREATE INDEX IF NOT EXISTS requests_open ON requests (number) WHERE {OPEN_SQL};
+CREATE INDEX IF NOT EXISTS requests_updated ON requests (updated_at, number);
+CREATE INDEX IF NOT EXISTS requests_room ON requests (room, number);
+CREATE INDEX IF NOT EXISTS requests_guest ON requests (guest, number) WHERE guest IS NOT NULL;
+"""
+"""What start-up (open rows), snapshots (closed within a window), the stats and lookups by
+room or guest read, without scanning every request."""
+
+MIGRATIONS = [
+    ("requests", "guest", "ALTER TABLE requests ADD COLUMN guest TEXT"),
+    ("outcomes", "seq", "ALTER TABLE outcomes ADD COLUMN seq INTEGER"),
+    ("outcomes", "rows", "ALTER TABLE outcomes ADD COLUMN rows INTEGER"),
+]
+"""Columns a database made by an older version lacks: (table, column, how to add it)."""
 
 DB_NAME = "frontdesk.sqlite3"
 
@@ -145,16 +175,26 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
     """One group commit, on the database thread."""
     conn.execute("BEGIN IMMEDIATE")
     try:
+        # The entries that were these requests' newest get their JSON before the rows move on.
+        ids = list(batch.rows)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(
+                "UPDATE changes SET data = (SELECT r.data FROM requests r"
+                " WHERE r.id = changes.request_id)"
+                f" WHERE data = '' AND request_id IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
         _insert_rows(
             conn,
             "INSERT OR REPLACE INTO requests (id, number, version, status, priority,"
-            " category, room, assignee, updated_at, due_at, seq, data)",
+            " category, room, assignee, updated_at, due_at, seq, data, guest)",
             [request_columns(r, d, s) for r, d, s in batch.rows.values()],
         )
         _insert_rows(
             conn,
             "INSERT INTO changes (seq, request_id, mutation, by_user, client_id, n, at, data)",
-            batch.changes,
+            stored_changes(batch),
         )
         _insert_rows(
             conn,
@@ -163,7 +203,9 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
             " ON CONFLICT (client_id) DO UPDATE SET last_n = excluded.last_n, user = excluded.user",
         )
         _insert_rows(
-            conn, "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at)", batch.outcomes
+            conn,
+            "INSERT OR REPLACE INTO outcomes (client_id, n, frame, at, seq, rows)",
+            batch.outcomes,
         )
         if write_number:
             conn.execute(
@@ -174,6 +216,26 @@ def _write_batch(conn: sqlite3.Connection, batch: Batch, write_number: bool) -> 
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    """Add the columns an older database lacks (and fill ``requests.guest`` for lookups)."""
+    for table, column, statement in MIGRATIONS:
+        have = {str(r[1]) for r in await db.execute_fetchall(f"PRAGMA table_info({table})")}
+        if column in have:
+            continue
+        await db.execute(statement)
+        if column == "guest":
+            rows = await db.execute_fetchall(
+                "SELECT id, json_extract(data, '$.guest_name') FROM requests"
+                " WHERE json_extract(data, '$.guest_name') IS NOT NULL"
+            )
+            await db.execute("BEGIN IMMEDIATE")
+            await db.executemany(
+                "UPDATE requests SET guest = ? WHERE id = ?",
+                [(guest_key(name), rid) for rid, name in rows],
+            )
+            await db.execute("COMMIT")
 
 
 def make_private(data_dir: Path, db_file: Path) -> None:
@@ -228,6 +290,8 @@ class SqliteStore(Store):
             if background_checkpoint:
                 await writer.execute("PRAGMA wal_autocheckpoint=0")
             await writer.executescript(SCHEMA)
+            await _migrate(writer)
+            await writer.executescript(INDEXES)
             reader = await aiosqlite.connect(path, isolation_level=None)
         except BaseException as exc:
             await writer.close()
@@ -256,17 +320,18 @@ class SqliteStore(Store):
         self.instance_id = self.server_id
         state.next_number = int(meta.get("next_number", "1"))
         state.compacted_through = int(meta.get("compacted_through", "0"))
-        rows = await self.db.execute_fetchall(
-            "SELECT data FROM requests" if load_requests else "SELECT data FROM requests LIMIT 0"
-        )
-        for (data,) in rows:
-            state.put_row(Request.model_validate_json(data))
+        if load_requests:  # the open ones: closed requests are read when something touches them
+            for (data,) in await self.db.execute_fetchall(
+                f"SELECT data FROM requests WHERE {OPEN_SQL}"
+            ):
+                state.put_row(Request.model_validate_json(data))
         head = await self.db.execute_fetchall(
             "SELECT seq FROM sqlite_sequence WHERE name='changes'"
         )
         state.head_seq = max([int(r[0]) for r in head] + [state.compacted_through])
         breaches = await self.db.execute_fetchall(
-            "SELECT request_id, due_at FROM alerts_sent WHERE kind = 'sla_breach'"
+            "SELECT a.request_id, a.due_at FROM alerts_sent a JOIN requests r"
+            f" ON r.id = a.request_id WHERE a.kind = 'sla_breach' AND r.{OPEN_SQL}"
         )
         state.breaches = {(rid, due) for rid, due in breaches}
         clients = await self.db.execute_fetchall("SELECT client_id, last_n FROM clients")
@@ -323,9 +388,12 @@ class SqliteStore(Store):
 
     async def get_outcome(self, key: str, n: int) -> str | None:
         rows = await self._read(
-            "SELECT frame FROM outcomes WHERE client_id = ? AND n = ?", (key, n)
+            "SELECT frame, seq, rows FROM outcomes WHERE client_id = ? AND n = ?", (key, n)
         )
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        frame, seq, count = rows[0]
+        return await self.outcome_frame(n, frame, seq, count)
 
     async def last_mutation(self, key: str) -> int:
         return self.state.client_last_n.get(key, 0)
@@ -334,14 +402,49 @@ class SqliteStore(Store):
 
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
         rows = await self._read(
-            "SELECT seq, data FROM changes WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+            f"SELECT c.seq, {LOG_DATA} FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.seq > ? ORDER BY c.seq LIMIT ?",
+            (after_seq, limit),
         )
         return [(int(s), d) for s, d in rows]
 
+    async def read_rows(self, ids: Sequence[str]) -> list[Request]:
+        rows: list[Request] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for (data,) in await self._read(
+                f"SELECT data FROM requests WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ):
+                rows.append(Request.model_validate_json(data))
+        return rows
+
+    async def closed_since(
+        self, since: float, after: tuple[float, int], limit: int
+    ) -> list[tuple[float, int, str]]:
+        rows = await self._read(
+            "SELECT updated_at, number, data FROM requests WHERE updated_at >= ?"
+            f" AND (updated_at, number) > (?, ?) AND NOT {OPEN_SQL}"
+            " ORDER BY updated_at, number LIMIT ?",
+            (since, *after, limit),
+        )
+        return [(float(u), int(n), d) for u, n, d in rows]
+
+    async def request_counts(self) -> list[tuple[str, str, str, int]]:
+        rows = await self._read(
+            "SELECT status, category, priority, count(*) FROM requests"
+            " GROUP BY status, category, priority"
+        )
+        return [(s, c, p, int(k)) for s, c, p, k in rows]
+
+    async def updated_since(self, since: float) -> list[str]:
+        rows = await self._read("SELECT data FROM requests WHERE updated_at >= ?", (since,))
+        return [d for (d,) in rows]
+
     async def history(self, request_id: str) -> list[dict[str, Any]]:
         rows = await self._read(
-            "SELECT seq, mutation, by_user, client_id, n, at, data FROM changes"
-            " WHERE request_id = ? ORDER BY seq",
+            f"SELECT c.seq, c.mutation, c.by_user, c.client_id, c.n, c.at, {LOG_DATA}"
+            f" FROM changes c LEFT JOIN requests r ON {LOG_JOIN}"
+            " WHERE c.request_id = ? ORDER BY c.seq",
             (request_id,),
         )
         return [history_entry(*row) for row in rows]
@@ -359,6 +462,12 @@ class SqliteStore(Store):
         if where.updated_since is not None:
             clauses.append("updated_at >= ?")
             params.append(where.updated_since)
+        if where.number:
+            clauses.append(f"number IN ({','.join('?' * len(where.number))})")
+            params.extend(where.number)
+        if where.guest:
+            clauses.append("guest >= ? AND guest < ?")
+            params.extend(prefix_bounds(guest_key(where.guest) or ""))
         rows = await self._read(
             f"SELECT number, data FROM requests WHERE {' AND '.join(clauses)}"
             " ORDER BY number LIMIT ?",

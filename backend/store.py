@@ -5,8 +5,10 @@ process) and ``PostgresStore`` (``backend/pg_store.py``, several instances on on
 Every SQL statement of the server lives in one of them; the rest of the server calls the methods
 declared here and reads the in-memory state in ``StoreState``.
 
-The in-memory state (every request, each client's highest processed mutation, the change-log
-head) is what the writer applies batches against without reading rows. With one process it is
+The in-memory state (every open request and a few recently touched closed ones, each client's
+highest processed mutation, the change-log head) is what the writer applies batches against;
+closed requests a batch touches are read first (``Store.hold_rows``), so memory and start-up
+grow with open work, not with years of history (``backend/working_set.py``). With one process it is
 always the database's state. With several instances it *follows* the shared change log: after
 each commit of another instance (a notification, or a poll when notifications are lost) the
 store reads the log after its head, updates the state and hands the entries to ``on_followed``.
@@ -26,7 +28,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from backend.deadlines import Deadlines
-from protocol.models import Request
+from backend.working_set import WorkingSet
+from protocol import codec
+from protocol.models import OPEN_STATUSES, Request
+
+OPEN_SQL = "status IN (" + ",".join(sorted(f"'{s.value}'" for s in OPEN_STATUSES)) + ")"
+"""The ``WHERE`` of "open requests", spelled exactly as the partial index ``requests_open`` is, so
+both databases use that index (a few thousand entries) instead of scanning every request."""
 
 ESCALATION_CLIENT = "server:escalation"
 """The ``client_id`` (prefix, on PostgreSQL: one per instance) of the server's own escalations."""
@@ -48,8 +56,15 @@ class Batch:
     """(seq, request_id, mutation, by_user, client_id, n, at, data) per change-log entry."""
     clients: dict[str, tuple[str, int]] = field(default_factory=dict)
     """client key → (user, last_n)."""
-    outcomes: list[tuple[str, int, str, float]] = field(default_factory=list)
-    """(client key, n, frame, at): the answer a resend of that mutation gets."""
+    outcomes: list[tuple[str, int, str, float, int | None, int | None]] = field(
+        default_factory=list
+    )
+    """(client key, n, frame, at, seq, rows): the answer a resend of that mutation gets. An
+    ``ack`` is stored as ``frame=""`` with its ``seq`` (and, for a bulk change, how many rows
+    it changed): the change log holds the rows, so ``Store.outcome_frame`` rebuilds it."""
+    needs: list[str] = field(default_factory=list)
+    """Ids of the requests the batch's mutations read: a stale batch (PostgreSQL) has them
+    held again before it is prepared anew."""
     head_seq: int = 0
     next_number: int = 0
     base_commit: int = 0
@@ -82,6 +97,9 @@ class RequestFilter:
     room: Sequence[str] = ()
     assignee: Sequence[str] = ()
     updated_since: float | None = None
+    number: Sequence[int] = ()
+    guest: str | None = None
+    """A guest-name prefix, matched without regard to case (``guest_key``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +117,8 @@ class StoreState:
     """The in-memory state the writer, the SLA job and catch-up read. Only a store writes it."""
 
     def __init__(self) -> None:
-        self.requests: dict[str, Request] = {}
+        self.requests = WorkingSet()
+        """Open requests, and the closed ones recently touched (the rest are in the store)."""
         self.head_seq = 0
         self.next_number = 1
         self.compacted_through = 0
@@ -112,13 +131,13 @@ class StoreState:
         """(request id, due_at timestamp) of every SLA breach already alerted."""
 
     def put_row(self, row: Request) -> None:
-        self.requests[row.id] = row
+        self.requests.put(row)
         self.deadlines.track(row)
 
     def apply_batch(self, batch: Batch) -> None:
         """Make a committed batch the in-memory state (no await: atomic for the event loop)."""
-        for rid, (row, _data, _seq) in batch.rows.items():
-            self.requests[rid] = row
+        for row, _data, _seq in batch.rows.values():
+            self.requests.put(row)
             self.deadlines.track(row)
         for key, (_user, n) in batch.clients.items():
             self.client_last_n[key] = n
@@ -178,11 +197,55 @@ class Store(abc.ABC):
     async def get_outcome(self, key: str, n: int) -> str | None:
         """The stored answer to mutation ``n`` of client ``key``, or None when pruned."""
 
+    async def outcome_frame(
+        self, n: int, frame: str, seq: int | None, rows: int | None
+    ) -> str | None:
+        """A stored outcome as it was sent: rejects are stored whole; an ``ack`` is rebuilt
+        from the change-log entries it made (None when they were compacted away: the caller
+        answers ``duplicate``, as for a pruned outcome)."""
+        if frame or seq is None:
+            return frame or None
+        count = rows or 1
+        entries = await self.read_changes(seq - count, count)
+        if [s for s, _ in entries] != list(range(seq - count + 1, seq + 1)):
+            return None
+        if rows:
+            return codec.bulk_ack_text(n, seq, [data for _, data in entries])
+        return codec.ack_text(n, seq, entries[0][1])
+
     @abc.abstractmethod
     async def last_mutation(self, key: str) -> int:
         """The highest mutation ``n`` processed for client ``key`` (``welcome.last_mutation``)."""
 
+    async def hold_rows(self, ids: Sequence[str]) -> None:
+        """Bring the rows of ``ids`` the state does not hold into it, from the store (closed
+        requests a mutation is about to touch). Ids the store does not know stay absent."""
+        missing = [rid for rid in dict.fromkeys(ids) if rid not in self.state.requests]
+        if missing:
+            for row in await self.read_rows(missing):
+                self.state.requests.put_if_absent(row)
+
     # -- reads -----------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def read_rows(self, ids: Sequence[str]) -> list[Request]:
+        """The current rows of ``ids`` that exist, from the database (any order)."""
+
+    @abc.abstractmethod
+    async def closed_since(
+        self, since: float, after: tuple[float, int], limit: int
+    ) -> list[tuple[float, int, str]]:
+        """(updated_at, number, row JSON) of closed requests updated at or after ``since``,
+        ordered by (updated_at, number) after ``after``: a snapshot's closed part, a page at a
+        time."""
+
+    @abc.abstractmethod
+    async def request_counts(self) -> list[tuple[str, str, str, int]]:
+        """(status, category, priority, count) over every request (the stats panel)."""
+
+    @abc.abstractmethod
+    async def updated_since(self, since: float) -> list[str]:
+        """JSON of every request updated at or after ``since`` (the stats' last 24 hours)."""
 
     @abc.abstractmethod
     async def read_changes(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
@@ -316,6 +379,19 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def guest_key(name: str | None) -> str | None:
+    """A guest name as the ``guest`` column holds it, for lookups by prefix: case-folded,
+    spaces squeezed (what somebody types at the desk rarely matches the case on file)."""
+    if not name:
+        return None
+    return " ".join(name.casefold().split()) or None
+
+
+def prefix_bounds(prefix: str) -> tuple[str, str]:
+    """``lo <= column < hi`` for "starts with ``prefix``", an index range on both databases."""
+    return prefix, prefix + "\U0010ffff"
+
+
 def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
     """The ``requests`` table row for one request (both stores have the same columns)."""
     return (
@@ -331,7 +407,30 @@ def request_columns(row: Request, data: str, seq: int) -> tuple[Any, ...]:
         row.due_at.timestamp(),
         seq,
         data,
+        guest_key(row.guest_name),
     )
+
+
+NEWEST_ENTRY = ""
+"""The ``data`` of a change-log entry that is its request's newest: the row in ``requests``
+holds the same JSON, so the entry keeps none of its own until the row changes again (then the
+commit that changes it fills the entry in, in the same transaction). Readers take the row's JSON
+for it (``LOG_DATA``): within one statement the two always describe the same version."""
+
+LOG_DATA = "CASE WHEN c.data = '' THEN r.data ELSE c.data END"
+"""An entry's JSON, in a query over ``changes c LEFT JOIN requests r ON LOG_JOIN``."""
+LOG_JOIN = "c.data = '' AND r.id = c.request_id"
+
+
+def stored_changes(
+    batch: Batch,
+) -> list[tuple[int, str, str, str, str | None, int | None, float, str]]:
+    """The batch's change-log entries as written: each request's newest without its JSON."""
+    newest = {rid: seq for rid, (_row, _data, seq) in batch.rows.items()}
+    return [
+        entry if newest.get(entry[1]) != entry[0] else (*entry[:7], NEWEST_ENTRY)
+        for entry in batch.changes
+    ]
 
 
 def history_entry(

@@ -6,6 +6,11 @@ The writer takes one mutation per lane in turn (round-robin) until the batch is 
 replaying a long outage cannot starve the others. It applies the batch with the protocol mutators
 against the in-memory rows, commits it in one transaction, and only then sends acks, rejects and
 ``change`` frames. Nothing is acknowledged before it is durable.
+
+The in-memory rows are the open requests and a few recently touched closed ones
+(``backend/working_set.py``): before a batch is prepared, the closed rows it touches are read
+from the store in one query (``_hold_rows``), so preparing stays synchronous and decides on
+current rows, exactly as when every row was held.
 """
 
 from __future__ import annotations
@@ -236,6 +241,8 @@ class Writer:
                 await self.wake.wait()
                 continue
             jobs = self._take()
+            if not await self._hold_rows(jobs):
+                continue
             try:
                 prepared = self._prepare(jobs, self._pending)
             except Exception:  # a bug here must not stop every future write
@@ -268,6 +275,34 @@ class Writer:
                 told.add(id(session))
                 self.hub.send((session,), text)
             self.hub.close(session, CloseCode.TRY_AGAIN_LATER, "store unavailable")
+
+    async def _hold_rows(self, jobs: list[tuple[Session | SystemSession, Mutate]]) -> bool:
+        """Read the rows ``jobs`` touch that memory does not hold (closed requests) from the
+        store; no await follows before ``_prepare``, so they are there when it runs. False (and
+        the connections closed 1013, to resend) when the store cannot be read."""
+        held = self.store.state.requests
+        pending = self._pending.batch.rows if self._pending is not None else {}
+        wanted = [
+            rid
+            for _session, m in jobs
+            for rid in target_ids(m.name, m.args)
+            if rid not in held and rid not in pending
+        ]
+        if not wanted:
+            return True
+        try:
+            while True:
+                await self.store.hold_rows(wanted)
+                # Rows held meanwhile may have pushed some out of the closed-row cache (a
+                # large follow on PostgreSQL): read those again. Unknown ids stay missing.
+                evicted = [rid for rid in wanted if rid not in held]
+                if len(evicted) == len(wanted) or not evicted:
+                    return True
+                wanted = evicted
+        except Exception as exc:
+            log.warning("event=read_rows outcome=failed error=%s", exc)
+            self._fail([_Answer(session, m, None) for session, m in jobs])
+            return False
 
     def _take(self) -> list[tuple[Session | SystemSession, Mutate]]:
         """Up to ``batch_max`` mutations, one per lane in turn."""
@@ -337,6 +372,7 @@ class Writer:
                 continue
             actor = Actor(session.user, session.role, session.system)
             ids = target_ids(m.name, m.args)
+            batch.needs.extend(ids)
             result: Request | list[Request] | Rejection
             before = None
             try:
@@ -367,11 +403,14 @@ class Writer:
             if isinstance(result, Rejection):
                 text = _reject(m.n, result, before)
                 self.metrics.rejected(m.name, result.code)
+                batch.outcomes.append((key, m.n, text, at, None, None))
             elif result is before and before is not None:
                 # Answered, and nothing changes (an alert acknowledged a second time): no
-                # change-log entry, no broadcast; the ack carries the row as it stands.
+                # change-log entry, no broadcast; the ack carries the row as it stands (stored
+                # whole: no entry of the log holds it at this seq).
                 text = codec.ack_text(m.n, batch.head_seq, before.model_dump_json())
                 prepared.applied[m.name] += 1
+                batch.outcomes.append((key, m.n, text, at, None, None))
             else:
                 rows_after = result if isinstance(result, list) else [result]
                 by = self._by_prefix(key, actor.user, cid) + f"{m.n}}}"
@@ -396,8 +435,12 @@ class Writer:
                 else:
                     text = codec.ack_text(m.n, batch.head_seq, datas[0])
                 prepared.applied[m.name] += 1
+                if datas:  # stored as its seq: the log holds the rows (Store.outcome_frame)
+                    rows_changed = len(datas) if isinstance(result, list) else 0
+                    batch.outcomes.append((key, m.n, "", at, batch.head_seq, rows_changed))
+                else:
+                    batch.outcomes.append((key, m.n, text, at, None, None))
             batch.clients[key] = (session.user, m.n)
-            batch.outcomes.append((key, m.n, text, at))
             outcomes[(key, m.n)] = text
             answers.append(_Answer(session, m, text))
         return prepared

@@ -42,6 +42,7 @@ SCENARIOS = {
     "pg_driver": "bench.pg_driver",
     "triage": "bench.triage",
     "instances": "bench.instances",
+    "history": "bench.history",
     "shift_report": "bench.shift_report",
 }
 ON_REQUEST = {"pg_driver"}

@@ -25,6 +25,9 @@ class EngineConfig:
     socket write per handful of acks."""
     backoff_base: float = 0.2
     backoff_cap: float = 5.0
+    window_days: float = 14.0
+    """The replica keeps open requests and those closed within this many days (the server's
+    snapshot sends the same window); older ones are looked up with ``Engine.lookup``."""
     conflict_strategies: Mapping[str, str] | None = None
     """Per field group (``status``, ``assignee``, ``descriptive``): ``server-wins``,
     ``client-wins``, ``merge`` or ``manual``; unset groups keep the defaults of

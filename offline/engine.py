@@ -38,6 +38,7 @@ from offline.view import OptimisticView
 from protocol import Actor, Rejection, Request, Role, SlaTable, StaffDirectory
 
 if TYPE_CHECKING:
+    from offline.history import Lookup
     from offline.sync import SyncClient
     from protocol.report import Report
 
@@ -102,6 +103,7 @@ class Engine:
             reissue=self._reissue,
             foreign_outbox_rows=self._watch.check,
             caught_up=self._release_memory_soon,
+            window_days=config.window_days,
         )
         self._sync: SyncClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -208,7 +210,106 @@ class Engine:
             self._tasks.append(asyncio.create_task(follower.run(), name="frontdesk-follow"))
             return
         self._tasks.append(asyncio.create_task(self._watch.run(), name="frontdesk-leader-watch"))
+        self._tasks.append(asyncio.create_task(self._evict_loop(), name="frontdesk-evict"))
         self._start_sync()
+
+    async def _evict_loop(self) -> None:
+        """Let go of closed rows older than the window, at start and then every hour."""
+        from offline.history import EVICT_EVERY_SECONDS
+
+        while True:
+            try:
+                await self.evict_aged()
+            except Exception as exc:  # only disk space is at stake; try again next time
+                log.debug("evicting aged rows: %s", exc)
+            await asyncio.sleep(EVICT_EVERY_SECONDS)
+
+    async def evict_aged(self) -> int:
+        """Delete closed rows last changed more than ``window_days`` ago (nothing pending on
+        them) from the replica and the view; returns how many. The server keeps them:
+        ``lookup`` finds them again."""
+        from offline.history import evictable
+
+        state = self._state
+        await self.loaded()
+        async with state.write_lock:
+            view = state.view
+            parked = {c.request_id for c in state.conflicts.values()}
+            ids = evictable(
+                view.confirmed.values(),
+                state.server_now(),
+                self.config.window_days,
+                lambda rid: state.outbox.has_id(rid) or rid in parked,
+            )
+            if not ids:
+                return 0
+            await state.writes.settle()
+            await state.replica.delete_requests(ids)
+            for rid in ids:
+                view.confirmed.pop(rid, None)
+            changed = view.rebuild(ids)
+        if changed:
+            state.view_changed(changed)
+        return len(ids)
+
+    async def lookup(
+        self,
+        *,
+        room: str | None = None,
+        number: int | None = None,
+        guest: str | None = None,
+    ) -> Lookup:
+        """Requests matching every filter given (room, ticket number, guest-name prefix),
+        newest ticket first: from the server when it answers (older requests than the replica
+        keeps included; found rows join the replica, so they can be edited), else from the
+        replica with a ``note`` saying what may be missing."""
+        from offline.history import LOOKUP_LIMIT, Lookup, matches, outside_window_note
+
+        await self.loaded()
+        state = self._state
+        local = [r for r in state.view.rows.values() if matches(r, room, number, guest)]
+        local.sort(key=lambda r: -(r.number or 1 << 62))
+        filters = {"limit": str(LOOKUP_LIMIT)}
+        if room is not None:
+            filters["room"] = room
+        if number is not None:
+            filters["number"] = str(number)
+        if guest:
+            filters["guest"] = guest
+        try:
+            from offline import server_api
+
+            found, more = await server_api.fetch_requests(self._api_url(), self._token, filters)
+            rows = [Request.model_validate(r) for r in found]
+        except (ServerApiError, ValueError):
+            note = outside_window_note(self.config.window_days)
+            return Lookup(local, complete=False, note=note)
+        await self._adopt(rows)
+        by_id = {r.id: r for r in local}
+        for row in rows:
+            by_id.setdefault(row.id, state.view.rows.get(row.id, row))
+        merged = sorted(by_id.values(), key=lambda r: -(r.number or 1 << 62))
+        return Lookup(merged, complete=True, more=more, server_ids=[r.id for r in rows])
+
+    async def _adopt(self, rows: list[Request]) -> None:
+        """Rows the server answered a lookup with join the replica like any server row (the
+        highest version wins), so the view can show and edit them."""
+        state = self._state
+        confirmed = state.view.confirmed
+        batch = Batch()
+        ids = []
+        for row in rows:
+            old = confirmed.get(row.id)
+            if old is None or row.version > old.version:
+                confirmed[row.id] = row
+                batch.upsert(row, 0)
+                ids.append(row.id)
+        if not ids:
+            return
+        await state.writes.queue(batch)
+        changed = state.view.rebuild(ids)
+        if changed:
+            state.view_changed(changed)
 
     def _start_sync(self) -> None:
         if self.config.server_url is None or self._sync is not None:

@@ -81,8 +81,10 @@ class Reconciler:
         reissue: Reissue,
         foreign_outbox_rows: Callable[[], Awaitable[bool]],
         caught_up: Callable[[], None],
+        window_days: float | None = None,
     ) -> None:
         self._state = state
+        self._window_days = window_days
         self._strategies = strategies
         self._reissue = reissue
         self._foreign_outbox_rows = foreign_outbox_rows
@@ -93,7 +95,7 @@ class Reconciler:
 
     def hello(self) -> str:
         """The ``hello`` that opens a connection: who we are and what we have."""
-        return hello_text(self._state.replica.client_id, self._state.last_seq)
+        return hello_text(self._state.replica.client_id, self._state.last_seq, self._window_days)
 
     async def on_welcome(self, welcome: Welcome, sent_at: datetime) -> bool:
         """Record the server's clock and what it already has; False asks for a fresh hello."""

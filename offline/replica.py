@@ -400,6 +400,21 @@ class Replica:
         self.rev = int((await self._rows("SELECT COALESCE(MAX(touched), 0) FROM requests"))[0][0])
         return self.rev
 
+    async def delete_requests(self, ids: list[str]) -> None:
+        """Let go of confirmed rows (closed ones that aged out of the window)."""
+        if not ids:
+            return
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.executemany(
+                    "DELETE FROM requests WHERE id = ?", [(rid,) for rid in ids]
+                )
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
     async def forget_server(self, server_id: str) -> None:
         """A different server (its database was replaced): drop confirmed rows, restart at 0."""
         async with self._lock:

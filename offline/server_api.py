@@ -1,4 +1,5 @@
-"""Read-only HTTP calls the dashboards need: server stats and a request's history.
+"""Read-only HTTP calls the dashboards need: server stats, a request's history, and lookups of
+requests older than the replica keeps (``/api/v1/requests``).
 
 Plain GETs with the engine's bearer token (httpx, like ``offline.session``), behind
 ``Engine.fetch_stats`` and ``Engine.fetch_history`` so the TUI does no network I/O of its own.
@@ -48,6 +49,18 @@ async def get_json(
     if not isinstance(body, dict):
         raise ServerApiError("server answered an unexpected shape")
     return body
+
+
+async def fetch_requests(
+    server_url: str, token: str | None, filters: dict[str, str]
+) -> tuple[list[dict[str, Any]], bool]:
+    """``/api/v1/requests`` with ``filters`` (room, number, guest, limit): the rows' JSON
+    objects, and whether the server has more."""
+    body = await get_json(server_url, token, "/api/v1/requests?" + urlencode(filters))
+    rows = body.get("requests")
+    if not isinstance(rows, list):
+        raise ServerApiError("server answered an unexpected shape")
+    return rows, body.get("next_cursor") is not None
 
 
 async def fetch_stats(

@@ -70,9 +70,13 @@ def encode(frame: BaseModel) -> str:
     return frame.model_dump_json()
 
 
-def hello_text(client_id: str, last_seq: int) -> str:
-    """The client's ``hello`` (``frames.Hello``)."""
-    return dumps({"type": "hello", "v": 1, "client_id": client_id, "last_seq": last_seq})
+def hello_text(client_id: str, last_seq: int, window_days: float | None = None) -> str:
+    """The client's ``hello`` (``frames.Hello``); ``window_days`` only when given."""
+    frame: dict[str, object] = {"type": "hello", "v": 1, "client_id": client_id}
+    frame["last_seq"] = last_seq
+    if window_days is not None:
+        frame["window_days"] = window_days
+    return dumps(frame)
 
 
 def mutate_text(

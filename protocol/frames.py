@@ -43,6 +43,9 @@ class Hello(Frame):
     v: Literal[1] = 1
     client_id: str
     last_seq: Counter = 0
+    window_days: float | None = Field(default=None, ge=0, le=36600)
+    """Optional: a ``snapshot`` carries requests closed within this many days (else the
+    server's ``snapshot_window_days``)."""
 
 
 class Mutate(Frame):

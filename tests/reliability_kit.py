@@ -126,10 +126,12 @@ class Audit:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
         try:
             outcomes: dict[str, list[tuple[int, str]]] = {}
-            for key, n, frame in db.execute(
-                "SELECT client_id, n, frame FROM outcomes ORDER BY client_id, n"
+            for key, n, frame, seq in db.execute(
+                "SELECT client_id, n, frame, seq FROM outcomes ORDER BY client_id, n"
             ):
-                outcomes.setdefault(client_of(key), []).append((n, json.loads(frame)["type"]))
+                # An ack is stored as its seq (rebuilt from the log when resent).
+                kind = "ack" if not frame and seq is not None else json.loads(frame)["type"]
+                outcomes.setdefault(client_of(key), []).append((n, kind))
             keys: Counter[tuple[str, int, str]] = Counter()
             order: dict[str, list[int]] = {}
             for cid, n, rid in db.execute(

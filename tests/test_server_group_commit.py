@@ -37,7 +37,7 @@ async def test_a_batch_bigger_than_one_statement_is_stored_whole_after_a_restart
         batch.rows[row.id] = (row, data, batch.head_seq)
         batch.changes.append((batch.head_seq, row.id, "create_request", "ann", key, n, 1.0, data))
         batch.clients[key] = ("ann", n)
-        batch.outcomes.append((key, n, f'{{"type":"ack","n":{n}}}', 1.0))
+        batch.outcomes.append((key, n, f'{{"type":"ack","n":{n}}}', 1.0, None, None))
     await store.commit_batch(batch)
     await store.close()
 

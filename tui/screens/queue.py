@@ -23,6 +23,7 @@ from textual.widgets import Footer
 from offline.events import ConflictParked, StatusChanged, ViewChanged
 from protocol.models import Request
 from tui.alert_desk import AlertDesk
+from tui.history_lookup import look_up_older
 from tui.messages import ConflictArrived, EngineStatusChanged, RowsChanged, bridge
 from tui.queue_model import QUICK_VIEWS, SORT_KEYS, QueueModel
 from tui.screens.detail import DetailScreen
@@ -393,6 +394,8 @@ class QueueScreen(Screen[None]):
                 self.action_view(matches[0])
             else:
                 self.notify(f"No view named {plain(event.value)!r}", markup=False)
+        else:  # older requests than the replica keeps are on the server
+            look_up_older(self, self.engine, event.value, shown=len(self.model))
         self._close_input(keep=True)
 
     @on(FilterBar.Cancelled)
