@@ -149,8 +149,8 @@ class SlaJob:
         before = now - timedelta(seconds=self.repeat_seconds)
         rung_before = before.isoformat()
         keep: set[tuple[str, str, str]] = set()
-        for row in list(self.store.state.requests.values()):
-            if not row.alerts or not row.is_open:
+        for row in self.store.state.requests.open_rows():
+            if not row.alerts:
                 continue
             rung = [a.rung_at for a in row.alerts if due_to_ring(a, before) and a.rung_at]
             if rung:

@@ -2,7 +2,7 @@
 
 Everything a client relies on lives in the database, so the instances form one service:
 accounts and tokens, the change log, each client's exactly-once state and stored outcomes,
-the SLA job's record of breaches already alerted.
+and the alerts (records in their request rows, so what the SLA job already raised is there too).
 
 **One gap-free ``seq``.** A PostgreSQL sequence hands numbers out at insert time while
 transactions commit in any order, so a reader could see 11 before 10 and skip 10 for ever.
@@ -142,13 +142,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
 ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS seq BIGINT;
 ALTER TABLE outcomes ADD COLUMN IF NOT EXISTS rows INTEGER;
 CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
-CREATE TABLE IF NOT EXISTS alerts_sent (
-    request_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    due_at DOUBLE PRECISION NOT NULL,
-    at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (request_id, kind, due_at)
-);
 CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
 
@@ -359,11 +352,6 @@ class PostgresStore(Store):
             if load_requests:  # the open ones: closed ones are read when something touches them
                 for record in await conn.fetch(f"SELECT data FROM requests WHERE {OPEN_SQL}"):
                     state.put_row(Request.model_validate_json(record["data"]))
-                breaches = await conn.fetch(
-                    "SELECT a.request_id, a.due_at FROM alerts_sent a JOIN requests r"
-                    f" ON r.id = a.request_id WHERE a.kind = 'sla_breach' AND r.{OPEN_SQL}"
-                )
-                state.breaches = {(r["request_id"], r["due_at"]) for r in breaches}
                 clients = await conn.fetch("SELECT client_id, last_n FROM clients")
                 state.client_last_n = {r["client_id"]: r["last_n"] for r in clients}
             self._set_counters(counters)
@@ -733,22 +721,6 @@ class PostgresStore(Store):
             keep_per_client,
         )
         return _count(status)
-
-    async def record_breaches(
-        self, breaches: list[tuple[str, float]], at: float
-    ) -> list[tuple[str, float]]:
-        if not breaches:
-            return []
-        records = await self._fetch(
-            "INSERT INTO alerts_sent (request_id, kind, due_at, at)"
-            " SELECT r, 'sla_breach', d, $3 FROM unnest($1::text[], $2::float8[]) AS t (r, d)"
-            " ON CONFLICT DO NOTHING RETURNING request_id, due_at",
-            [rid for rid, _ in breaches],
-            [due for _, due in breaches],
-            at,
-        )
-        self.state.breaches.update(breaches)
-        return [(r["request_id"], r["due_at"]) for r in records]
 
     # -- accounts --------------------------------------------------------------------------
 

@@ -111,13 +111,6 @@ CREATE TABLE IF NOT EXISTS outcomes (
     PRIMARY KEY (client_id, n)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS outcomes_at ON outcomes (at);
-CREATE TABLE IF NOT EXISTS alerts_sent (
-    request_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    due_at REAL NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (request_id, kind, due_at)
-) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS requests_status_updated ON requests (status, updated_at);
 """
 
@@ -329,11 +322,6 @@ class SqliteStore(Store):
             "SELECT seq FROM sqlite_sequence WHERE name='changes'"
         )
         state.head_seq = max([int(r[0]) for r in head] + [state.compacted_through])
-        breaches = await self.db.execute_fetchall(
-            "SELECT a.request_id, a.due_at FROM alerts_sent a JOIN requests r"
-            f" ON r.id = a.request_id WHERE a.kind = 'sla_breach' AND r.{OPEN_SQL}"
-        )
-        state.breaches = {(rid, due) for rid, due in breaches}
         clients = await self.db.execute_fetchall("SELECT client_id, last_n FROM clients")
         state.client_last_n = {cid: n for cid, n in clients}
 
@@ -506,19 +494,6 @@ class SqliteStore(Store):
             " WHERE c.client_id = outcomes.client_id) - ?",
             (older_than, keep_per_client),
         )
-
-    async def record_breaches(
-        self, breaches: list[tuple[str, float]], at: float
-    ) -> list[tuple[str, float]]:
-        await self._write_many(
-            (
-                "INSERT OR IGNORE INTO alerts_sent (request_id, kind, due_at, at) VALUES (?,?,?,?)",
-                (rid, "sla_breach", due, at),
-            )
-            for rid, due in breaches
-        )
-        self.state.breaches.update(breaches)
-        return list(breaches)
 
     # -- accounts --------------------------------------------------------------------------
 

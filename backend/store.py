@@ -127,8 +127,6 @@ class StoreState:
         self.client_last_n: dict[str, int] = {}
         self.deadlines = Deadlines()
         """Open requests by SLA deadline (the SLA job reads it)."""
-        self.breaches: set[tuple[str, float]] = set()
-        """(request id, due_at timestamp) of every SLA breach already alerted."""
 
     def put_row(self, row: Request) -> None:
         self.requests.put(row)
@@ -276,14 +274,6 @@ class Store(abc.ABC):
     async def prune_outcomes(self, older_than: float, keep_per_client: int) -> int:
         """Forget stored outcomes older than ``older_than`` and not among the latest
         ``keep_per_client`` of their client; returns how many were forgotten."""
-
-    @abc.abstractmethod
-    async def record_breaches(
-        self, breaches: list[tuple[str, float]], at: float
-    ) -> list[tuple[str, float]]:
-        """Remember SLA breaches (request id, due_at) as alerted; returns the ones this call
-        recorded first (another instance may have recorded the rest). All of them join
-        ``state.breaches``."""
 
     # -- accounts ----------------------------------------------------------------------------------
 
