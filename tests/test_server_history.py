@@ -55,6 +55,16 @@ async def _new_terminal(server, user: str, password: str, window_days: float) ->
     return client
 
 
+async def _answer(client: WsClient, n: int) -> dict[str, Any]:
+    """The ``ack``/``reject`` of mutation ``n``, or the ``error`` that refused its batch."""
+    while True:
+        frame = await client.recv()
+        if frame["type"] in ("ack", "reject") and frame.get("n") == n:
+            return frame
+        if frame["type"] == "error" and frame.get("ref") == "mutate":
+            return frame
+
+
 def _snapshot_ids(client: WsClient) -> set[str]:
     return {r["id"] for f in client.received if f["type"] == "snapshot" for r in f["requests"]}
 
@@ -216,6 +226,54 @@ async def test_every_log_entry_reads_its_own_version_though_the_newest_is_stored
         entries = [c for f in bob.received if f["type"] == "changes" for c in f["changes"]]
         assert [c["request"]["version"] for c in entries] == [1, 2, 3]
         await ann.close()
+        await bob.close()
+    finally:
+        await server.close()
+
+
+async def test_a_create_that_reuses_the_id_of_an_evicted_request_is_refused_never_overwrites(
+    tmp_path,
+):
+    """A create's id is not read before it is prepared (it is new, almost surely); on SQLite
+    the commit makes sure. A client that reuses the id of a request closed long ago (not in
+    memory) is told to send again, and the resend is refused ``exists``: the old request stays
+    as it was."""
+    config = make_config(tmp_path)
+    server = await start_server(config)
+    try:
+        ann = await connect_as(server, "ann")
+        old = await _close(ann, await ann.create(room="512", description="Old towels"))
+        await server.close()
+        await ann.ws.wait_closed()
+        server = await start_server(config)
+        assert old["id"] not in server.store.state.requests
+
+        token = await token_for(server, "ann", "ann-pass")
+        bob = await connect_as(server, "bob")
+        args = {
+            "id": old["id"],
+            "room": "101",
+            "category": "other",
+            "description": "A new request with an old id",
+            "priority": "low",
+        }
+        n = await bob.mutate("create_request", args)
+        answer = await _answer(bob, n)
+        if answer["type"] == "error":  # SQLite: the commit found the id taken; nothing saved
+            assert answer["code"] == "unavailable" and "taken" in answer["message"]
+            await bob.ws.wait_closed()
+            bob = await connect(
+                server, await token_for(server, "bob", "bob-pass"), client_id=bob.client_id
+            )
+            await bob.mutate("create_request", args, n=n)
+            answer = await _answer(bob, n)
+        refused = answer
+        assert refused["type"] == "reject" and refused["code"] == "exists", refused
+        (stored,) = await _lookup(server, token, number=str(old["number"]))
+        assert stored["description"] == "Old towels" and stored["version"] == old["version"]
+        bob.n = n  # the next mutation numbers follow the refused one
+        marker = await bob.create(room="777")  # the writer goes on
+        assert marker["number"] == old["number"] + 1
         await bob.close()
     finally:
         await server.close()
