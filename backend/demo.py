@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from backend.accounts import Accounts
 from backend.accounts import issue_token as issue_token
-from backend.store import Batch, Store, open_store
-from protocol.models import Request, Role, utcnow
-from protocol.mutators import apply_mutation
+from backend.seeding import Seeder
+from backend.store import open_store
+from protocol.models import Role, utcnow
 from protocol.rules import Actor, Rejection
 
 DEMO_MANAGER = "demo"
@@ -113,37 +113,6 @@ _PATHS: list[tuple[list[str], int]] = [
 """Status paths (valid transitions only) and how often each is taken."""
 
 
-class _Seeder:
-    """Applies mutations with past times and collects them into one batch."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.batch = Batch(
-            head_seq=store.state.head_seq,
-            next_number=store.state.next_number,
-            base_commit=store.state.commits,
-        )
-        self.rows: dict[str, Request] = {}
-
-    def apply(self, name: str, args: dict[str, Any], actor: Actor, now: datetime) -> Request | None:
-        current = self.rows.get(args["id"])
-        result = apply_mutation(name, args, current, actor, now)
-        if isinstance(result, Rejection):
-            return None
-        if result.number is None:
-            result = result.model_copy(update={"number": self.batch.next_number})
-            self.batch.next_number += 1
-        self.batch.head_seq += 1
-        seq = self.batch.head_seq
-        data = result.model_dump_json()
-        self.rows[result.id] = result
-        self.batch.rows[result.id] = (result, data, seq)
-        self.batch.changes.append(
-            (seq, result.id, name, actor.user, None, None, now.timestamp(), data)
-        )
-        return result
-
-
 async def seed_demo_data(
     data_dir: Path | None, count: int = 200, seed: int = 7, database_url: str | None = None
 ) -> int:
@@ -164,7 +133,7 @@ async def seed_demo_data(
         if store.state.next_number > 1:  # numbers handed out: the store has requests
             return 0
         rng = random.Random(seed)
-        seeder = _Seeder(store)
+        seeder = Seeder(store)
         now = utcnow()
         people = [Actor(DEMO_MANAGER, Role.MANAGER)] + [Actor(n, Role.STAFF) for n in DEMO_STAFF]
         created = 0
@@ -187,7 +156,7 @@ async def seed_demo_data(
             if guest is not None:
                 args["guest_name"] = guest
             row = seeder.apply("create_request", args, author, at)
-            if row is None:
+            if isinstance(row, Rejection):
                 continue
             created += 1
             path = rng.choices([p for p, _ in _PATHS], weights=[w for _, w in _PATHS])[0]

@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from backend.store import Batch, Store
+from backend.seeding import Seeder
+from backend.store import Store
 from protocol.models import Request, Role
-from protocol.mutators import apply_mutation
 from protocol.rules import Actor, Rejection
 
 T0 = datetime(2026, 1, 10, 23, 0, tzinfo=UTC)
@@ -30,30 +30,16 @@ class Night:
     """Applies mutations at chosen times (minutes from 23:00) into one batch."""
 
     def __init__(self, store: Store) -> None:
-        self.store = store
-        self.batch = Batch(
-            head_seq=store.state.head_seq,
-            next_number=store.state.next_number,
-            base_commit=store.state.commits,
-        )
-        self.rows: dict[str, Request] = {}
+        self.seeder = Seeder(store)
+        self.batch = self.seeder.batch
+        self.rows = self.seeder.rows
         self.ids: dict[str, str] = {}
 
     def do(self, minute: float, actor: Actor, name: str, key: str, **args: Any) -> Request:
         rid = self.ids.setdefault(key, str(uuid.uuid4()))
         now = T0 + timedelta(minutes=minute)
-        result = apply_mutation(name, {"id": rid, **args}, self.rows.get(rid), actor, now)
+        result = self.seeder.apply(name, {"id": rid, **args}, actor, now)
         assert not isinstance(result, Rejection), (key, name, result)
-        if result.number is None:
-            result = result.model_copy(update={"number": self.batch.next_number})
-            self.batch.next_number += 1
-        self.batch.head_seq += 1
-        data = result.model_dump_json()
-        self.rows[rid] = result
-        self.batch.rows[rid] = (result, data, self.batch.head_seq)
-        self.batch.changes.append(
-            (self.batch.head_seq, rid, name, actor.user, None, None, now.timestamp(), data)
-        )
         return result
 
     def create(self, minute: float, actor: Actor, key: str, category: str, priority: str) -> None:
