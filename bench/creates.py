@@ -19,7 +19,11 @@ INFLIGHT = 256
 ROUNDS = 2
 
 
-def _load(url: str, token: str | None, clients: int, count: int, duration: float) -> dict:
+def pipelined_creates(
+    url: str, token: str | None, clients: int, count: int, duration: float
+) -> dict:
+    """Acked creates from ``clients`` pipelined clients in a process of their own (the load
+    generator); its JSON summary. Also how the history and seed scenarios fill a store."""
     cmd = [PYTHON, "-m", "bench.loadgen", "creates", "--url", url, "--clients", str(clients)]
     cmd += ["--inflight", str(INFLIGHT), "--count", str(count), "--duration", str(duration)]
     if token:
@@ -32,7 +36,7 @@ def _measured_load(
 ) -> dict:
     """The load, plus how many cores the server and the load generator kept busy meanwhile."""
     cpu0, busy0, t0 = cpu_seconds(server.pid), machine_busy_seconds(), time.perf_counter()
-    got = _load(server.ws_url, token, clients, count, duration)
+    got = pipelined_creates(server.ws_url, token, clients, count, duration)
     server_cpu = cpu_seconds(server.pid) - cpu0
     busy = machine_busy_seconds() - busy0
     wall = time.perf_counter() - t0

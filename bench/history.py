@@ -259,7 +259,7 @@ def _measure(label: str, data_dir: Path, url: str | None, total: int, work: Path
 def wire_filled(work: Path, count: int) -> list[Result]:
     """Where the bytes of requests logged through the protocol go (every one created by a
     terminal: its row, its log entry, its stored answer), SQLite."""
-    from bench.creates import _load as pipelined_creates
+    from bench.creates import pipelined_creates
 
     data_dir = work / "wire"
     with frontdesk_server(data_dir) as server:

@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from bench.creates import _load as pipelined_creates
+from bench.creates import pipelined_creates
 from bench.harness import PYTHON, cpu_seconds, log, run_json
 from bench.servers import Running, frontdesk_server
 

@@ -24,11 +24,11 @@ from helpers import token_for
 from textual.pilot import Pilot
 
 from backend.app import FrontdeskServer
-from backend.demo import _Seeder
+from backend.seeding import Seeder
 from backend.sqlite_store import SqliteStore
 from offline.engine import EngineConfig
 from protocol.models import Role
-from protocol.rules import Actor
+from protocol.rules import Actor, Rejection
 from tui.app import FrontdeskApp
 from tui.screens.alerts import AlertsScreen
 from tui.screens.detail import DetailScreen
@@ -300,17 +300,19 @@ async def seed_shift(
     data_dir.mkdir(parents=True, exist_ok=True)
     store = await SqliteStore.open(data_dir)
     try:
-        seeder = _Seeder(store)
+        seeder = Seeder(store)
         for k, steps in enumerate(shift, start=1):
             for minutes_ago, name, args, actor in steps:
                 at = NOW - timedelta(minutes=minutes_ago)
-                assert seeder.apply(name, {"id": shift_id(k), **args}, actor, at) is not None
+                made = seeder.apply(name, {"id": shift_id(k), **args}, actor, at)
+                assert not isinstance(made, Rejection), made
         if shift is ALERT_NIGHT:
             # The SLA job, 9 minutes ago: the towels for 1204 (#5) are late; raised a step.
             towels = seeder.rows[shift_id(5)]
             args = {"id": towels.id, "due_at": towels.due_at.isoformat(), "escalate": True}
             at = NOW - timedelta(minutes=9)
-            assert seeder.apply("raise_sla_alert", args, SYSTEM, at) is not None
+            raised = seeder.apply("raise_sla_alert", args, SYSTEM, at)
+            assert not isinstance(raised, Rejection), raised
         await store.commit_batch(seeder.batch)
     finally:
         await store.close()
