@@ -429,7 +429,7 @@ class Writer:
                     batch.changes.append((seq, row.id, m.name, actor.user, cid, m.n, at, data))
                     change = codec.change_text(seq, data, by)
                     changes.append((seq, change, row, old))
-                    alerts.extend((bell, data) for bell in bells(old, row))
+                    alerts.extend((bell, data) for bell in bells(row))
                 if isinstance(result, list):
                     text = codec.bulk_ack_text(m.n, batch.head_seq, datas)
                 else:
@@ -536,7 +536,7 @@ class Writer:
             for session in hub.change_recipients(entry.row, entry.old):
                 if entry.seq > session.synced_seq:
                     out[session].append(data)
-            for bell in bells(entry.old, entry.row):
+            for bell in bells(entry.row):
                 alert = alert_frame(bell, entry.data).encode()
                 self.metrics.rang(bell)
                 for session in hub.alert_recipients():

@@ -119,19 +119,17 @@ class Bell:
     """True when the alert was raised before and rings again (unacknowledged)."""
 
 
-def bells(old: Request | None, new: Request) -> list[Bell]:
-    """The bells a change rings: each alert new in ``new``, and each whose ``rung_at`` moved.
+def bells(new: Request) -> list[Bell]:
+    """The bells a change rings: each alert it raised or rang again.
 
-    Every instance and every client derives them from the change alone, so the bell rings on
-    every terminal whichever instance committed the change.
+    Raising and ringing set the alert's ``rung_at`` to the change's own time, which is also the
+    row's ``updated_at``; no other change moves ``rung_at``. So the row after the change says
+    it alone, without the row before it: an instance following a change of a request it does
+    not hold in memory (closed long ago) rings exactly what the committing instance rang.
     """
-    before = old.alerts if old is not None else ()
-    if new.alerts is before or (not new.alerts):
-        return []
-    out: list[Bell] = []
-    for index, alert in enumerate(new.alerts):
-        if index >= len(before):
-            out.append(Bell(index, alert.kind, repeat=False))
-        elif alert.is_open and alert.rung_at != before[index].rung_at:
-            out.append(Bell(index, alert.kind, repeat=True))
-    return out
+    at = new.updated_at
+    return [
+        Bell(index, alert.kind, repeat=alert.at != at)
+        for index, alert in enumerate(new.alerts)
+        if alert.rung_at == at and alert.is_open
+    ]

@@ -430,3 +430,25 @@ async def commit_without_notify(url: str, request_id: str, description: str) -> 
     finally:
         await conn.close()
     return int(head)
+
+
+async def test_an_edit_of_a_closed_request_another_instance_does_not_hold_rings_no_bell(instances):
+    """An instance follows a change of a request it does not hold in memory (closed before it
+    started): it cannot compare with the row before, yet it must ring only the alerts that
+    change raised or rang again — here none (a note on a completed request)."""
+    (a,) = await instances(1)
+    ann = await connect_as(a, "ann")
+    made = await ann.create(priority="urgent")  # its alert is never acknowledged
+    for status in ("in_progress", "completed"):
+        n = await ann.mutate("set_status", {"id": made["id"], "status": status})
+        assert (await ann.outcome(n))["type"] == "ack"
+    (b,) = await instances(1)  # started after: holds open requests only
+    assert made["id"] not in b.store.state.requests
+    meg = await connect_as(b, "meg")
+    n = await ann.mutate("add_note", {"id": made["id"], "text": "guest thanked us"})
+    assert (await ann.outcome(n))["type"] == "ack"
+    await meg.recv_until("change", where=lambda f: f["request"]["id"] == made["id"], timeout=15)
+    marker = await ann.create(room="999")
+    await meg.recv_until("change", where=lambda f: f["request"]["id"] == marker["id"], timeout=15)
+    rung = [f for f in meg.received if f["type"] == "alert"]
+    assert rung == [], "a note rings no bell"
