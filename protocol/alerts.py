@@ -52,9 +52,7 @@ def check_acknowledge(request: Request, index: int, actor: Actor) -> Rejection |
             if request.alerts
             else {"index": "this request has no alerts"},
         )
-    if actor.at_least(Role.MANAGER) or (
-        request.assignee is not None and actor.user == request.assignee
-    ):
+    if may_acknowledge(request, actor):
         return None
     return Rejection(
         Code.FORBIDDEN, "only a manager or the request's assignee may acknowledge its alerts"

@@ -237,19 +237,32 @@ def drawn_strips(app: FrontdeskApp) -> list[Strip]:
     return strips
 
 
-class ServerThread:
-    """A frontdesk server on its own event loop in a thread (loopback, port 0)."""
+class LoopThread:
+    """An event loop of its own in a thread, for a real server while ``snap_compare`` (or a
+    test's own loop) runs the app on another."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        # Chatter limits are tested elsewhere; here every bad frame must get its own answer.
-        config = make_config(tmp_path, chatter_rate=100_000, chatter_burst=100_000)
-        self.server: FrontdeskServer = self.call(start_server(config))
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+class ServerThread(LoopThread):
+    """A frontdesk server on its own event loop in a thread (loopback, port 0)."""
+
+    def __init__(self, tmp_path) -> None:
+        super().__init__()
+        # Chatter limits are tested elsewhere; here every bad frame must get its own answer.
+        config = make_config(tmp_path, chatter_rate=100_000, chatter_burst=100_000)
+        self.server: FrontdeskServer = self.call(start_server(config))
 
     @property
     def url(self) -> str:
@@ -257,9 +270,7 @@ class ServerThread:
 
     def stop(self) -> None:
         self.call(self.server.close())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+        super().stop()
 
 
 async def open_form(app, pilot) -> RequestForm:

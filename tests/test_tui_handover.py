@@ -5,14 +5,21 @@ or as staff, it says in words why there is no report."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from conftest import SIZE, config_for, make_config, offline_app, ready, start_server
+from conftest import (
+    SIZE,
+    LoopThread,
+    config_for,
+    make_config,
+    offline_app,
+    ready,
+    start_server,
+)
 from helpers import token_for, wait_for
 from report_kit import T0, UNTIL, seed_night
 from textual.pilot import Pilot
@@ -26,8 +33,6 @@ from protocol.models import Role
 from tui.app import FrontdeskApp
 from tui.screens.handover import HandoverScreen
 from tui.screens.queue import QueueScreen
-
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -142,23 +147,6 @@ async def test_staff_are_told_the_report_is_for_managers(night_server, tmp_path)
 # -- snapshot --------------------------------------------------------------------------------
 
 
-class ServerThread:
-    """A real server on an event loop of its own: ``snap_compare`` runs the app on another."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 async def _seeded(data_dir: Path) -> None:
     store = await open_store(data_dir)
     try:
@@ -171,7 +159,7 @@ def test_handover_screen_of_the_fixed_night(snap_compare, tmp_path, utc_terminal
     """Summary, the on-time bar chart, still open, breaches and alerts of the fixed night."""
     config = make_config(tmp_path, sla_check_seconds=3600.0, cleanup_seconds=3600.0)
     asyncio.run(_seeded(config.data_dir))
-    host = ServerThread()
+    host = LoopThread()
     try:
         server: FrontdeskServer = host.call(start_server(config))
         try:

@@ -10,16 +10,15 @@ a fixed clock (``FrontdeskApp(clock=...)``), so every SLA countdown and colour i
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-from conftest import USERS, make_config, start_server
+from conftest import USERS, LoopThread, make_config, start_server
 from helpers import token_for
 from textual.pilot import Pilot
 
@@ -35,7 +34,6 @@ from tui.screens.detail import DetailScreen
 from tui.screens.queue import QueueScreen
 from tui.screens.request_form import RequestForm
 
-T = TypeVar("T")
 SIZE = (120, 36)
 
 
@@ -318,23 +316,6 @@ async def seed_shift(
         await store.close()
 
 
-class ServerThread:
-    """A real server on an event loop of its own: ``snap_compare`` runs the app on another."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
 @pytest.fixture
 def utc_terminal(monkeypatch) -> Iterator[None]:
     """Times are shown in the terminal's zone: make it UTC, whatever the machine says."""
@@ -363,7 +344,7 @@ def _server_with(
 ) -> Iterator[tuple[FrontdeskServer, str]]:
     config = make_config(tmp_path, sla_check_seconds=3600, cleanup_seconds=3600)
     asyncio.run(seed_shift(config.data_dir, shift))
-    host = ServerThread()
+    host = LoopThread()
     try:
         server = host.call(start_server(config))
         try:
